@@ -1,0 +1,16 @@
+// Package admin is the contract between the operator and the cacheproxy pods:
+// the wire types of the admin API, their validation, and the client the
+// operator uses to call a pod.
+//
+// Both halves import this package and nothing else of each other, so the
+// protocol has exactly one definition. It depends only on the standard
+// library: the proxy must build and run without Kubernetes.
+//
+// The admin API listens on its own port (9090 by default), never on the
+// public one. Every call except /healthz, /readyz and /metrics needs
+// "Authorization: Bearer <token>".
+//
+//	POST /v1/invalidations  InvalidationRequest → 200 InvalidationResult
+//	                        400 / 401 / 413 ErrorResponse
+//	GET  /v1/stats          → 200 Stats
+package admin
