@@ -1,0 +1,203 @@
+package cacheproxy
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
+)
+
+// Bans, after Varnish's ban list.
+//
+// Registering a ban is O(1) whatever the cache holds: the ban is pushed on
+// the head of a linked list with a sequence number and its time T. Every
+// object remembers the sequence number of the newest ban it has been
+// checked against (object.banSeq). A lookup compares that number with the
+// list head (one atomic load when nothing changed) and, when bans are newer,
+// checks just those against the object's URL and storage time: a ban
+// applies to an object stored before its T. A banned object is removed and
+// the request is a miss, so a ban takes effect on the very next request.
+//
+// A background sweeper (the "ban lurker") walks the shards, checks each
+// object the same way, removes banned ones and brings every object's banSeq
+// up to date; after a full pass, the bans every object has been checked
+// against are cut off the list's tail, so the list only holds bans that
+// still matter. New objects are checked against the bans registered while
+// they were being fetched when they are inserted, so a fetch that raced a
+// ban never stores content the ban meant to invalidate.
+
+// ban is one registered ban.
+type ban struct {
+	seq     uint64
+	at      int64 // T, unix nanos: the ban applies to objects stored before it
+	pattern banPattern
+	older   atomic.Pointer[ban]
+}
+
+// banList is the list of active bans, newest first.
+type banList struct {
+	head   atomic.Pointer[ban]
+	active atomic.Int64
+	// mu serialises add and trim, so sequence order is list order.
+	mu  sync.Mutex
+	seq uint64 // last sequence number handed out; guarded by mu
+}
+
+// add registers a ban at time at; constant time.
+func (l *banList) add(p banPattern, at int64) *ban {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	b := &ban{seq: l.seq, at: at, pattern: p}
+	b.older.Store(l.head.Load())
+	l.head.Store(b)
+	l.active.Add(1)
+	return b
+}
+
+// headSeq is the sequence number an object fetched from now on starts from.
+func (l *banList) headSeq() uint64 {
+	if h := l.head.Load(); h != nil {
+		return h.seq
+	}
+	return 0
+}
+
+// banned reports whether a ban newer than o's last check applies to o, and
+// records the check when none does.
+func (l *banList) banned(o *object) bool {
+	h := l.head.Load()
+	if h == nil {
+		return false
+	}
+	checked := o.banSeq.Load()
+	if h.seq <= checked {
+		return false
+	}
+	for b := h; b != nil && b.seq > checked; b = b.older.Load() {
+		if b.at > o.storedAt && b.pattern.match(o.key) {
+			return true
+		}
+	}
+	for {
+		cur := o.banSeq.Load()
+		if cur >= h.seq || o.banSeq.CompareAndSwap(cur, h.seq) {
+			return false
+		}
+	}
+}
+
+// trim drops the bans with sequence numbers up to seq: every object has
+// been checked against them.
+func (l *banList) trim(seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.head.Load()
+	if h == nil {
+		return
+	}
+	if h.seq <= seq {
+		n := int64(0)
+		for b := h; b != nil; b = b.older.Load() {
+			n++
+		}
+		l.head.Store(nil)
+		l.active.Add(-n)
+		return
+	}
+	keep := h
+	for b := h.older.Load(); b != nil && b.seq > seq; b = b.older.Load() {
+		keep = b
+	}
+	n := int64(0)
+	for b := keep.older.Load(); b != nil; b = b.older.Load() {
+		n++
+	}
+	keep.older.Store(nil)
+	l.active.Add(-n)
+}
+
+// sweep is one pass of the ban lurker: it removes banned objects from every
+// shard and trims the list. It holds each shard's read lock while checking
+// and its write lock only to remove what it found. It returns how many
+// objects it removed.
+func (l *banList) sweep(s *store) int64 {
+	h := l.head.Load()
+	if h == nil {
+		return 0
+	}
+	start := h.seq
+	var removed int64
+	var doomed []*object
+	for i := range s.shards {
+		doomed = doomed[:0]
+		s.scanShard(i, func(o *object) {
+			if l.banned(o) {
+				doomed = append(doomed, o)
+			}
+		})
+		for _, o := range doomed {
+			if s.remove(o) {
+				removed++
+			}
+		}
+	}
+	l.trim(start)
+	return removed
+}
+
+// banPattern is a compiled ban: a prefix over cache keys in which "*"
+// matches any run of characters. segs is the key-form pattern split at "*".
+type banPattern struct {
+	raw  string
+	host string // the pattern's host part in key form, "*" included
+	segs []string
+}
+
+// compileBan validates and normalises a ban pattern the way keys are
+// normalised (key.go): the scheme is dropped, the host lower-cased with
+// ports 80 and 443 removed, an empty path becomes "/", and percent-encoding
+// is normalised. A literal "*" in a URL can only be matched through "%2A".
+func compileBan(raw string) (banPattern, error) {
+	if err := admin.ValidateBanPattern(raw); err != nil {
+		return banPattern{}, err
+	}
+	rest, ok := cutScheme(raw)
+	if !ok {
+		return banPattern{}, fmt.Errorf("%q must start with http:// or https://", raw)
+	}
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority := rest[:end]
+	if authority == "" || strings.Contains(authority, "@") {
+		return banPattern{}, fmt.Errorf("%q needs a host without user info", raw)
+	}
+	host := normalizeHost(authority)
+	key := host + normalizePathQuery(rest[end:])
+	return banPattern{raw: raw, host: host, segs: strings.Split(key, "*")}, nil
+}
+
+// match reports whether key starts with the pattern, "*" matching any run
+// of characters. Because the pattern is a prefix (an implicit trailing
+// "*"), taking each literal segment at its leftmost occurrence is exact.
+func (p *banPattern) match(key string) bool {
+	if !strings.HasPrefix(key, p.segs[0]) {
+		return false
+	}
+	key = key[len(p.segs[0]):]
+	for _, seg := range p.segs[1:] {
+		i := strings.Index(key, seg)
+		if i < 0 {
+			return false
+		}
+		key = key[i+len(seg):]
+	}
+	return true
+}
+
+// hasWildcardHost reports whether the pattern's host contains "*".
+func (p *banPattern) hasWildcardHost() bool { return strings.Contains(p.host, "*") }

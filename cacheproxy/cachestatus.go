@@ -1,0 +1,98 @@
+package cacheproxy
+
+import (
+	"strconv"
+	"time"
+)
+
+// Cache-Status (RFC 9211). Every response carries one member from this
+// proxy, appended after any the origin sent:
+//
+//	cacheproxy; hit; ttl=42                                  fresh hit
+//	cacheproxy; fwd=stale; ttl=-3; detail=stale-while-revalidate
+//	                                                         stale copy served, refresh in background
+//	cacheproxy; fwd=stale; fwd-status=503; ttl=-3; detail=stale-if-error
+//	                                                         origin failed, stale copy served
+//	cacheproxy; fwd=stale; fwd-status=304; ttl=60            revalidated, stored copy served
+//	cacheproxy; fwd=uri-miss; fwd-status=200; stored         miss, response stored
+//	cacheproxy; fwd=vary-miss; fwd-status=200; stored        URL cached, but not this variant
+//	cacheproxy; fwd=uri-miss; fwd-status=200; collapsed      waited for another client's miss
+//	cacheproxy; fwd=method; fwd-status=201                   unsafe method, passed through
+//	cacheproxy; fwd=bypass; fwd-status=206; detail=range     not handled by the cache
+//	cacheproxy; fwd=uri-miss; detail=origin-refused          origin unreachable (502)
+//
+// "detail=not-stored-<why>" says why a forwarded response was not stored.
+
+// cacheStatusName is the cache's name in Cache-Status.
+const cacheStatusName = "cacheproxy"
+
+// Forward reasons (RFC 9211 §2.2).
+const (
+	fwdURIMiss  = "uri-miss"
+	fwdVaryMiss = "vary-miss"
+	fwdStale    = "stale"
+	fwdMethod   = "method"
+	fwdBypass   = "bypass"
+)
+
+// cacheStatus describes how one response was produced.
+type cacheStatus struct {
+	hit       bool
+	fwd       string
+	fwdStatus int
+	ttl       time.Duration
+	hasTTL    bool
+	stored    bool
+	collapsed bool
+	detail    string
+}
+
+// String renders the member, e.g. "cacheproxy; hit; ttl=42".
+func (c cacheStatus) String() string {
+	var buf [128]byte
+	b := append(buf[:0], cacheStatusName...)
+	if c.hit {
+		b = append(b, "; hit"...)
+	}
+	if c.fwd != "" {
+		b = append(b, "; fwd="...)
+		b = append(b, c.fwd...)
+	}
+	if c.fwdStatus != 0 {
+		b = append(b, "; fwd-status="...)
+		b = strconv.AppendInt(b, int64(c.fwdStatus), 10)
+	}
+	if c.hasTTL {
+		b = append(b, "; ttl="...)
+		b = strconv.AppendInt(b, ttlSeconds(c.ttl), 10)
+	}
+	if c.stored {
+		b = append(b, "; stored"...)
+	}
+	if c.collapsed {
+		b = append(b, "; collapsed"...)
+	}
+	if c.detail != "" {
+		b = append(b, "; detail="...)
+		b = append(b, c.detail...)
+	}
+	return string(b)
+}
+
+// after appends the member to the origin's own Cache-Status list, if any.
+func (c cacheStatus) after(upstream string) string {
+	if upstream == "" {
+		return c.String()
+	}
+	return upstream + ", " + c.String()
+}
+
+// ttlSeconds rounds toward negative infinity, so a copy one nanosecond
+// past its freshness shows ttl=-1, not ttl=0.
+func ttlSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d < 0 && d%time.Second != 0 {
+		s--
+	}
+	return s
+}

@@ -1,0 +1,160 @@
+package cacheproxy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config configures a Proxy. Only Origin is required; every other field says
+// what happens when it is left zero.
+type Config struct {
+	// Origin is the server every request is forwarded to, e.g.
+	// "http://web.web.svc:8080". A path in it prefixes request paths.
+	// Required.
+	Origin *url.URL
+
+	// Hosts are the Host values this proxy serves. Requests for another host
+	// get 421 Misdirected Request, and invalidations or refetches naming
+	// another host are refused. Empty means every host is served; refetches
+	// still always go to Origin, never to the host a URL names.
+	Hosts []string
+
+	// RewriteHost sends Origin's host as the Host header instead of the
+	// client's. False (the default) keeps the client's Host, as virtual
+	// hosts behind the proxy expect.
+	RewriteHost bool
+
+	// CacheSize bounds the memory charged to stored objects, in bytes.
+	// Zero means 256 MiB.
+	CacheSize int64
+
+	// MaxObjectSize is the largest response body stored; larger bodies are
+	// streamed to the client and not stored. Zero means CacheSize/8, capped
+	// at 64 MiB. It may not exceed CacheSize.
+	MaxObjectSize int64
+
+	// OriginTimeout bounds connecting to the origin and waiting for its
+	// response headers; past it the client gets 504 (or a stale copy). Zero
+	// means 30s.
+	OriginTimeout time.Duration
+
+	// FetchTimeout bounds a whole fetch that no client waits for: a
+	// background refresh, a refetch, or a miss being stored after its client
+	// left. Zero means 2m.
+	FetchTimeout time.Duration
+
+	// SoftPurgeGrace is how long after a soft purge the object may still be
+	// served stale: while one background request refreshes it, and instead
+	// of an origin error. After it, the object is an ordinary stale object
+	// (its own stale-while-revalidate and stale-if-error still apply). Zero
+	// means 1h; objects whose origin said must-revalidate, proxy-revalidate
+	// or no-cache are never served stale.
+	SoftPurgeGrace time.Duration
+
+	// RefetchConcurrency bounds the refetches in flight, over all
+	// invalidations. Zero means 8.
+	RefetchConcurrency int
+
+	// IdempotencyEntries and IdempotencyTTL bound the memory of invalidation
+	// ids: a repeated id returns the first answer while it is remembered,
+	// i.e. for IdempotencyTTL after its first receipt, and among the newest
+	// IdempotencyEntries ids. Zero means 10000 and 24h.
+	IdempotencyEntries int
+	IdempotencyTTL     time.Duration
+
+	// BanSweepInterval is how often the background sweeper removes banned
+	// objects and forgets bans every object has been checked against. Zero
+	// means 10s. Bans take effect at once regardless; the sweep only frees
+	// memory.
+	BanSweepInterval time.Duration
+
+	// AdminToken is the bearer token the admin API requires. AdminHandler
+	// refuses every authenticated call while it is empty.
+	AdminToken string
+
+	// Transport sends requests to the origin. Nil means an http.Transport
+	// tuned for a reverse proxy (keep-alives, no transparent compression,
+	// OriginTimeout for dialling and response headers).
+	Transport http.RoundTripper
+
+	// Now returns the current time. Nil means time.Now. Tests inject a
+	// clock to drive freshness, soft purges and idempotency.
+	Now func() time.Time
+
+	// Logger receives errors and notable events. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// Shards is the number of lock domains of the store, rounded up to a
+	// power of two. Zero means 256.
+	Shards int
+}
+
+// Defaults of Config's zero fields.
+const (
+	DefaultCacheSize          = 256 << 20
+	DefaultOriginTimeout      = 30 * time.Second
+	DefaultFetchTimeout       = 2 * time.Minute
+	DefaultSoftPurgeGrace     = time.Hour
+	DefaultRefetchConcurrency = 8
+	DefaultIdempotencyEntries = 10000
+	DefaultIdempotencyTTL     = 24 * time.Hour
+	DefaultBanSweepInterval   = 10 * time.Second
+	DefaultShards             = 256
+	maxDefaultObjectSize      = 64 << 20
+)
+
+// withDefaults returns c with zero fields set, or an error naming the first
+// invalid field.
+func (c Config) withDefaults() (Config, error) {
+	if c.Origin == nil || (c.Origin.Scheme != "http" && c.Origin.Scheme != "https") || c.Origin.Host == "" {
+		return c, errors.New("config: Origin must be an absolute http:// or https:// URL")
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.CacheSize < 0 {
+		return c, fmt.Errorf("config: CacheSize %d is negative", c.CacheSize)
+	}
+	if c.MaxObjectSize == 0 {
+		c.MaxObjectSize = min(c.CacheSize/8, maxDefaultObjectSize)
+	}
+	if c.MaxObjectSize < 0 || c.MaxObjectSize > c.CacheSize {
+		return c, fmt.Errorf("config: MaxObjectSize %d must be between 0 and CacheSize %d", c.MaxObjectSize, c.CacheSize)
+	}
+	setDefault(&c.OriginTimeout, DefaultOriginTimeout)
+	setDefault(&c.FetchTimeout, DefaultFetchTimeout)
+	setDefault(&c.SoftPurgeGrace, DefaultSoftPurgeGrace)
+	setDefault(&c.IdempotencyTTL, DefaultIdempotencyTTL)
+	setDefault(&c.BanSweepInterval, DefaultBanSweepInterval)
+	setDefault(&c.RefetchConcurrency, DefaultRefetchConcurrency)
+	setDefault(&c.IdempotencyEntries, DefaultIdempotencyEntries)
+	setDefault(&c.Shards, DefaultShards)
+	n := 1
+	for n < c.Shards {
+		n <<= 1
+	}
+	c.Shards = n
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	for i, h := range c.Hosts {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			return c, fmt.Errorf("config: Hosts[%d] %q is not a host name", i, h)
+		}
+	}
+	return c, nil
+}
+
+func setDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}

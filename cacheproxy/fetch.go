@@ -1,0 +1,497 @@
+package cacheproxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Fetching from the origin. Every origin request goes through the one
+// httputil.ReverseProxy (hop-by-hop headers, X-Forwarded-*, trailers,
+// 1xx, upgrades) with three hooks: rewrite prepares the outgoing request,
+// modifyResponse decides what the cache does with the answer before any
+// byte reaches the client, and errorHandler is the single place where
+// transport failures are mapped (errors.go).
+//
+// A fetch (fill) writes into a fillWriter that tees the body to the client
+// (if any) and into a buffer while the response may be stored. The fetch
+// runs on a context detached from the client: a miss being stored survives
+// its client leaving (bounded by FetchTimeout), so clients that waited for
+// it still get it; a response that is not being stored stops as soon as its
+// client leaves.
+
+// fillKey carries the *fill of a fetch in its request context.
+type fillKey struct{}
+
+// What a fetch does with the origin's answer.
+const (
+	modeForward     = iota // stream to the client (and maybe store)
+	modeRevalidated        // 304 to our conditional request: serve the refreshed stored copy
+	modeStaleOnErr         // origin failed: serve the stale copy instead
+)
+
+// fill is the state of one fetch.
+type fill struct {
+	p           *Proxy
+	key         string
+	fwd         string
+	client      http.ResponseWriter // nil for background fetches
+	headOnly    bool
+	reqHeader   http.Header
+	stale       *object // stored copy being revalidated or refreshed, or nil
+	requestTime int64
+	banSeq      uint64
+	proto       string // X-Forwarded-Proto override for refetches
+
+	// Set by the ReverseProxy hooks, read after rp.ServeHTTP returns.
+	conditional bool
+	mode        int
+	status      int
+	cs          cacheStatus
+	obj         *object // object being built, nil when not storing
+	refreshed   *object // modeRevalidated: the stale copy refreshed by the 304
+	originErr   error
+	sawEOF      bool
+	wroteClient bool
+	clientGone  bool
+	buf         []byte
+	buffering   atomic.Bool // read by the client-gone callback
+}
+
+// fetchResult is what the leader of a coalesced fetch hands its waiters.
+type fetchResult struct {
+	share     *object // a complete response the waiters may be served, or nil
+	cs        cacheStatus
+	errStatus int  // 502/504 when the origin failed and nothing could be served
+	abort     bool // the client's response was cut short
+	stored    bool
+	err       error
+}
+
+// fetch sends one request to the origin on behalf of r and answers w with
+// the result; w is nil for background fetches (refresh, refetch).
+func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, key string, stale *object, fwd string) *fetchResult {
+	return p.fetchWith(&fill{
+		p: p, key: key, fwd: fwd, client: w, headOnly: r.Method == http.MethodHead,
+		reqHeader: r.Header, stale: stale,
+	}, r)
+}
+
+func (p *Proxy) fetchWith(f *fill, r *http.Request) *fetchResult {
+	f.requestTime = f.p.now()
+	f.banSeq = p.bans.headSeq()
+	ctx, cancel := p.fetchContext(f, r)
+	defer cancel()
+	in := r.WithContext(context.WithValue(ctx, fillKey{}, f))
+	p.rp.ServeHTTP(&fillWriter{f: f, header: make(http.Header)}, in)
+	return f.finish()
+}
+
+// fetchContext detaches the fetch from the client's cancellation. When the
+// client leaves, a fetch that is not being stored stops at once, one being
+// stored gets FetchTimeout to finish. Background fetches get FetchTimeout.
+func (p *Proxy) fetchContext(f *fill, r *http.Request) (context.Context, context.CancelFunc) {
+	if f.client == nil {
+		return context.WithTimeout(p.bgCtx, p.cfg.FetchTimeout)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var timer atomic.Pointer[time.Timer]
+	stop := context.AfterFunc(r.Context(), func() {
+		if f.buffering.Load() {
+			timer.Store(time.AfterFunc(p.cfg.FetchTimeout, cancel))
+		} else {
+			cancel()
+		}
+	})
+	return ctx, func() {
+		stop()
+		if t := timer.Load(); t != nil {
+			t.Stop()
+		}
+		cancel()
+	}
+}
+
+// rewrite prepares the outgoing request (ReverseProxy.Rewrite).
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.cfg.Origin)
+	if !p.cfg.RewriteHost {
+		pr.Out.Host = pr.In.Host
+	}
+	pr.SetXForwarded()
+	if f, ok := pr.In.Context().Value(fillKey{}).(*fill); ok {
+		f.prepare(pr.Out)
+	}
+}
+
+// conditionalFields are the request fields a fetch for the cache drops: the
+// cache wants the whole current representation, and answers the client's
+// own conditions and ranges itself.
+var conditionalFields = [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
+
+// prepare turns the outgoing request into a cache fill: always a GET,
+// without the client's conditions, with the stale copy's validators.
+func (f *fill) prepare(out *http.Request) {
+	out.Method = http.MethodGet
+	for _, name := range conditionalFields {
+		delete(out.Header, name)
+	}
+	if f.proto != "" {
+		out.Header.Set("X-Forwarded-Proto", f.proto)
+	}
+	if s := f.stale; s != nil && s.hasValidator() {
+		f.conditional = true
+		if s.etag != "" {
+			out.Header.Set("If-None-Match", s.etag)
+		}
+		if s.lastModified != "" {
+			out.Header.Set("If-Modified-Since", s.lastModified)
+		}
+	}
+}
+
+// modifyResponse runs before any byte of the answer reaches the client.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	ctx := resp.Request.Context()
+	if f, ok := ctx.Value(fillKey{}).(*fill); ok {
+		f.onResponse(resp)
+		return nil
+	}
+	if ps, ok := ctx.Value(passKey{}).(*passState); ok {
+		p.onPassResponse(ps, resp)
+	}
+	return nil
+}
+
+// onResponse decides what the fetch does with the origin's answer.
+func (f *fill) onResponse(resp *http.Response) {
+	p := f.p
+	now := p.now()
+	f.status = resp.StatusCode
+	resp.Body = &eofReader{ReadCloser: resp.Body, f: f}
+	if resp.StatusCode < 200 {
+		return // 101 and other 1xx are not ours to cache
+	}
+	tags := takeTags(resp.Header)
+	upstream := strings.Join(resp.Header["Cache-Status"], ", ")
+	delete(resp.Header, "Cache-Status")
+	switch {
+	case resp.StatusCode == http.StatusNotModified && f.conditional:
+		f.mode = modeRevalidated
+		f.refreshed = f.stale.refreshed(resp.Header, tags, f.requestTime, now)
+		return
+	case resp.StatusCode >= 500 && f.stale != nil && f.stale.staleUsable(now, f.stale.sie, p.cfg.SoftPurgeGrace):
+		f.mode = modeStaleOnErr
+		return
+	}
+	date := responseDate(resp.Header, time.Unix(0, now))
+	pol := decide(f.reqHeader, resp.StatusCode, resp.Header, date)
+	if pol.store && resp.ContentLength > p.cfg.MaxObjectSize {
+		pol.store, pol.why = false, "too-large"
+	}
+	f.cs = cacheStatus{fwd: f.fwd, fwdStatus: resp.StatusCode, stored: pol.store}
+	if !pol.store {
+		f.cs.detail = "not-stored-" + pol.why
+	}
+	if pol.store {
+		h := resp.Header.Clone()
+		delete(h, "Age")
+		delete(h, "Content-Length")
+		fields := varyFields(h)
+		f.obj = &object{
+			key:            f.key,
+			vary:           fields,
+			variant:        variantValues(fields, f.reqHeader),
+			status:         resp.StatusCode,
+			tags:           tags,
+			upstreamStatus: upstream,
+			etag:           h.Get("Etag"),
+			lastModified:   h.Get("Last-Modified"),
+			storedAt:       f.requestTime,
+			responseTime:   now,
+			initialAge:     initialAge(resp.Header, time.Unix(0, f.requestTime), time.Unix(0, now), date),
+			lifetime:       pol.lifetime,
+			swr:            pol.swr,
+			sie:            pol.sie,
+			noCache:        pol.noCache,
+			noStale:        pol.noStale,
+		}
+		if h.Get("Date") == "" {
+			h.Set("Date", time.Unix(0, now).UTC().Format(http.TimeFormat))
+		}
+		f.obj.header = headerList(h)
+		f.obj.banSeq.Store(f.banSeq)
+		if resp.ContentLength > 0 {
+			f.buf = make([]byte, 0, resp.ContentLength)
+		}
+		f.buffering.Store(true)
+	}
+	resp.Header["Cache-Status"] = []string{f.cs.after(upstream)}
+}
+
+// finish stores what the fetch produced and answers the client when the
+// ReverseProxy did not (revalidation, stale on error, origin failure).
+func (f *fill) finish() *fetchResult {
+	p := f.p
+	now := p.now()
+	res := &fetchResult{cs: f.cs, err: f.originErr}
+	w := f.client
+	count := func(i int) {
+		if w != nil {
+			p.metrics.count(i)
+		}
+	}
+	switch {
+	case f.originErr != nil || f.mode == modeStaleOnErr:
+		status, detail := http.StatusBadGateway, ""
+		if f.originErr != nil {
+			status, detail = originFailure(f.originErr)
+		} else {
+			status = f.status
+		}
+		if s := f.stale; s != nil && s.staleUsable(now, s.sie, p.cfg.SoftPurgeGrace) {
+			res.share = s
+			res.cs = cacheStatus{fwd: fwdStale, fwdStatus: f.status, detail: "stale-if-error"}
+			if w != nil {
+				count(iStale)
+				p.metrics.staleServed.Add(1)
+				cs := res.cs
+				cs.ttl, cs.hasTTL = s.ttl(now), true
+				p.serveObject(w, f.request(), s, now, cs)
+			}
+			return res
+		}
+		res.errStatus = status
+		res.cs = cacheStatus{fwd: f.fwd, detail: detail}
+		if status != statusClientClosed {
+			p.log.Warn("Origin request failed", "key", f.key, "status", status, "error", f.originErr)
+		}
+		if w != nil {
+			count(iError)
+			writeOriginError(w, status, res.cs)
+		}
+		return res
+	case f.mode == modeRevalidated:
+		o := f.refreshed
+		if o == nil { // the 304 made the response unstorable: serve it once, drop it
+			p.store.remove(f.stale)
+			o = f.stale
+		} else if p.insert(o) {
+			res.stored = true
+		}
+		res.share = o
+		res.cs = cacheStatus{fwd: fwdStale, fwdStatus: http.StatusNotModified}
+		if w != nil {
+			count(iRevalidated)
+			cs := res.cs
+			cs.ttl, cs.hasTTL = o.ttl(now), true
+			p.serveObject(w, f.request(), o, now, cs)
+		}
+		return res
+	}
+	count(iMiss)
+	res.abort = f.wroteClient && !f.sawEOF
+	if o := f.obj; o != nil && f.buffering.Load() && f.sawEOF {
+		o.body = f.buf
+		if cap(o.body)-len(o.body) > len(o.body)/8 {
+			o.body = slices.Clip(slices.Clone(o.body))
+		}
+		o.header = setField(o.header, "Content-Length", contentLength(len(o.body)))
+		o.computeSize()
+		if p.insert(o) {
+			res.stored, res.share = true, o
+		}
+	} else if f.stale != nil && f.status < 500 && f.status >= 200 {
+		p.store.remove(f.stale) // replaced at the origin by something we could not store
+	}
+	return res
+}
+
+// request rebuilds enough of the client request to serve a stored object.
+func (f *fill) request() *http.Request {
+	m := http.MethodGet
+	if f.headOnly {
+		m = http.MethodHead
+	}
+	return &http.Request{Method: m, Header: f.reqHeader}
+}
+
+// setField replaces or adds a stored header field, keeping the list sorted.
+func setField(fields []headerField, name string, values []string) []headerField {
+	i, found := slices.BinarySearchFunc(fields, name, func(f headerField, n string) int { return strings.Compare(f.name, n) })
+	if found {
+		fields[i].values = values
+		return fields
+	}
+	return slices.Clip(slices.Insert(fields, i, headerField{name: name, values: values}))
+}
+
+// insert stores o unless a ban or a purge registered while it was being
+// fetched applies to it (a soft purge stores it already soft-purged).
+func (p *Proxy) insert(o *object) bool {
+	return p.store.insert(o, func(o *object) bool {
+		return !p.bans.banned(o) && p.recent.admit(o)
+	})
+}
+
+// errorHandler handles transport failures (ReverseProxy.ErrorHandler).
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if f, ok := r.Context().Value(fillKey{}).(*fill); ok {
+		f.originErr = err // finish decides between a stale copy and an error
+		return
+	}
+	status, detail := originFailure(err)
+	cs := cacheStatus{fwd: fwdBypass, detail: detail}
+	if ps, ok := r.Context().Value(passKey{}).(*passState); ok {
+		cs.fwd = ps.fwd
+	}
+	if status != statusClientClosed {
+		p.log.Warn("Origin request failed", "url", r.URL.String(), "status", status, "error", err)
+		p.metrics.count(iError)
+	}
+	writeOriginError(w, status, cs)
+}
+
+// onPassResponse strips tags, adds Cache-Status and, after a successful
+// unsafe request, invalidates what it changed (RFC 9111 §4.4).
+func (p *Proxy) onPassResponse(ps *passState, resp *http.Response) {
+	if resp.StatusCode < 200 {
+		return
+	}
+	takeTags(resp.Header)
+	upstream := strings.Join(resp.Header["Cache-Status"], ", ")
+	resp.Header["Cache-Status"] = []string{cacheStatus{fwd: ps.fwd, fwdStatus: resp.StatusCode, detail: ps.detail}.after(upstream)}
+	if !ps.invalidate || resp.StatusCode >= 400 {
+		return
+	}
+	p.removeKey(ps.key)
+	for _, name := range [...]string{"Location", "Content-Location"} {
+		if key, ok := sameHostKey(ps.reqURL, ps.reqHost, resp.Header.Get(name)); ok {
+			p.removeKey(key)
+		}
+	}
+}
+
+// removeKey removes every variant of key.
+func (p *Proxy) removeKey(key string) {
+	for _, o := range p.store.variants(key) {
+		p.store.remove(o)
+	}
+}
+
+// sameHostKey resolves a Location-like reference against the request URL
+// and returns its key when it names the same host.
+func sameHostKey(base *url.URL, host, ref string) (string, bool) {
+	if ref == "" || base == nil {
+		return "", false
+	}
+	u, err := url.Parse(ref)
+	if err != nil {
+		return "", false
+	}
+	b := *base
+	b.Host = host
+	if b.Scheme == "" {
+		b.Scheme = "http"
+	}
+	u = b.ResolveReference(u)
+	if normalizeHost(u.Host) != normalizeHost(host) {
+		return "", false
+	}
+	return normalizeHost(host) + normalizePathQuery(u.RequestURI()), true
+}
+
+// fillWriter is the ResponseWriter the ReverseProxy writes a fetch into.
+type fillWriter struct {
+	f      *fill
+	header http.Header
+	wrote  bool
+}
+
+var errNobodyListens = errors.New("response not needed: not stored and no client")
+
+func (fw *fillWriter) Header() http.Header { return fw.header }
+
+func (fw *fillWriter) WriteHeader(code int) {
+	f := fw.f
+	if code < 200 {
+		if f.client != nil && code != http.StatusSwitchingProtocols {
+			h := f.client.Header()
+			for k, v := range fw.header {
+				h[k] = v
+			}
+			f.client.WriteHeader(code)
+			clear(h)
+		}
+		return
+	}
+	if fw.wrote {
+		return
+	}
+	fw.wrote = true
+	if f.mode != modeForward || f.client == nil {
+		return
+	}
+	h := f.client.Header()
+	for k, v := range fw.header {
+		h[k] = v
+	}
+	f.client.WriteHeader(code)
+	f.wroteClient = true
+}
+
+func (fw *fillWriter) Write(b []byte) (int, error) {
+	if !fw.wrote {
+		fw.WriteHeader(http.StatusOK)
+	}
+	f := fw.f
+	if f.buffering.Load() {
+		if int64(len(f.buf)+len(b)) > f.p.cfg.MaxObjectSize {
+			f.buffering.Store(false)
+			f.buf = nil
+		} else {
+			f.buf = append(f.buf, b...)
+		}
+	}
+	toClient := f.mode == modeForward && f.client != nil && !f.headOnly && !f.clientGone
+	if toClient {
+		if _, err := f.client.Write(b); err != nil {
+			f.clientGone = true
+			toClient = false
+		}
+	}
+	if !toClient && !f.buffering.Load() && f.mode == modeForward {
+		return 0, errNobodyListens
+	}
+	return len(b), nil
+}
+
+// Flush lets streamed responses (server-sent events, slow origins) through.
+func (fw *fillWriter) Flush() {
+	f := fw.f
+	if f.mode == modeForward && f.client != nil && !f.clientGone {
+		_ = http.NewResponseController(f.client).Flush()
+	}
+}
+
+// eofReader records that the origin's body was read to its end, which is
+// the only proof a response is complete enough to store.
+type eofReader struct {
+	io.ReadCloser
+	f *fill
+}
+
+func (e *eofReader) Read(b []byte) (int, error) {
+	n, err := e.ReadCloser.Read(b)
+	if err == io.EOF {
+		e.f.sawEOF = true
+	}
+	return n, err
+}

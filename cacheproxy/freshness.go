@@ -1,0 +1,225 @@
+package cacheproxy
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Freshness and storability, RFC 9111 §3 and §4.2 for a shared cache, with
+// the stale-while-revalidate and stale-if-error extensions of RFC 5861.
+
+// maxDelta is the largest delta-seconds value RFC 9111 §1.2.2 asks a cache
+// to represent; larger values are clamped to it.
+const maxDelta = 2147483648 * time.Second
+
+// maxHeuristic caps heuristic freshness (10% of the time since
+// Last-Modified, RFC 9111 §4.2.2).
+const maxHeuristic = 24 * time.Hour
+
+// cacheControl holds the Cache-Control directives a shared cache acts on.
+type cacheControl struct {
+	noStore, noCache, private, public  bool
+	mustRevalidate, proxyRevalidate    bool
+	hasMaxAge, hasSMaxAge              bool
+	maxAge, sMaxAge                    time.Duration
+	staleWhileRevalidate, staleIfError time.Duration
+}
+
+// parseCacheControl parses every Cache-Control field line. A directive given
+// twice with different values, or with an invalid delta-seconds value,
+// counts as zero, which RFC 9111 §4.2.1 encourages ("consider the response
+// stale"). Qualified no-cache="x" and private="x" are treated as their
+// unqualified forms: stricter than required, never wrong.
+func parseCacheControl(lines []string) cacheControl {
+	var cc cacheControl
+	seen := map[string]string{}
+	for _, line := range lines {
+		for len(line) > 0 {
+			var name, value string
+			name, value, line = nextDirective(line)
+			if name == "" {
+				continue
+			}
+			if prev, dup := seen[name]; dup && prev != value {
+				value = "0"
+			}
+			seen[name] = value
+			switch name {
+			case "no-store":
+				cc.noStore = true
+			case "no-cache":
+				cc.noCache = true
+			case "private":
+				cc.private = true
+			case "public":
+				cc.public = true
+			case "must-revalidate":
+				cc.mustRevalidate = true
+			case "proxy-revalidate":
+				cc.proxyRevalidate = true
+			case "max-age":
+				cc.hasMaxAge, cc.maxAge = true, parseDelta(value)
+			case "s-maxage":
+				cc.hasSMaxAge, cc.sMaxAge = true, parseDelta(value)
+			case "stale-while-revalidate":
+				cc.staleWhileRevalidate = parseDelta(value)
+			case "stale-if-error":
+				cc.staleIfError = parseDelta(value)
+			}
+		}
+	}
+	return cc
+}
+
+// nextDirective cuts one "name[=value]" off a Cache-Control list, honouring
+// quoted strings, and returns the lower-cased name, the unquoted value and
+// the rest of the list.
+func nextDirective(s string) (name, value, rest string) {
+	s = strings.TrimLeft(s, " \t,")
+	i := strings.IndexAny(s, "=,")
+	if i < 0 {
+		return strings.ToLower(strings.TrimSpace(s)), "", ""
+	}
+	name = strings.ToLower(strings.TrimSpace(s[:i]))
+	if s[i] == ',' {
+		return name, "", s[i+1:]
+	}
+	s = strings.TrimLeft(s[i+1:], " \t")
+	if strings.HasPrefix(s, `"`) {
+		var b strings.Builder
+		j := 1
+		for ; j < len(s) && s[j] != '"'; j++ {
+			if s[j] == '\\' && j+1 < len(s) {
+				j++
+			}
+			b.WriteByte(s[j])
+		}
+		rest = s[min(j+1, len(s)):]
+		if k := strings.IndexByte(rest, ','); k >= 0 {
+			rest = rest[k+1:]
+		} else {
+			rest = ""
+		}
+		return name, b.String(), rest
+	}
+	if k := strings.IndexByte(s, ','); k >= 0 {
+		return name, strings.TrimSpace(s[:k]), s[k+1:]
+	}
+	return name, strings.TrimSpace(s), ""
+}
+
+// parseDelta parses delta-seconds; invalid values are 0, huge ones clamped.
+func parseDelta(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n > int64(maxDelta/time.Second) {
+		return maxDelta
+	}
+	return time.Duration(n) * time.Second
+}
+
+// heuristicStatus lists the status codes RFC 9110 §15.1 defines as
+// heuristically cacheable: storable without explicit freshness.
+func heuristicStatus(code int) bool {
+	switch code {
+	case 200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
+}
+
+// policy is what a response allows a shared cache to do with it.
+type policy struct {
+	// store is false when the response must not be stored; why says why.
+	store bool
+	why   string
+	// lifetime is the freshness lifetime (RFC 9111 §4.2.1).
+	lifetime time.Duration
+	// swr and sie are the stale-while-revalidate and stale-if-error windows.
+	swr, sie time.Duration
+	// noCache: every use needs a successful revalidation first.
+	noCache bool
+	// noStale: once stale, never served without revalidation
+	// (must-revalidate, proxy-revalidate, no-cache).
+	noStale bool
+}
+
+// decide applies RFC 9111 §3 to a response to a GET. reqHeader is the
+// client request's header; date is the response's Date (responseTime when
+// absent).
+func decide(reqHeader http.Header, status int, h http.Header, date time.Time) policy {
+	cc := parseCacheControl(h["Cache-Control"])
+	p := policy{
+		swr:     cc.staleWhileRevalidate,
+		sie:     cc.staleIfError,
+		noCache: cc.noCache,
+		noStale: cc.noCache || cc.mustRevalidate || cc.proxyRevalidate,
+	}
+	explicit := true
+	switch {
+	case cc.hasSMaxAge:
+		p.lifetime = cc.sMaxAge
+	case cc.hasMaxAge:
+		p.lifetime = cc.maxAge
+	case len(h["Expires"]) > 0:
+		if exp, err := http.ParseTime(h.Get("Expires")); err == nil && exp.After(date) {
+			p.lifetime = min(exp.Sub(date), maxDelta)
+		}
+	default:
+		explicit = false
+		if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil && heuristicStatus(status) && lm.Before(date) {
+			p.lifetime = min(date.Sub(lm)/10, maxHeuristic)
+		}
+	}
+	hasValidator := h.Get("Etag") != "" || h.Get("Last-Modified") != ""
+	reqCC := parseCacheControl(reqHeader["Cache-Control"])
+	switch {
+	case status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified:
+		p.why = "status"
+	case !heuristicStatus(status) && !explicit && !cc.public:
+		p.why = "status"
+	case cc.noStore || reqCC.noStore:
+		p.why = "no-store"
+	case cc.private:
+		p.why = "private"
+	case reqHeader.Get("Authorization") != "" && !cc.public && !cc.hasSMaxAge && !cc.mustRevalidate:
+		p.why = "authorization"
+	case len(h["Set-Cookie"]) > 0:
+		p.why = "set-cookie"
+	case varyStar(h):
+		p.why = "vary"
+	case p.noCache && !hasValidator:
+		p.why = "no-cache"
+	case p.lifetime <= 0 && !hasValidator && p.sie == 0:
+		p.why = "stale"
+	default:
+		p.store = true
+	}
+	return p
+}
+
+// initialAge is corrected_initial_age of RFC 9111 §4.2.3.
+func initialAge(h http.Header, requestTime, responseTime, date time.Time) time.Duration {
+	apparent := max(responseTime.Sub(date), 0)
+	ageValue := parseDelta(strings.TrimSpace(h.Get("Age")))
+	corrected := ageValue + max(responseTime.Sub(requestTime), 0)
+	return max(apparent, corrected)
+}
+
+// responseDate returns the response's Date, or responseTime when it has none
+// or an unparsable one.
+func responseDate(h http.Header, responseTime time.Time) time.Time {
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		return d
+	}
+	return responseTime
+}

@@ -1,0 +1,343 @@
+package cacheproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
+)
+
+// Invalidation (the admin API's POST /v1/invalidations, DESIGN.md).
+//
+// Time T: the first receipt of an id. Simple and soft purges (by URL or tag)
+// affect the objects stored before T, where "stored" means the request time
+// of the fetch or the last revalidation that brought the content: the
+// origin vouched for anything newer. A ban applies to objects stored before
+// T. Purges also stay on record for FetchTimeout (recentPurges), so a fetch
+// that started before T and finishes after it cannot store what the purge
+// removed.
+//
+// Counting: Matched counts the stored objects the request matches (each
+// Vary variant apart, each object once even when several URLs or tags name
+// it). A ban is registered first, in constant time, and takes effect on
+// the very next request; Matched is then counted by a read-only pass over
+// the keys that holds one shard's read lock at a time, so hits go on while
+// it runs. Banned objects are removed lazily (on lookup) and by the sweeper.
+
+// RequestError is an invalid invalidation request: the admin API answers
+// it with 400 and Err's message.
+type RequestError struct{ Err error }
+
+func (e *RequestError) Error() string { return e.Err.Error() }
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// plan is a validated request in key form.
+type plan struct {
+	keys     []string // simple, soft: primary keys of the URLs
+	protos   []string // scheme of each URL, for X-Forwarded-Proto on refetch
+	urls     []string
+	patterns []banPattern // ban
+}
+
+// Invalidate carries out req, or returns the first answer when req.ID was
+// already received (see idempotency.go). An invalid request is a
+// *RequestError; the only other error is ctx ending while a concurrent
+// duplicate of the id is still running.
+func (p *Proxy) Invalidate(ctx context.Context, req admin.InvalidationRequest) (admin.InvalidationResult, error) {
+	pl, err := p.plan(req)
+	if err != nil {
+		return admin.InvalidationResult{}, &RequestError{Err: err}
+	}
+	idKey := req.ID
+	if req.DryRun {
+		idKey = "dry-run\x00" + req.ID
+	}
+	e, first := p.ids.begin(idKey, p.cfg.Now())
+	if !first {
+		select {
+		case <-e.done:
+			return e.result, nil
+		case <-ctx.Done():
+			return admin.InvalidationResult{}, fmt.Errorf("waiting for invalidation %s received earlier: %w", req.ID, ctx.Err())
+		}
+	}
+	start := time.Now()
+	res := p.execute(req, pl, e.at.UnixNano())
+	res.ID = req.ID
+	res.DurationMillis = time.Since(start).Milliseconds()
+	if res.Errors == nil {
+		res.Errors = []string{}
+	}
+	p.ids.finish(e, res)
+	if !req.DryRun {
+		p.metrics.invalidations.WithLabelValues(string(req.Mode)).Inc()
+		p.metrics.invalidatedObjects.WithLabelValues(string(req.Mode)).Add(float64(res.Invalidated))
+	}
+	p.log.Info("Invalidation", "id", req.ID, "mode", req.Mode, "dryRun", req.DryRun,
+		"matched", res.Matched, "invalidated", res.Invalidated, "refetched", res.Refetched, "errors", len(res.Errors))
+	return res, nil
+}
+
+// plan validates req and turns its URLs into keys, refusing hosts this
+// proxy does not serve.
+func (p *Proxy) plan(req admin.InvalidationRequest) (plan, error) {
+	var pl plan
+	if err := req.Validate(); err != nil {
+		return pl, err
+	}
+	for i, u := range req.URLs {
+		if req.Mode == admin.ModeBan {
+			pat, err := compileBan(u)
+			if err != nil {
+				return pl, fmt.Errorf("urls[%d]: %w", i, err)
+			}
+			if !pat.hasWildcardHost() && !p.servesHost(pat.host) {
+				return pl, fmt.Errorf("urls[%d]: host %q is not served by this proxy", i, pat.host)
+			}
+			pl.patterns = append(pl.patterns, pat)
+			continue
+		}
+		key, err := URLKey(u)
+		if err != nil {
+			return pl, fmt.Errorf("urls[%d]: %w", i, err)
+		}
+		if !p.servesHost(keyHost(key)) {
+			return pl, fmt.Errorf("urls[%d]: host %q is not served by this proxy", i, keyHost(key))
+		}
+		proto := "http"
+		if strings.HasPrefix(strings.ToLower(u), "https:") {
+			proto = "https"
+		}
+		pl.keys, pl.protos, pl.urls = append(pl.keys, key), append(pl.protos, proto), append(pl.urls, u)
+	}
+	return pl, nil
+}
+
+// execute does the work of a first receipt at time at.
+func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.InvalidationResult {
+	var res admin.InvalidationResult
+	if req.Mode == admin.ModeBan {
+		if !req.DryRun {
+			for _, pat := range pl.patterns {
+				p.bans.add(pat, at)
+			}
+		}
+		res.Matched = p.countBanned(pl.patterns, at)
+		if !req.DryRun {
+			res.Invalidated = res.Matched
+		}
+		return res
+	}
+	soft := req.Mode == admin.ModeSoft
+	seen := make(map[*object]struct{})
+	var targets []*object
+	var refetch []refetchTarget
+	refetchIdx := make(map[string]int)
+	addTarget := func(o *object) {
+		if o.storedAt >= at {
+			return
+		}
+		if _, dup := seen[o]; !dup {
+			seen[o] = struct{}{}
+			targets = append(targets, o)
+		}
+	}
+	for i, key := range pl.keys {
+		variants := p.store.variants(key)
+		for _, o := range variants {
+			addTarget(o)
+		}
+		if _, dup := refetchIdx[key]; !dup {
+			refetchIdx[key] = len(refetch)
+			refetch = append(refetch, refetchTarget{key: key, url: pl.urls[i], proto: pl.protos[i], like: first(variants)})
+		}
+	}
+	for _, tag := range req.Tags {
+		for _, o := range p.store.tagged(tag) {
+			if o.storedAt >= at {
+				continue
+			}
+			addTarget(o)
+			if _, dup := refetchIdx[o.key]; !dup {
+				refetchIdx[o.key] = len(refetch)
+				refetch = append(refetch, refetchTarget{key: o.key, url: "http://" + o.key, proto: "http", like: o})
+			}
+		}
+	}
+	res.Matched = int64(len(targets))
+	if req.DryRun {
+		return res
+	}
+	p.recent.add(pl.keys, req.Tags, at, soft, p.now()-int64(p.cfg.FetchTimeout))
+	for _, o := range targets {
+		if soft {
+			o.softPurgedAt.Store(at)
+			res.Invalidated++
+		} else if p.store.remove(o) {
+			res.Invalidated++
+		}
+	}
+	if req.Refetch {
+		res.Refetched, res.Errors = p.refetchAll(refetch, soft)
+	}
+	return res
+}
+
+func first(os []*object) *object {
+	if len(os) == 0 {
+		return nil
+	}
+	return os[0]
+}
+
+// countBanned counts the objects stored before at that any pattern matches,
+// one shard at a time under its read lock.
+func (p *Proxy) countBanned(patterns []banPattern, at int64) int64 {
+	var n int64
+	for i := range p.store.shards {
+		p.store.scanShard(i, func(o *object) {
+			if o.storedAt >= at {
+				return
+			}
+			for j := range patterns {
+				if patterns[j].match(o.key) {
+					n++
+					return
+				}
+			}
+		})
+	}
+	return n
+}
+
+// recentPurges remembers URL and tag purges for FetchTimeout, the longest a
+// fetch that started before them can still be running.
+type recentPurges struct {
+	n atomic.Int64 // len(keys)+len(tags), read without the lock
+	// mu guards keys and tags.
+	mu   sync.Mutex
+	keys map[string]recentPurge
+	tags map[string]recentPurge
+}
+
+type recentPurge struct {
+	at   int64
+	soft bool
+}
+
+// add records purges at time at and forgets those older than horizon.
+func (r *recentPurges) add(keys, tags []string, at int64, soft bool, horizon int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keys == nil {
+		r.keys, r.tags = make(map[string]recentPurge), make(map[string]recentPurge)
+	}
+	r.pruneLocked(horizon)
+	for _, k := range keys {
+		r.keys[k] = recentPurge{at: at, soft: soft}
+	}
+	for _, t := range tags {
+		r.tags[t] = recentPurge{at: at, soft: soft}
+	}
+	r.n.Store(int64(len(r.keys) + len(r.tags)))
+}
+
+func (r *recentPurges) prune(horizon int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pruneLocked(horizon)
+	r.n.Store(int64(len(r.keys) + len(r.tags)))
+}
+
+func (r *recentPurges) pruneLocked(horizon int64) {
+	for k, v := range r.keys {
+		if v.at < horizon {
+			delete(r.keys, k)
+		}
+	}
+	for k, v := range r.tags {
+		if v.at < horizon {
+			delete(r.tags, k)
+		}
+	}
+}
+
+// admit reports whether an object about to be stored may be: false when a
+// simple purge after its fetch started names it; a soft purge lets it in
+// already soft-purged.
+func (r *recentPurges) admit(o *object) bool {
+	if r.n.Load() == 0 {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	check := func(rp recentPurge, ok bool) bool {
+		if !ok || rp.at <= o.storedAt {
+			return true
+		}
+		if rp.soft {
+			o.softPurgedAt.Store(rp.at)
+			return true
+		}
+		return false
+	}
+	if rp, ok := r.keys[o.key]; !check(rp, ok) {
+		return false
+	}
+	for _, t := range o.tags {
+		if rp, ok := r.tags[t]; !check(rp, ok) {
+			return false
+		}
+	}
+	return true
+}
+
+// Stats returns the cache's counters.
+func (p *Proxy) Stats() admin.Stats {
+	m := p.metrics
+	return admin.Stats{
+		Objects:        p.store.objects.Load(),
+		Bytes:          p.store.used.Load(),
+		MaxBytes:       p.store.maxBytes,
+		Evictions:      p.store.evictions.Load(),
+		ActiveBans:     p.bans.active.Load(),
+		Hits:           m.requests[iHit].Load(),
+		Misses:         m.requests[iMiss].Load(),
+		StaleServed:    m.staleServed.Load(),
+		OriginRequests: m.originRequests.Load(),
+	}
+}
+
+// sweepLoop runs the ban sweeper and forgets old purges until Close.
+func (p *Proxy) sweepLoop() {
+	t := time.NewTicker(p.cfg.BanSweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.bgCtx.Done():
+			return
+		case <-t.C:
+			if n := p.bans.sweep(p.store); n > 0 {
+				p.log.Debug("Ban sweep", "removed", n, "activeBans", p.bans.active.Load())
+			}
+			p.recent.prune(p.now() - int64(p.cfg.FetchTimeout))
+		}
+	}
+}
+
+// errClosed is returned for work refused after Close.
+var errClosed = errors.New("proxy closed")
+
+// isClientError reports whether err should be answered with 400.
+func isClientError(err error) bool {
+	var re *RequestError
+	return errors.As(err, &re)
+}
+
+var _ http.Handler = (*Proxy)(nil)

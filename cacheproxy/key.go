@@ -1,0 +1,222 @@
+package cacheproxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Cache keys.
+//
+// An object's primary key is its normalised host followed by its normalised
+// path and query: "www.example.com/img/a.png?v=2". The scheme is not part of
+// the key, so http:// and https:// name the same object.
+//
+// Host: lowercased, a trailing dot dropped ("Example.COM." → "example.com"),
+// and the ports 80 and 443 dropped whatever the scheme, because with the
+// scheme out of the key they are both "the default port"; any other port is
+// kept ("example.com:8443"). IPv6 literals keep their brackets.
+//
+// Path and query: kept byte for byte except for the equivalences of RFC 3986
+// §6.2.2: percent-encodings use upper-case hex ("%2f" → "%2F"), encoded
+// unreserved characters are decoded ("%7E" → "~", "%41" → "A"), and bytes
+// that may never appear literally in a URI (controls, space, non-ASCII,
+// `"#<>\^{|}` and backtick) are percent-encoded. An empty path is "/". Dot
+// segments are not resolved and the query is not reordered: the key names
+// exactly what the origin is asked for.
+//
+// Requests, purge URLs and ban patterns all go through these functions, so a
+// purge always names what clients requested.
+
+// normalizeHost returns the key form of a Host header or URL authority.
+func normalizeHost(h string) string {
+	if !hostNeedsWork(h) {
+		return h
+	}
+	h = strings.ToLower(h)
+	// Split a port off, minding IPv6 literals.
+	hostPart, port := h, ""
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		hostPart, port = h[:i], h[i+1:]
+	}
+	hostPart = strings.TrimSuffix(hostPart, ".")
+	switch port {
+	case "", "80", "443":
+		return hostPart
+	}
+	return hostPart + ":" + port
+}
+
+// hostNeedsWork reports whether normalizeHost would change h; it keeps the
+// common case (an already lower-case host without port) free of allocations.
+func hostNeedsWork(h string) bool {
+	if h == "" {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if ('A' <= c && c <= 'Z') || c == ':' {
+			return true
+		}
+	}
+	return h[len(h)-1] == '.'
+}
+
+// normalizePathQuery returns the key form of "path?query" (no scheme, no
+// authority, no fragment).
+func normalizePathQuery(s string) string {
+	if s == "" {
+		return "/"
+	}
+	if s[0] != '/' {
+		s = "/" + s
+	}
+	if !pathNeedsWork(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			d := unhex(s[i+1])<<4 | unhex(s[i+2])
+			if isUnreserved(d) {
+				b.WriteByte(d)
+			} else {
+				b.WriteByte('%')
+				b.WriteByte(upperHex(s[i+1]))
+				b.WriteByte(upperHex(s[i+2]))
+			}
+			i += 2
+		case mustEscape(c):
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func pathNeedsWork(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || mustEscape(s[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+func upperHex(c byte) byte {
+	if 'a' <= c && c <= 'f' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
+// isUnreserved reports RFC 3986 unreserved characters, whose encoded and
+// literal forms are equivalent.
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// mustEscape reports bytes that never appear literally in a URI.
+func mustEscape(c byte) bool {
+	if c <= ' ' || c >= 0x7f {
+		return true
+	}
+	switch c {
+	case '"', '#', '<', '>', '\\', '^', '`', '{', '|', '}':
+		return true
+	}
+	return false
+}
+
+// requestKey returns the normalised host and primary key of a client request.
+func requestKey(r *http.Request) (host, key string) {
+	host = normalizeHost(r.Host)
+	uri := r.RequestURI
+	if uri == "" || uri[0] != '/' {
+		// Absolute-form ("GET http://host/p HTTP/1.1"), or a request built
+		// in-process: take the parsed form.
+		uri = r.URL.RequestURI()
+	}
+	return host, host + normalizePathQuery(uri)
+}
+
+// errNotAbsolute is returned for URLs without an http(s) scheme and host.
+var errNotAbsolute = errors.New("not an absolute http:// or https:// URL")
+
+// splitURL splits an absolute http(s) URL into its scheme-less, normalised
+// host and its path and query; a fragment is dropped. User info is refused.
+func splitURL(raw string) (host, pathQuery string, err error) {
+	rest, ok := cutScheme(raw)
+	if !ok {
+		return "", "", errNotAbsolute
+	}
+	if i := strings.IndexByte(rest, '#'); i >= 0 {
+		rest = rest[:i]
+	}
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority := rest[:end]
+	if authority == "" {
+		return "", "", fmt.Errorf("%q has no host", raw)
+	}
+	if strings.Contains(authority, "@") {
+		return "", "", fmt.Errorf("%q carries user info", raw)
+	}
+	return normalizeHost(authority), rest[end:], nil
+}
+
+// cutScheme strips a case-insensitive "http://" or "https://".
+func cutScheme(raw string) (string, bool) {
+	for _, p := range [...]string{"http://", "https://"} {
+		if len(raw) >= len(p) && strings.EqualFold(raw[:len(p)], p) {
+			return raw[len(p):], true
+		}
+	}
+	return "", false
+}
+
+// URLKey returns the cache key an absolute http(s) URL names, normalised as
+// client requests are: URLKey("HTTPS://WWW.Example.com:443/a%7eb") is
+// "www.example.com/a~b".
+func URLKey(raw string) (string, error) {
+	host, pq, err := splitURL(raw)
+	if err != nil {
+		return "", err
+	}
+	return host + normalizePathQuery(pq), nil
+}
+
+// keyHost returns the host part of a primary key.
+func keyHost(key string) string {
+	if i := strings.IndexByte(key, '/'); i >= 0 {
+		return key[:i]
+	}
+	return key
+}

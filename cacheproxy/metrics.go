@@ -1,0 +1,139 @@
+package cacheproxy
+
+import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Outcomes of client requests, the values of the "cache" label of
+// cacheproxy_requests_total.
+const (
+	outcomeHit         = "hit"         // fresh stored copy
+	outcomeStale       = "stale"       // stale copy served (while revalidating, or on origin error)
+	outcomeRevalidated = "revalidated" // stored copy served after a 304
+	outcomeMiss        = "miss"        // fetched from the origin (stored or not)
+	outcomeCollapsed   = "collapsed"   // answered by another client's fetch
+	outcomePass        = "pass"        // not cacheable: unsafe method, upgrade, range miss
+	outcomeError       = "error"       // origin unreachable, 502/504 answered
+	outcomeRefused     = "refused"     // host not served, or a PURGE/BAN method
+	numOutcomes        = 8
+)
+
+var outcomeNames = [numOutcomes]string{outcomeHit, outcomeStale, outcomeRevalidated, outcomeMiss, outcomeCollapsed, outcomePass, outcomeError, outcomeRefused}
+
+// metrics counts what the proxy does. Counters on the request path are
+// plain atomics, exported to Prometheus through CounterFuncs, so a hit costs
+// one atomic add; the registry is the Proxy's own (no global state).
+type metrics struct {
+	registry *prometheus.Registry
+
+	requests       [numOutcomes]atomic.Int64
+	originRequests atomic.Int64
+	staleServed    atomic.Int64
+
+	originByCode       *prometheus.CounterVec
+	originLatency      prometheus.Histogram
+	invalidations      *prometheus.CounterVec
+	invalidatedObjects *prometheus.CounterVec
+	refetches          *prometheus.CounterVec
+}
+
+func (m *metrics) count(outcome int) { m.requests[outcome].Add(1) }
+
+// Indices into metrics.requests.
+const (
+	iHit = iota
+	iStale
+	iRevalidated
+	iMiss
+	iCollapsed
+	iPass
+	iError
+	iRefused
+)
+
+// newMetrics builds the registry for p.
+func newMetrics(p *Proxy) *metrics {
+	m := &metrics{registry: prometheus.NewRegistry()}
+	reg := m.registry
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for i, name := range outcomeNames {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "cacheproxy_requests_total",
+			Help:        "Client requests by cache outcome: hit, stale, revalidated, miss, collapsed, pass, error, refused.",
+			ConstLabels: prometheus.Labels{"cache": name},
+		}, func() float64 { return float64(m.requests[i].Load()) }))
+	}
+	m.originByCode = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cacheproxy_origin_requests_total",
+		Help: "Requests sent to the origin, by status code class (2xx..5xx) or \"error\" when no response came.",
+	}, []string{"code"})
+	m.originLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "cacheproxy_origin_request_duration_seconds",
+		Help:    "Time from sending a request to the origin until its response headers arrived.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+	})
+	m.invalidations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cacheproxy_invalidations_total",
+		Help: "Invalidation requests acted on (retries of a known id and dry runs excluded), by mode.",
+	}, []string{"mode"})
+	m.invalidatedObjects = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cacheproxy_invalidated_objects_total",
+		Help: "Objects removed or marked stale by invalidations, by mode (ban: counted when registered).",
+	}, []string{"mode"})
+	m.refetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cacheproxy_refetches_total",
+		Help: "Refetches after invalidations, by result (stored, failed).",
+	}, []string{"result"})
+	for _, mode := range admin.Modes {
+		m.invalidations.WithLabelValues(string(mode))
+		m.invalidatedObjects.WithLabelValues(string(mode))
+	}
+	reg.MustRegister(m.originByCode, m.originLatency, m.invalidations, m.invalidatedObjects, m.refetches)
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	counter := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+	}
+	gauge("cacheproxy_objects", "Stored objects, Vary variants counted apart.", func() float64 { return float64(p.store.objects.Load()) })
+	gauge("cacheproxy_bytes", "Memory charged to stored objects, in bytes.", func() float64 { return float64(p.store.used.Load()) })
+	gauge("cacheproxy_max_bytes", "Configured bound on cacheproxy_bytes (--cache-size).", func() float64 { return float64(p.store.maxBytes) })
+	gauge("cacheproxy_active_bans", "Bans still checked against stored objects.", func() float64 { return float64(p.bans.active.Load()) })
+	counter("cacheproxy_evictions_total", "Objects evicted to stay under --cache-size.", func() float64 { return float64(p.store.evictions.Load()) })
+	counter("cacheproxy_stale_served_total", "Responses served from a stale copy (stale-while-revalidate, stale-if-error, soft purge).", func() float64 { return float64(m.staleServed.Load()) })
+	return m
+}
+
+// handler serves the registry in the Prometheus text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// instrumentedTransport counts and times origin requests.
+type instrumentedTransport struct {
+	next http.RoundTripper
+	m    *metrics
+	now  func() time.Time
+}
+
+func (t *instrumentedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now() // latency is measured on the wall clock, not the injected one
+	t.m.originRequests.Add(1)
+	resp, err := t.next.RoundTrip(r)
+	t.m.originLatency.Observe(time.Since(start).Seconds())
+	code := "error"
+	if err == nil {
+		code = strconv.Itoa(resp.StatusCode/100) + "xx"
+	}
+	t.m.originByCode.WithLabelValues(code).Inc()
+	return resp, err
+}

@@ -1,0 +1,148 @@
+package cacheproxy
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// object is one stored response: one Vary variant of one URL. Its exported
+// content never changes after it is stored; a revalidation stores a new
+// object that shares the body. Fields marked "guarded by shard.mu" belong to
+// the store; the atomics may be touched by anyone.
+type object struct {
+	key     string   // primary key (key.go)
+	variant string   // variantValues(vary, request header) of the request that fetched it
+	vary    []string // canonical field names from Vary, sorted; nil without Vary
+
+	status int
+	header []headerField // served as is: no hop-by-hop, tag, Age or Cache-Status fields
+	body   []byte
+	tags   []string
+	// upstreamStatus is the origin's own Cache-Status value, if any; ours is
+	// appended to it (RFC 9211 §2: the closest cache to the user comes last).
+	upstreamStatus string
+	etag           string
+	lastModified   string
+
+	storedAt     int64 // unix nanos when the origin last vouched for the content (request time of the fetch or revalidation)
+	responseTime int64 // unix nanos when the response arrived
+	initialAge   time.Duration
+	lifetime     time.Duration
+	swr, sie     time.Duration
+	noCache      bool
+	noStale      bool
+	size         int64 // bytes charged to the cache
+
+	banSeq       atomic.Uint64 // newest ban this object was checked against (ban.go)
+	softPurgedAt atomic.Int64  // unix nanos of a soft purge, 0 if none
+	visited      atomic.Bool   // SIEVE visited bit, set on hits
+
+	// Guarded by the owning shard's mu.
+	newer, older *object // SIEVE queue: head is newest
+	nextVariant  *object // next (older) variant of the same key
+	removed      bool    // no longer in the store
+}
+
+// headerField is one stored response header. values is never appended to
+// in place (its capacity equals its length), so serving it shares the slice.
+type headerField struct {
+	name   string
+	values []string
+}
+
+// objectOverhead is the memory an object costs beyond its body, key, headers
+// and tags: the struct, its map slot, its place in the SIEVE queue and the
+// headers' slice headers. BenchmarkMemoryPerObject measures the real figure;
+// this constant keeps the accounting honest about it.
+const objectOverhead = 360
+
+// headerList turns h into the stored form, sorted by name for determinism.
+func headerList(h http.Header) []headerField {
+	fields := make([]headerField, 0, len(h))
+	for name, values := range h {
+		fields = append(fields, headerField{name: name, values: slices.Clip(slices.Clone(values))})
+	}
+	slices.SortFunc(fields, func(a, b headerField) int {
+		switch {
+		case a.name < b.name:
+			return -1
+		case a.name > b.name:
+			return 1
+		}
+		return 0
+	})
+	return slices.Clip(fields)
+}
+
+// headerMap returns a fresh http.Header holding the stored fields.
+func (o *object) headerMap() http.Header {
+	h := make(http.Header, len(o.header))
+	for _, f := range o.header {
+		h[f.name] = slices.Clone(f.values)
+	}
+	return h
+}
+
+// computeSize sets o.size from what the object holds.
+func (o *object) computeSize() {
+	n := int64(objectOverhead) + int64(len(o.key)+len(o.variant)+len(o.body)+len(o.upstreamStatus)+len(o.etag)+len(o.lastModified))
+	for _, f := range o.header {
+		n += int64(len(f.name)) + 32
+		for _, v := range f.values {
+			n += int64(len(v)) + 16
+		}
+	}
+	for _, t := range o.tags {
+		n += int64(len(t)) + 16 + 64 // the string, and its slot in the tag index
+	}
+	for _, v := range o.vary {
+		n += int64(len(v)) + 16
+	}
+	o.size = n
+}
+
+// age is the object's current_age (RFC 9111 §4.2.3) at now.
+func (o *object) age(now int64) time.Duration {
+	return o.initialAge + time.Duration(max(now-o.responseTime, 0))
+}
+
+// ttl is the remaining freshness at now: negative once stale. A soft purge
+// makes the object stale from the purge on.
+func (o *object) ttl(now int64) time.Duration {
+	if o.noCache {
+		return -o.age(now)
+	}
+	ttl := o.lifetime - o.age(now)
+	if sp := o.softPurgedAt.Load(); sp != 0 && ttl > 0 {
+		return -time.Duration(max(now-sp, 0)) - time.Nanosecond
+	}
+	return ttl
+}
+
+// fresh reports whether the object may be served without contacting the origin.
+func (o *object) fresh(now int64) bool {
+	return o.ttl(now) > 0 && o.softPurgedAt.Load() == 0
+}
+
+// staleWindow returns how long past the end of its freshness the object may
+// still be served while revalidating (swr) or instead of an origin error
+// (sie), given the soft-purge grace. Objects whose origin forbade stale use
+// (must-revalidate, proxy-revalidate, no-cache) get none.
+func (o *object) staleUsable(now int64, window time.Duration, softGrace time.Duration) bool {
+	if o.noStale {
+		return false
+	}
+	if sp := o.softPurgedAt.Load(); sp != 0 && now-sp <= int64(softGrace) {
+		return true
+	}
+	return -o.ttl(now) <= window
+}
+
+// hasValidator reports whether a conditional request can revalidate o.
+func (o *object) hasValidator() bool { return o.etag != "" || o.lastModified != "" }
+
+// contentLength is the stored Content-Length field value.
+func contentLength(n int) []string { return []string{strconv.Itoa(n)} }

@@ -1,0 +1,354 @@
+package cacheproxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Proxy is an HTTP caching reverse proxy in front of one origin. It is an
+// http.Handler for the public port; AdminHandler serves the admin port.
+// Create it with New and stop its background work with Close.
+type Proxy struct {
+	cfg   Config
+	hosts map[string]bool // normalised served hosts; nil means all
+	log   *slog.Logger
+
+	store   *store
+	bans    banList
+	recent  recentPurges
+	flights singleflight.Group // coalesces concurrent fetches of one object
+	rp      *httputil.ReverseProxy
+	metrics *metrics
+	ids     *idempotency
+
+	refetchSem chan struct{} // bounds refetches in flight
+	tokenSum   [sha256.Size]byte
+	ready      atomic.Bool
+
+	// refreshMu guards refreshing, the keys being refreshed in the background.
+	refreshMu  sync.Mutex
+	refreshing map[string]struct{}
+
+	bgCtx  context.Context // cancelled by Close; parent of all background work
+	stop   context.CancelFunc
+	bgWG   sync.WaitGroup
+	closed atomic.Bool
+}
+
+// New returns a Proxy for cfg, ready to serve, with its ban sweeper running.
+func New(cfg Config) (*Proxy, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		store:      newStore(cfg.CacheSize, cfg.Shards),
+		ids:        newIdempotency(cfg.IdempotencyEntries, cfg.IdempotencyTTL),
+		refetchSem: make(chan struct{}, cfg.RefetchConcurrency),
+		refreshing: make(map[string]struct{}),
+	}
+	if len(cfg.Hosts) > 0 {
+		p.hosts = make(map[string]bool, len(cfg.Hosts))
+		for _, h := range cfg.Hosts {
+			p.hosts[normalizeHost(h)] = true
+		}
+	}
+	if cfg.AdminToken != "" {
+		p.tokenSum = sha256.Sum256([]byte(cfg.AdminToken))
+	}
+	p.metrics = newMetrics(p)
+	transport := cfg.Transport
+	if transport == nil {
+		transport = newOriginTransport(cfg.OriginTimeout)
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      &instrumentedTransport{next: transport, m: p.metrics},
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       log.New(slogWriter{p.log}, "", 0),
+		BufferPool:     newBufferPool(),
+	}
+	p.bgCtx, p.stop = context.WithCancel(context.Background())
+	p.ready.Store(true)
+	p.goBackground(p.sweepLoop)
+	return p, nil
+}
+
+// newOriginTransport returns the transport used when Config.Transport is nil.
+func newOriginTransport(timeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil, // never send origin traffic through HTTP_PROXY
+		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true, // pass encodings through untouched: Vary: Accept-Encoding is the origin's business
+	}
+}
+
+// Close stops the background work (ban sweeper, refreshes, refetches) and
+// waits for it. In-flight client requests are the http.Server's to drain.
+func (p *Proxy) Close() error {
+	if p.closed.CompareAndSwap(false, true) {
+		p.stop()
+		p.bgWG.Wait()
+	}
+	return nil
+}
+
+// SetReady sets what /readyz answers: 200 when true, 503 when false. A new
+// Proxy is ready; a server that starts draining sets it false.
+func (p *Proxy) SetReady(ready bool) { p.ready.Store(ready) }
+
+// goBackground runs fn in a goroutine Close waits for; false once closed.
+func (p *Proxy) goBackground(fn func()) bool {
+	p.bgWG.Add(1)
+	if p.closed.Load() {
+		p.bgWG.Done()
+		return false
+	}
+	go func() {
+		defer p.bgWG.Done()
+		fn()
+	}()
+	return true
+}
+
+func (p *Proxy) now() int64 { return p.cfg.Now().UnixNano() }
+
+// servesHost reports whether requests for the normalised host are served.
+func (p *Proxy) servesHost(host string) bool {
+	return p.hosts == nil || p.hosts[host]
+}
+
+// ServeHTTP answers a client request: from the cache when it can, from the
+// origin otherwise.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host, key := requestKey(r)
+	if !p.servesHost(host) {
+		p.refuse(w, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served by this proxy", r.Host))
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		if r.Header["Upgrade"] != nil {
+			p.pass(w, r, key, fwdBypass, "upgrade", false)
+			return
+		}
+		p.serveCacheable(w, r, key)
+	case http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch:
+		p.pass(w, r, key, fwdMethod, "", true)
+	default:
+		if isInvalidationMethod(r.Method) {
+			w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
+			p.refuse(w, http.StatusMethodNotAllowed, r.Method+" is not accepted on the public port; invalidate through the admin API")
+			return
+		}
+		p.pass(w, r, key, fwdMethod, "", false)
+	}
+}
+
+// isInvalidationMethod reports the CDN invalidation methods the public port
+// refuses (any letter case): they must never reach the cache or the origin.
+func isInvalidationMethod(m string) bool {
+	for _, name := range [...]string{"PURGE", "BAN", "SOFTPURGE", "FASTLYPURGE", "REFRESH", "XKEY"} {
+		if strings.EqualFold(m, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Proxy) refuse(w http.ResponseWriter, status int, msg string) {
+	p.metrics.count(iRefused)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Cache-Status", cacheStatus{fwd: fwdBypass, detail: "refused"}.String())
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintln(w, msg)
+}
+
+// serveCacheable answers GET and HEAD: a fresh hit, a stale copy while one
+// background request refreshes it, or a (coalesced) fetch from the origin.
+func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, key string) {
+	now := p.now()
+	obj, vary := p.lookup(key, r.Header)
+	if obj != nil {
+		if obj.fresh(now) {
+			p.metrics.count(iHit)
+			p.serveObject(w, r, obj, now, cacheStatus{hit: true, ttl: obj.ttl(now), hasTTL: true})
+			return
+		}
+		if obj.staleUsable(now, obj.swr, p.cfg.SoftPurgeGrace) {
+			p.refreshInBackground(r, key, obj)
+			p.metrics.count(iStale)
+			p.metrics.staleServed.Add(1)
+			p.serveObject(w, r, obj, now, cacheStatus{fwd: fwdStale, ttl: obj.ttl(now), hasTTL: true, detail: "stale-while-revalidate"})
+			return
+		}
+	}
+	if obj == nil && r.Header["Range"] != nil {
+		// Fetching a whole object to answer a range of it could cost far
+		// more than the client asked for; let the origin answer.
+		p.pass(w, r, key, fwdBypass, "range", false)
+		return
+	}
+	fwd := fwdURIMiss
+	switch {
+	case obj != nil:
+		fwd = fwdStale
+	case vary != nil:
+		fwd = fwdVaryMiss
+	}
+	p.fetchCoalesced(w, r, key, obj, vary, fwd)
+}
+
+// lookup finds the stored variant for a request, dropping it when a ban
+// applies (so a ban takes effect on the very next request).
+func (p *Proxy) lookup(key string, h http.Header) (*object, []string) {
+	for {
+		o, vary := p.store.lookup(key, h)
+		if o == nil || !p.bans.banned(o) {
+			return o, vary
+		}
+		p.store.remove(o)
+	}
+}
+
+// fetchCoalesced makes concurrent misses for one object one origin request:
+// the first client (the leader) fetches, streaming to itself while the
+// response is stored; the others wait and are served the stored copy, or
+// fetch on their own when it cannot be shared with them.
+func (p *Proxy) fetchCoalesced(w http.ResponseWriter, r *http.Request, key string, stale *object, vary []string, fwd string) {
+	flight := key
+	if vary != nil {
+		flight = key + "\x00" + variantValues(vary, r.Header)
+	}
+	led := false
+	v, _, _ := p.flights.Do(flight, func() (any, error) {
+		led = true
+		return p.fetch(w, r, key, stale, fwd), nil
+	})
+	res := v.(*fetchResult)
+	if !led {
+		res = p.serveCollapsed(w, r, key, stale, fwd, res)
+	}
+	if res != nil && res.abort {
+		// The body was cut short after the status line went out: only
+		// aborting the connection tells the client.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// serveCollapsed answers a client that waited for another client's fetch.
+// It returns the result of its own fetch when it had to make one.
+func (p *Proxy) serveCollapsed(w http.ResponseWriter, r *http.Request, key string, stale *object, fwd string, res *fetchResult) *fetchResult {
+	now := p.now()
+	if o := res.share; o != nil && (o.vary == nil || o.variant == variantValues(o.vary, r.Header)) {
+		p.metrics.count(iCollapsed)
+		cs := res.cs
+		cs.collapsed = true
+		cs.ttl, cs.hasTTL = o.ttl(now), true
+		p.serveObject(w, r, o, now, cs)
+		return nil
+	}
+	if res.errStatus != 0 && res.errStatus != statusClientClosed {
+		p.metrics.count(iError)
+		cs := res.cs
+		cs.collapsed = true
+		writeOriginError(w, res.errStatus, cs)
+		return nil
+	}
+	return p.fetch(w, r, key, stale, fwd)
+}
+
+// serveObject writes a stored object. The stored header slices are shared,
+// not copied: the hit path allocates only the Age and Cache-Status values.
+func (p *Proxy) serveObject(w http.ResponseWriter, r *http.Request, o *object, now int64, cs cacheStatus) {
+	if o.visited.Load() == false {
+		o.visited.Store(true)
+	}
+	h := w.Header()
+	for _, f := range o.header {
+		h[f.name] = f.values
+	}
+	h["Age"] = []string{strconv.FormatInt(int64(o.age(now)/time.Second), 10)}
+	h["Cache-Status"] = []string{cs.after(o.upstreamStatus)}
+	if o.status == http.StatusOK && notModified(r.Header, o) {
+		delete(h, "Content-Length")
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if o.status == http.StatusOK && r.Header["Range"] != nil && r.Method == http.MethodGet {
+		if h["Content-Type"] == nil {
+			h["Content-Type"] = nil // no sniffing: serve what the origin said
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(o.body))
+		return
+	}
+	w.WriteHeader(o.status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(o.body)
+	}
+}
+
+// pass forwards a request the cache does not handle, streaming both ways.
+// With invalidate, a non-error answer invalidates the target URL and the
+// same-host Location and Content-Location (RFC 9111 §4.4).
+func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, key, fwd, detail string, invalidate bool) {
+	p.metrics.count(iPass)
+	ps := &passState{key: key, fwd: fwd, detail: detail, invalidate: invalidate, reqURL: r.URL, reqHost: r.Host}
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), passKey{}, ps)))
+}
+
+// passState is what pass tells the ReverseProxy hooks about one request.
+type passState struct {
+	key, fwd, detail string
+	invalidate       bool
+	reqURL           *url.URL
+	reqHost          string
+}
+
+type passKey struct{}
+
+// slogWriter adapts the ReverseProxy's log.Logger to slog at debug level:
+// what it logs (client disconnects mid-copy) is routine for a proxy.
+type slogWriter struct{ l *slog.Logger }
+
+func (s slogWriter) Write(b []byte) (int, error) {
+	s.l.Debug("Reverse proxy", "message", strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+// bufferPool recycles the ReverseProxy's copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }

@@ -1,0 +1,133 @@
+package cacheproxy
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Revalidation (RFC 9111 §4.3). A stale object with an ETag or a
+// Last-Modified date is revalidated with If-None-Match / If-Modified-Since
+// (fill.prepare). A 304 answer refreshes it: the stored header is updated
+// with the 304's fields (§3.2) and a new object, sharing the body, replaces
+// the old one. Its storage time becomes the revalidation's request time,
+// since the origin vouched for the content then: an invalidation whose time
+// T is earlier does not touch it.
+//
+// Clients' own conditional requests are answered from the cache
+// (notModified), so a browser revalidating a hit costs the origin nothing.
+
+// unrefreshable are the fields a 304 may not change in the stored header.
+var unrefreshable = map[string]bool{"Content-Length": true, "Age": true, "Cache-Status": true, "Content-Encoding": true, "Content-Range": true}
+
+// refreshed returns the object o becomes after a 304 carrying header h, or
+// nil when the updated header forbids storing it.
+func (o *object) refreshed(h http.Header, tags []string, requestTime, now int64) *object {
+	merged := o.headerMap()
+	for name, values := range h {
+		if !unrefreshable[name] {
+			merged[name] = values
+		}
+	}
+	date := responseDate(h, time.Unix(0, now))
+	if h.Get("Date") == "" {
+		merged.Set("Date", time.Unix(0, now).UTC().Format(http.TimeFormat))
+	}
+	// The request that fetched o selected the variant; its Vary fields are
+	// what decide needs of it (Authorization never varies a stored object).
+	pol := decide(http.Header{}, o.status, merged, date)
+	if !pol.store {
+		return nil
+	}
+	if tags == nil {
+		tags = o.tags
+	}
+	n := &object{
+		key:            o.key,
+		vary:           o.vary,
+		variant:        o.variant,
+		status:         o.status,
+		body:           o.body,
+		tags:           tags,
+		upstreamStatus: o.upstreamStatus,
+		etag:           merged.Get("Etag"),
+		lastModified:   merged.Get("Last-Modified"),
+		storedAt:       requestTime,
+		responseTime:   now,
+		initialAge:     initialAge(h, time.Unix(0, requestTime), time.Unix(0, now), date),
+		lifetime:       pol.lifetime,
+		swr:            pol.swr,
+		sie:            pol.sie,
+		noCache:        pol.noCache,
+		noStale:        pol.noStale,
+	}
+	delete(merged, "Content-Length")
+	n.header = setField(headerList(merged), "Content-Length", contentLength(len(o.body)))
+	n.banSeq.Store(o.banSeq.Load())
+	n.computeSize()
+	return n
+}
+
+// notModified evaluates a client's If-None-Match, or failing that
+// If-Modified-Since, against a stored 200 (RFC 9110 §13.2.2).
+func notModified(req http.Header, o *object) bool {
+	if inm := req["If-None-Match"]; inm != nil {
+		if o.etag == "" {
+			return false
+		}
+		for _, line := range inm {
+			for tag := range strings.SplitSeq(line, ",") {
+				tag = strings.TrimSpace(tag)
+				if tag == "*" || weakEqual(tag, o.etag) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if ims := req["If-Modified-Since"]; ims != nil && o.lastModified != "" {
+		since, err := http.ParseTime(ims[0])
+		if err != nil {
+			return false
+		}
+		lm, err := http.ParseTime(o.lastModified)
+		return err == nil && !lm.After(since)
+	}
+	return false
+}
+
+// weakEqual compares entity tags with the weak comparison function.
+func weakEqual(a, b string) bool {
+	return strings.TrimPrefix(a, "W/") == strings.TrimPrefix(b, "W/")
+}
+
+// refreshInBackground starts one background request refreshing a stale
+// object (stale-while-revalidate, soft purge), unless one already runs for
+// it. It replays the triggering request's fields, so the same variant is
+// fetched, and revalidates conditionally when the object has validators.
+func (p *Proxy) refreshInBackground(r *http.Request, key string, stale *object) {
+	id := key + "\x00" + stale.variant
+	p.refreshMu.Lock()
+	if _, running := p.refreshing[id]; running {
+		p.refreshMu.Unlock()
+		return
+	}
+	p.refreshing[id] = struct{}{}
+	p.refreshMu.Unlock()
+	bg := r.Clone(context.Background())
+	bg.Method, bg.Body, bg.ContentLength = http.MethodGet, http.NoBody, 0
+	started := p.goBackground(func() {
+		defer p.endRefresh(id)
+		p.fetchWith(&fill{p: p, key: key, fwd: fwdStale, reqHeader: bg.Header, stale: stale}, bg)
+	})
+	if !started {
+		p.endRefresh(id)
+	}
+}
+
+func (p *Proxy) endRefresh(id string) {
+	p.refreshMu.Lock()
+	delete(p.refreshing, id)
+	p.refreshMu.Unlock()
+}

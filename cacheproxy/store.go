@@ -1,0 +1,295 @@
+package cacheproxy
+
+import (
+	"hash/maphash"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// The store: objects in shards, each shard a map from primary key to the
+// key's newest variant plus a SIEVE eviction queue and a tag index.
+//
+// Eviction is SIEVE (Zhang et al., NSDI 2024): a FIFO queue with a visited
+// bit and a hand that walks from the oldest object toward the newest,
+// clearing visited bits, and evicts the first object not visited since the
+// hand last passed. A hit only sets an atomic bit under the shard's read
+// lock, so hits never contend for a write lock (LRU would have to move the
+// object on every hit), and on web traces SIEVE's miss ratio is at least as
+// good as LRU's. One-hit wonders leave quickly; popular objects stay.
+//
+// Memory: every object is charged its size (object.computeSize), the sum is
+// kept in one atomic counter, and a store that would exceed maxBytes evicts
+// from the shards in turn until it fits. Between the insert and the
+// eviction the bound can be exceeded by at most the objects being inserted
+// at that moment (each at most the maximum object size).
+
+// store holds the cached objects.
+type store struct {
+	shards   []shard
+	mask     uint64
+	seed     maphash.Seed
+	maxBytes int64
+
+	used      atomic.Int64  // bytes charged to stored objects
+	objects   atomic.Int64  // stored objects, variants counted apart
+	evictions atomic.Int64  // objects evicted to stay under maxBytes
+	cursor    atomic.Uint64 // next shard to evict from
+}
+
+// shard is one lock domain of the store.
+type shard struct {
+	// mu guards entries, tags, head, tail and hand, and the newer, older,
+	// nextVariant and removed fields of every object in this shard.
+	mu      sync.RWMutex
+	entries map[string]*object              // primary key → newest variant
+	tags    map[string]map[*object]struct{} // tag → objects carrying it
+	head    *object                         // newest in the SIEVE queue
+	tail    *object                         // oldest
+	hand    *object                         // SIEVE hand; nil means start at tail
+	_       [40]byte                        // keep neighbouring shards' locks off one cache line
+}
+
+// newStore returns an empty store of nShards (a power of two) shards.
+func newStore(maxBytes int64, nShards int) *store {
+	s := &store{shards: make([]shard, nShards), mask: uint64(nShards - 1), seed: maphash.MakeSeed(), maxBytes: maxBytes}
+	for i := range s.shards {
+		s.shards[i].entries = make(map[string]*object)
+		s.shards[i].tags = make(map[string]map[*object]struct{})
+	}
+	return s
+}
+
+func (s *store) shardFor(key string) *shard {
+	return &s.shards[maphash.String(s.seed, key)&s.mask]
+}
+
+// lookup returns the variant of key that matches the request header h, or
+// nil, and the Vary fields of the key's newest variant (nil if the key is
+// not stored or has no Vary).
+func (s *store) lookup(key string, h http.Header) (match *object, vary []string) {
+	sh := s.shardFor(key)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	head := sh.entries[key]
+	if head == nil {
+		return nil, nil
+	}
+	if head.vary == nil && head.nextVariant == nil {
+		return head, nil // the common case: no Vary
+	}
+	var lastFields []string
+	var values string
+	for o := head; o != nil; o = o.nextVariant {
+		if o.vary == nil {
+			if o.variant == "" {
+				return o, head.vary
+			}
+			continue
+		}
+		if lastFields == nil || !equalStrings(o.vary, lastFields) {
+			lastFields, values = o.vary, variantValues(o.vary, h)
+		}
+		if o.variant == values {
+			return o, head.vary
+		}
+	}
+	return nil, head.vary
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// variants returns every stored variant of key.
+func (s *store) variants(key string) []*object {
+	sh := s.shardFor(key)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	var out []*object
+	for o := sh.entries[key]; o != nil; o = o.nextVariant {
+		out = append(out, o)
+	}
+	return out
+}
+
+// insert stores o, replacing the variant with the same Vary values, then
+// evicts until the store fits its bound again. keep, if not nil, runs under
+// the shard lock and may veto the insert (a ban registered meanwhile).
+func (s *store) insert(o *object, keep func(*object) bool) bool {
+	sh := s.shardFor(o.key)
+	sh.mu.Lock()
+	if keep != nil && !keep(o) {
+		sh.mu.Unlock()
+		return false
+	}
+	var freed int64
+	var dropped int64
+	n := 0
+	for v := sh.entries[o.key]; v != nil; {
+		next := v.nextVariant
+		n++
+		if v.variant == o.variant || n >= maxVariants {
+			freed += v.size
+			dropped++
+			sh.unlink(v)
+		}
+		v = next
+	}
+	o.nextVariant = sh.entries[o.key]
+	sh.entries[o.key] = o
+	o.older = sh.head
+	if sh.head != nil {
+		sh.head.newer = o
+	}
+	sh.head = o
+	if sh.tail == nil {
+		sh.tail = o
+	}
+	for _, t := range o.tags {
+		set := sh.tags[t]
+		if set == nil {
+			set = make(map[*object]struct{}, 1)
+			sh.tags[t] = set
+		}
+		set[o] = struct{}{}
+	}
+	sh.mu.Unlock()
+	s.objects.Add(1 - dropped)
+	s.used.Add(o.size - freed)
+	s.evict()
+	return true
+}
+
+// evict removes objects, shard by shard in turn, until the store fits.
+func (s *store) evict() {
+	misses := 0
+	for s.used.Load() > s.maxBytes && misses <= len(s.shards) {
+		sh := &s.shards[s.cursor.Add(1)&s.mask]
+		if size, ok := sh.evictOne(); ok {
+			s.used.Add(-size)
+			s.objects.Add(-1)
+			s.evictions.Add(1)
+			misses = 0
+		} else {
+			misses++
+		}
+	}
+}
+
+// evictOne runs the SIEVE hand and removes one object.
+func (sh *shard) evictOne() (int64, bool) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.tail == nil {
+		return 0, false
+	}
+	o := sh.hand
+	if o == nil {
+		o = sh.tail
+	}
+	for o.visited.Load() {
+		o.visited.Store(false)
+		if o = o.newer; o == nil {
+			o = sh.tail
+		}
+	}
+	sh.hand = o.newer
+	sh.unlink(o)
+	return o.size, true
+}
+
+// remove takes o out of the store; false if it already left.
+func (s *store) remove(o *object) bool {
+	sh := s.shardFor(o.key)
+	sh.mu.Lock()
+	if o.removed {
+		sh.mu.Unlock()
+		return false
+	}
+	sh.unlink(o)
+	sh.mu.Unlock()
+	s.objects.Add(-1)
+	s.used.Add(-o.size)
+	return true
+}
+
+// unlink removes o from the shard's map, variant chain, queue and tag index.
+// The caller holds sh.mu and adjusts the store's counters.
+func (sh *shard) unlink(o *object) {
+	if o.removed {
+		return
+	}
+	o.removed = true
+	// Variant chain.
+	if head := sh.entries[o.key]; head == o {
+		if o.nextVariant == nil {
+			delete(sh.entries, o.key)
+		} else {
+			sh.entries[o.key] = o.nextVariant
+		}
+	} else {
+		for v := head; v != nil; v = v.nextVariant {
+			if v.nextVariant == o {
+				v.nextVariant = o.nextVariant
+				break
+			}
+		}
+	}
+	// SIEVE queue.
+	if sh.hand == o {
+		sh.hand = o.newer
+	}
+	if o.newer != nil {
+		o.newer.older = o.older
+	} else {
+		sh.head = o.older
+	}
+	if o.older != nil {
+		o.older.newer = o.newer
+	} else {
+		sh.tail = o.newer
+	}
+	o.newer, o.older = nil, nil
+	// Tags.
+	for _, t := range o.tags {
+		if set := sh.tags[t]; set != nil {
+			delete(set, o)
+			if len(set) == 0 {
+				delete(sh.tags, t)
+			}
+		}
+	}
+}
+
+// tagged returns the objects carrying tag.
+func (s *store) tagged(tag string) []*object {
+	var out []*object
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for o := range sh.tags[tag] {
+			out = append(out, o)
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}
+
+// scanShard calls fn for each object of shard i under its read lock.
+func (s *store) scanShard(i int, fn func(*object)) {
+	sh := &s.shards[i]
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	for o := sh.head; o != nil; o = o.older {
+		fn(o)
+	}
+}

@@ -1,0 +1,62 @@
+package cacheproxy
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
+)
+
+// Tags (surrogate keys). Origins label responses with tags in one of three
+// headers; a purge may name tags instead of URLs. The headers are indexed
+// when the object is stored and never reach clients, stored or not.
+//
+//	Surrogate-Key: product-42 category-7     (space separated, Fastly)
+//	Cache-Tag: product-42,category-7         (comma separated, Cloudflare)
+//	xkey: product-42 category-7              (space separated, Varnish; commas accepted too)
+
+// maxTagsPerObject bounds the tags indexed for one object; extra tags are
+// ignored, so a runaway origin header cannot bloat the index.
+const maxTagsPerObject = 128
+
+// tagHeaders are the canonical names of the tag headers.
+var tagHeaders = [...]string{"Surrogate-Key", "Cache-Tag", "Xkey"}
+
+// takeTags removes the tag headers from h and returns their de-duplicated
+// tags. Tags longer than admin.MaxTagLength are dropped: no purge could name
+// them.
+func takeTags(h http.Header) []string {
+	var tags []string
+	for i, name := range tagHeaders {
+		lines, ok := h[name]
+		if !ok {
+			continue
+		}
+		delete(h, name)
+		for _, line := range lines {
+			for _, t := range strings.FieldsFunc(line, tagSeparator(i)) {
+				if len(t) <= admin.MaxTagLength && len(tags) < maxTagsPerObject {
+					tags = append(tags, t)
+				}
+			}
+		}
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	slices.Sort(tags)
+	return slices.Clip(slices.Compact(tags))
+}
+
+// tagSeparator returns the separator predicate of tagHeaders[i].
+func tagSeparator(i int) func(rune) bool {
+	switch tagHeaders[i] {
+	case "Surrogate-Key":
+		return func(r rune) bool { return r == ' ' || r == '\t' }
+	case "Cache-Tag":
+		return func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }
+	default:
+		return func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }
+	}
+}
