@@ -1,0 +1,139 @@
+# purge-operator Makefile. `make help` lists the targets.
+#
+# Every tool the targets need is built or installed into bin/ (git-ignored)
+# at a pinned version, so a fresh clone needs only Go and make.
+
+# Image the manager runs and the cacheproxy image its CacheProxies default to.
+VERSION ?= v0.1.0
+IMG ?= ghcr.io/cacheops/purge-operator:$(VERSION)
+CACHEPROXY_IMG ?= ghcr.io/cacheops/cacheproxy:$(VERSION)
+
+# Pinned tool versions.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+K8S_VERSION ?= v1.37.2
+
+LOCALBIN ?= $(CURDIR)/bin
+ENVTEST_DIR ?= $(LOCALBIN)/k8s
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+KUBECTL ?= $(ENVTEST_DIR)/kubectl
+
+# Generated files `make verify-gen` checks against what is committed.
+GENERATED_PATHS := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml
+
+GO_TEST_FLAGS ?= -race -timeout 30m
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+.DEFAULT_GOAL := help
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRDs and the manager's ClusterRole from the API types and RBAC markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: verify-gen
+verify-gen: generate manifests ## Fail if generated files differ from what is committed.
+	@if ! git diff --exit-code --stat -- $(GENERATED_PATHS) || [ -n "$$(git status --porcelain --untracked-files=all -- $(GENERATED_PATHS))" ]; then \
+		echo "Generated files are stale: run 'make generate manifests' and commit the result." >&2; \
+		git status --short -- $(GENERATED_PATHS) >&2; exit 1; fi
+
+.PHONY: fmt
+fmt: ## Format the Go code (gofmt -s).
+	gofmt -s -w $$(git ls-files '*.go' | grep -v '^hack/tools/')
+
+.PHONY: verify-fmt
+verify-fmt: ## Fail if any Go file is not gofmt-formatted.
+	@out=$$(gofmt -s -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "Not gofmt-formatted (run make fmt):" >&2; echo "$$out" >&2; exit 1; fi
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (config: .golangci.yml).
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: test
+test: verify-gen verify-fmt vet envtest build ## Run every test: unit, fuzz seeds, envtest suites and end to end (first run builds Kubernetes, about 15 minutes).
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./...
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/manager and bin/cacheproxy.
+	go build -o $(LOCALBIN)/manager ./cmd/manager
+	go build -o $(LOCALBIN)/cacheproxy ./cmd/cacheproxy
+
+.PHONY: run
+run: manifests generate ## Run the manager from your host against the cluster in ~/.kube/config (or KUBECONFIG).
+	go run ./cmd/manager --metrics-bind-address=:8080 --metrics-secure=false --health-probe-bind-address=:8081
+
+.PHONY: docker-build
+docker-build: ## Build the manager and cacheproxy images (needs a Docker engine, which the build machines lack).
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 || { echo "docker-build needs a running Docker engine; none is available here." >&2; exit 1; }
+	docker build -f cmd/manager/Dockerfile -t $(IMG) .
+	docker build -f cmd/cacheproxy/Dockerfile -t $(CACHEPROXY_IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests envtest ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: manifests envtest ## Remove the CRDs (and every CacheProxy and Purge) from the cluster.
+	$(KUBECTL) delete --ignore-not-found -k config/crd
+
+.PHONY: deploy
+deploy: manifests envtest ## Deploy CRDs, RBAC and the manager (image IMG) to the cluster.
+	@overlay=$$(mktemp -d) && trap 'rm -rf "$$overlay"' EXIT && \
+	printf 'resources:\n- %s\nimages:\n- name: ghcr.io/cacheops/purge-operator\n  newName: %s\n  newTag: %s\n' \
+		"$(CURDIR)/config/default" "$(firstword $(subst :, ,$(IMG)))" "$(lastword $(subst :, ,$(IMG)))" > "$$overlay/kustomization.yaml" && \
+	$(KUBECTL) apply --server-side -k "$$overlay"
+
+.PHONY: undeploy
+undeploy: envtest ## Remove what deploy installed.
+	$(KUBECTL) delete --ignore-not-found -k config/default
+
+##@ Tools
+
+.PHONY: envtest
+envtest: ## Build kube-apiserver, etcd, kube-controller-manager and kubectl into bin/k8s (once).
+	K8S_VERSION=$(K8S_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) hack/setup-envtest.sh >/dev/null
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.
+$(CONTROLLER_GEN):
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/.
+$(GOLANGCI_LINT):
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+# go-install-tool installs package $(2) at version $(3) as $(1) (a
+# versioned name, so a version bump reinstalls), plus a plain symlink.
+define go-install-tool
+@[ -f "$(1)" ] || { \
+set -e; \
+package=$(2)@$(3) ;\
+echo "Installing $${package}" ;\
+rm -f $(1) ;\
+GOBIN=$(LOCALBIN) go install $${package} ;\
+mv $(LOCALBIN)/$$(basename "$$(echo "$(2)" | sed 's|/v[0-9]*$$||')") $(1) ;\
+} ;\
+ln -sf $$(basename $(1)) $(LOCALBIN)/$$(basename "$$(echo "$(2)" | sed 's|/v[0-9]*$$||')")
+endef
