@@ -1,0 +1,65 @@
+// Command testpod is the stand-in image of the local cluster's own tests: a
+// tiny HTTP server that listens where --listen=HOST:PORT says and reports
+// what it was started with, so tests can check that the node agent resolved
+// args and env as the kubelet would, without depending on the product's
+// binaries.
+//
+//	GET /        "<name>\n", the value of --name= (or the host name)
+//	GET /echo    JSON {"args": [...], "env": [...], "pid": N}
+//	GET /readyz  200 "ok"
+//
+// It exits 0 on SIGTERM after closing its listener.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	listen, name := "", os.Getenv("HOSTNAME")
+	for _, arg := range os.Args[1:] {
+		if v, ok := strings.CutPrefix(arg, "--listen="); ok {
+			listen = v
+		}
+		if v, ok := strings.CutPrefix(arg, "--name="); ok {
+			name = v
+		}
+	}
+	if listen == "" {
+		fmt.Fprintln(os.Stderr, "testpod: --listen=HOST:PORT is required")
+		os.Exit(2)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, name)
+	})
+	mux.HandleFunc("GET /echo", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"args": os.Args[1:], "env": os.Environ(), "pid": os.Getpid()})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Addr: listen, Handler: mux}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Shutdown(context.Background())
+	}()
+	fmt.Printf("testpod %s listening on %s\n", name, listen)
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, "testpod:", err)
+		os.Exit(1)
+	}
+	fmt.Println("testpod: terminated")
+}
