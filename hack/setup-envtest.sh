@@ -24,21 +24,32 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	ldflags+=" -X $pkg.gitTreeState=clean"
 done
 
-build() { # build NAME PACKAGE
-	local name=$1 pkg=$2
-	if [[ -x $out/$name ]]; then
-		return
-	fi
-	echo "building $name from $pkg (first time: a few minutes)" >&2
-	local start=$SECONDS
-	(cd "$tools" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg")
-	mv "$out/$name.tmp" "$out/$name"
-	echo "built $name in $((SECONDS - start))s" >&2
+# build PACKAGE... builds, in one go command so the compiler and the linker
+# run in parallel, every package whose binary is missing from $out.
+build() {
+	local missing=()
+	for pkg in "$@"; do
+		[[ -x $out/$(binary "$pkg") ]] || missing+=("$pkg")
+	done
+	((${#missing[@]})) || return 0
+	echo "building ${missing[*]} (first time: several minutes)" >&2
+	local start=$SECONDS tmp
+	tmp=$(mktemp -d "$out/.build.XXXXXX")
+	(cd "$tools" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$tmp/" "${missing[@]}")
+	for pkg in "${missing[@]}"; do
+		mv "$tmp/$(go_name "$pkg")" "$out/$(binary "$pkg")"
+	done
+	rmdir "$tmp"
+	echo "built in $((SECONDS - start))s" >&2
 }
 
-build etcd go.etcd.io/etcd/server/v3
-build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
-build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
-build kubectl k8s.io/kubernetes/cmd/kubectl
+# go_name is the file name go build gives a main package; binary is ours.
+go_name() { local p=${1%/v[0-9]*}; echo "${p##*/}"; }
+binary() { case $1 in go.etcd.io/etcd/server/*) echo etcd ;; *) go_name "$1" ;; esac; }
+
+build go.etcd.io/etcd/server/v3 \
+	k8s.io/kubernetes/cmd/kube-apiserver \
+	k8s.io/kubernetes/cmd/kube-controller-manager \
+	k8s.io/kubernetes/cmd/kubectl
 
 echo "$out"
