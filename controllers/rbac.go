@@ -1,7 +1,6 @@
 package controllers
 
-// The manager's permissions, collected into config/rbac/role.yaml by
-// `make manifests`. Each controller file adds the markers for what it does.
+// The manager's permissions are collected into config/rbac/role.yaml by
+// `make manifests` from the markers in each controller file. Shared ones:
 
-// +kubebuilder:rbac:groups=cache.cacheops.io,resources=cacheproxies;purges,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -7,18 +7,27 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/controllers"
 )
 
 // options are the manager's command-line flags.
@@ -29,6 +38,10 @@ type options struct {
 	leaderElect          bool
 	leaderElectNamespace string
 	enableHTTP2          bool
+	cacheProxyImage      string
+	podCallTimeout       time.Duration
+	podCallConcurrency   int
+	purgeWorkers         int
 }
 
 func main() {
@@ -45,6 +58,14 @@ func main() {
 		"Namespace of the leader-election Lease. Empty: the namespace the manager runs in.")
 	flag.BoolVar(&o.enableHTTP2, "enable-http2", false,
 		"Allow HTTP/2 on the metrics server. Off by default because of the HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
+	flag.StringVar(&o.cacheProxyImage, "cacheproxy-image", "ghcr.io/cacheops/cacheproxy:v0.1.0",
+		"Container image of the cacheproxy pods, for CacheProxies whose spec.image is empty.")
+	flag.DurationVar(&o.podCallTimeout, "pod-call-timeout", 10*time.Second,
+		"Bound on one admin API call to a cacheproxy pod; a call that takes longer fails and is retried.")
+	flag.IntVar(&o.podCallConcurrency, "pod-call-concurrency", 32,
+		"Admin API calls in flight at once for one Purge.")
+	flag.IntVar(&o.purgeWorkers, "max-concurrent-purges", 8,
+		"Purges worked on at once.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -78,8 +99,16 @@ func run(o options) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
+	// The manager caches only the Deployments, Services and Pods it made,
+	// not every one in the cluster.
+	ours := labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "purge-operator"})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  scheme,
+		Scheme: scheme,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&appsv1.Deployment{}: {Label: ours},
+			&corev1.Service{}:    {Label: ours},
+			&corev1.Pod{}:        {Label: ours},
+		}},
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
@@ -93,6 +122,9 @@ func run(o options) error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 
+	if err := setupControllers(mgr, o); err != nil {
+		return err
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding health check: %w", err)
 	}
@@ -103,6 +135,35 @@ func run(o options) error {
 	ctrl.Log.WithName("setup").Info("Starting manager")
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		return fmt.Errorf("running manager: %w", err)
+	}
+	return nil
+}
+
+func setupControllers(mgr ctrl.Manager, o options) error {
+	err := (&controllers.CacheProxyReconciler{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		DefaultImage: o.cacheProxyImage,
+	}).SetupWithManager(mgr)
+	if err != nil {
+		return fmt.Errorf("setting up the CacheProxy controller: %w", err)
+	}
+	metrics, err := controllers.NewPurgeMetrics(crmetrics.Registry)
+	if err != nil {
+		return fmt.Errorf("registering purge metrics: %w", err)
+	}
+	err = (&controllers.PurgeReconciler{
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		Recorder:    mgr.GetEventRecorder("purge-operator"),
+		Clock:       clock.RealClock{},
+		Caller:      controllers.NewAdminCaller(1024),
+		CallTimeout: o.podCallTimeout,
+		Concurrency: o.podCallConcurrency,
+		Metrics:     metrics,
+	}).SetupWithManager(mgr, o.purgeWorkers)
+	if err != nil {
+		return fmt.Errorf("setting up the Purge controller: %w", err)
 	}
 	return nil
 }

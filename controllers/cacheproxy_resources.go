@@ -1,0 +1,262 @@
+package controllers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
+)
+
+// Names and labels of what the CacheProxy controller creates. They are
+// deterministic, so a restarted operator finds its children again.
+const (
+	// LabelCacheProxy names the CacheProxy a pod, Deployment, Service or
+	// Secret belongs to. The Purge controller finds target pods by it.
+	LabelCacheProxy = "cache.cacheops.io/cacheproxy"
+	labelName       = "app.kubernetes.io/name"
+	labelInstance   = "app.kubernetes.io/instance"
+	labelManagedBy  = "app.kubernetes.io/managed-by"
+	managedBy       = "purge-operator"
+
+	// AnnotationConfigHash on the pod template changes whenever the pods'
+	// configuration does, the admin token included, so they roll.
+	AnnotationConfigHash = "cache.cacheops.io/config-hash"
+
+	// TokenKey is the Secret key holding the admin API bearer token.
+	TokenKey = "token"
+
+	containerName   = "cacheproxy"
+	httpPortName    = "http"
+	adminPortName   = "admin"
+	httpPort        = 8080
+	tokenEnvVar     = "ADMIN_TOKEN"
+	podIPEnvVar     = "POD_IP"
+	defaultCPU      = "100m"
+	memoryOverhead  = "64Mi"
+	terminationWait = 30
+)
+
+// tokenSecretName is the name of the Secret holding a fleet's admin token.
+func tokenSecretName(cp *cachev1alpha1.CacheProxy) string { return cp.Name + "-admin-token" }
+
+// selectorLabels select the pods of one CacheProxy.
+func selectorLabels(cp *cachev1alpha1.CacheProxy) map[string]string {
+	return map[string]string{
+		labelName:       "cacheproxy",
+		labelInstance:   cp.Name,
+		LabelCacheProxy: cp.Name,
+	}
+}
+
+// objectLabels label every child object; managed-by scopes the manager's
+// caches to its own objects.
+func objectLabels(cp *cachev1alpha1.CacheProxy) map[string]string {
+	l := selectorLabels(cp)
+	l[labelManagedBy] = managedBy
+	return l
+}
+
+func ownerRef(cp *cachev1alpha1.CacheProxy) metav1.OwnerReference {
+	return *metav1.NewControllerRef(cp, cachev1alpha1.GroupVersion.WithKind("CacheProxy"))
+}
+
+// tokenSecretFor is the admin-token Secret a CacheProxy starts with. It is
+// created once and never updated: the token is in use by running pods.
+func tokenSecretFor(cp *cachev1alpha1.CacheProxy, token string) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            tokenSecretName(cp),
+			Namespace:       cp.Namespace,
+			Labels:          objectLabels(cp),
+			OwnerReferences: []metav1.OwnerReference{ownerRef(cp)},
+		},
+		Type:      corev1.SecretTypeOpaque,
+		Immutable: ptr.To(true),
+		Data:      map[string][]byte{TokenKey: []byte(token)},
+	}
+}
+
+// serviceFor is the Service clients use. It carries only the public port:
+// the admin API is reached pod by pod, never through the Service.
+func serviceFor(cp *cachev1alpha1.CacheProxy) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            cp.Name,
+			Namespace:       cp.Namespace,
+			Labels:          objectLabels(cp),
+			OwnerReferences: []metav1.OwnerReference{ownerRef(cp)},
+		},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: selectorLabels(cp),
+			Ports: []corev1.ServicePort{{
+				Name:       httpPortName,
+				Protocol:   corev1.ProtocolTCP,
+				Port:       httpPort,
+				TargetPort: intstr.FromString(httpPortName),
+			}},
+		},
+	}
+}
+
+// deploymentFor is the Deployment running the fleet. image is the
+// operator's default cacheproxy image; tokenHash is a digest of the admin
+// token, so a new token rolls the pods.
+func deploymentFor(cp *cachev1alpha1.CacheProxy, image, tokenHash string) *appsv1.Deployment {
+	if cp.Spec.Image != "" {
+		image = cp.Spec.Image
+	}
+	args := cacheProxyArgs(cp)
+	return &appsv1.Deployment{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:            cp.Name,
+			Namespace:       cp.Namespace,
+			Labels:          objectLabels(cp),
+			OwnerReferences: []metav1.OwnerReference{ownerRef(cp)},
+		},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(ptr.Deref(cp.Spec.Replicas, 1)),
+			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(cp)},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels:      objectLabels(cp),
+					Annotations: map[string]string{AnnotationConfigHash: configHash(image, args, tokenHash)},
+				},
+				Spec: podSpecFor(cp, image, args),
+			},
+		},
+	}
+}
+
+func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string) corev1.PodSpec {
+	probe := func(path string, period, failures int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+				Path: path, Port: intstr.FromString(adminPortName), Scheme: corev1.URISchemeHTTP,
+			}},
+			PeriodSeconds:    period,
+			TimeoutSeconds:   2,
+			FailureThreshold: failures,
+		}
+	}
+	return corev1.PodSpec{
+		TerminationGracePeriodSeconds: ptr.To[int64](terminationWait),
+		// The pods call no Kubernetes API: no token in their file system.
+		AutomountServiceAccountToken: ptr.To(false),
+		EnableServiceLinks:           ptr.To(false),
+		SecurityContext: &corev1.PodSecurityContext{
+			RunAsNonRoot:   ptr.To(true),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		},
+		Containers: []corev1.Container{{
+			Name:  containerName,
+			Image: image,
+			Args:  args,
+			Env: []corev1.EnvVar{
+				{Name: podIPEnvVar, ValueFrom: &corev1.EnvVarSource{
+					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"},
+				}},
+				{Name: tokenEnvVar, ValueFrom: &corev1.EnvVarSource{
+					SecretKeyRef: &corev1.SecretKeySelector{
+						LocalObjectReference: corev1.LocalObjectReference{Name: tokenSecretName(cp)},
+						Key:                  TokenKey,
+					},
+				}},
+			},
+			Ports: []corev1.ContainerPort{
+				{Name: httpPortName, ContainerPort: httpPort, Protocol: corev1.ProtocolTCP},
+				{Name: adminPortName, ContainerPort: admin.DefaultPort, Protocol: corev1.ProtocolTCP},
+			},
+			ReadinessProbe: probe(admin.ReadyzPath, 2, 2),
+			LivenessProbe:  probe(admin.HealthzPath, 10, 3),
+			Resources:      resourcesFor(cp),
+			SecurityContext: &corev1.SecurityContext{
+				AllowPrivilegeEscalation: ptr.To(false),
+				ReadOnlyRootFilesystem:   ptr.To(true),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			},
+		}},
+	}
+}
+
+// cacheProxyArgs renders the spec as cacheproxy flags. Each pod binds to
+// its own IP ($(POD_IP) is expanded by the kubelet), so pods that share a
+// network namespace never collide on a port.
+func cacheProxyArgs(cp *cachev1alpha1.CacheProxy) []string {
+	args := []string{
+		"--origin=" + cp.Spec.Origin.URL,
+		fmt.Sprintf("--listen=$(%s):%d", podIPEnvVar, httpPort),
+		fmt.Sprintf("--admin-listen=$(%s):%d", podIPEnvVar, admin.DefaultPort),
+		"--admin-token-env=" + tokenEnvVar,
+		"--cache-size=" + ptr.To(maxSize(cp)).String(),
+	}
+	if q := cp.Spec.Cache.MaxObjectSize; q != nil {
+		args = append(args, "--max-object-size="+q.String())
+	}
+	if t := cp.Spec.Origin.TimeoutSeconds; t > 0 {
+		args = append(args, fmt.Sprintf("--origin-timeout=%ds", t))
+	}
+	hosts := append([]string(nil), cp.Spec.Hosts...)
+	sort.Strings(hosts)
+	for _, h := range hosts {
+		args = append(args, "--host="+h)
+	}
+	return args
+}
+
+func maxSize(cp *cachev1alpha1.CacheProxy) resource.Quantity {
+	if q := cp.Spec.Cache.MaxSize; q != nil {
+		return *q
+	}
+	return resource.MustParse("256Mi")
+}
+
+// resourcesFor fills in requests the user left unset: the scheduler should
+// reserve the memory the cache will grow to.
+func resourcesFor(cp *cachev1alpha1.CacheProxy) corev1.ResourceRequirements {
+	var r corev1.ResourceRequirements
+	if cp.Spec.Resources != nil {
+		r = *cp.Spec.Resources.DeepCopy()
+	}
+	if r.Requests == nil {
+		r.Requests = corev1.ResourceList{}
+	}
+	if _, ok := r.Requests[corev1.ResourceCPU]; !ok {
+		r.Requests[corev1.ResourceCPU] = resource.MustParse(defaultCPU)
+	}
+	if _, ok := r.Requests[corev1.ResourceMemory]; !ok {
+		mem := maxSize(cp)
+		mem.Add(resource.MustParse(memoryOverhead))
+		r.Requests[corev1.ResourceMemory] = mem
+	}
+	return r
+}
+
+// configHash digests everything that configures a pod but may not show in
+// its template, so that any change rolls the fleet.
+func configHash(image string, args []string, tokenHash string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "image=%s\nargs=%s\ntoken=%s\n", image, strings.Join(args, "\x00"), tokenHash)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// hashToken digests the admin token; the digest, never the token, goes on
+// the pod template.
+func hashToken(token []byte) string {
+	sum := sha256.Sum256(token)
+	return hex.EncodeToString(sum[:])
+}

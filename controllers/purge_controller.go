@@ -1,0 +1,254 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+)
+
+// +kubebuilder:rbac:groups=cache.cacheops.io,resources=purges,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=cache.cacheops.io,resources=purges/status,verbs=get;patch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+
+// cacheProxyRefIndex indexes Purges by the CacheProxy they name, so a
+// CacheProxy or pod event wakes only the Purges that target it.
+const cacheProxyRefIndex = "spec.cacheProxyRef.name"
+
+// PurgeReconciler fans each Purge out to the admin API of every pod of its
+// CacheProxy and records, per pod, what happened.
+type PurgeReconciler struct {
+	client.Client
+	// APIReader reads the admin-token Secret by name, uncached.
+	APIReader client.Reader
+	// Recorder emits the Started, Completed and Failed events.
+	Recorder recorder.EventRecorder
+	// Clock gives the time of starts, attempts and deadlines.
+	Clock clock.PassiveClock
+	// Caller sends the invalidations to the pods.
+	Caller PodCaller
+	// CallTimeout bounds one admin call. Zero means 10s.
+	CallTimeout time.Duration
+	// Concurrency bounds the calls in flight for one Purge. Zero means 32.
+	Concurrency int
+	// Backoff spaces the retries of a failed pod.
+	Backoff Backoff
+	// Metrics, if set, observe purge durations and pod calls.
+	Metrics *PurgeMetrics
+}
+
+// Reconcile moves one Purge forward: resolve its CacheProxy, choose the
+// target pods once, call those that are due, record what they answered,
+// and write the status once.
+func (r *PurgeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var purge cachev1alpha1.Purge
+	if err := r.Get(ctx, req.NamespacedName, &purge); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if isFinished(&purge.Status) {
+		return r.deleteIfExpired(ctx, &purge)
+	}
+
+	now := r.Clock.Now()
+	status := purge.Status.DeepCopy()
+	cp, pods, err := r.resolveTarget(ctx, &purge)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	setTargetResolvedCondition(status, purge.Generation, purge.Spec.CacheProxyRef.Name, cp != nil)
+	if cp != nil {
+		if status.StartTime == nil {
+			startPurge(status, pods, now)
+		}
+		live := byName(pods)
+		markGone(status, live)
+		giveUp(status, deadlineOf(&purge, status), now)
+		r.callDuePods(ctx, &purge, cp, live, status, now)
+	}
+	summarize(status, purge.Generation, r.Clock.Now())
+
+	if err := r.patchStatus(ctx, &purge, status); err != nil {
+		return ctrl.Result{}, err
+	}
+	return r.next(&purge, status), nil
+}
+
+// resolveTarget returns the Purge's CacheProxy and its pods, or a nil
+// CacheProxy if it does not exist (yet).
+func (r *PurgeReconciler) resolveTarget(ctx context.Context, purge *cachev1alpha1.Purge) (*cachev1alpha1.CacheProxy, []corev1.Pod, error) {
+	var cp cachev1alpha1.CacheProxy
+	key := client.ObjectKey{Namespace: purge.Namespace, Name: purge.Spec.CacheProxyRef.Name}
+	if err := r.Get(ctx, key, &cp); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, nil
+		}
+		return nil, nil, fmt.Errorf("getting CacheProxy %s of purge %s: %w", key, klog.KObj(purge), err)
+	}
+	var pods corev1.PodList
+	if err := r.List(ctx, &pods, client.InNamespace(cp.Namespace), client.MatchingLabels(selectorLabels(&cp))); err != nil {
+		return nil, nil, fmt.Errorf("listing pods of CacheProxy %s: %w", klog.KObj(&cp), err)
+	}
+	return &cp, pods.Items, nil
+}
+
+func byName(pods []corev1.Pod) map[string]*corev1.Pod {
+	m := make(map[string]*corev1.Pod, len(pods))
+	for i := range pods {
+		m[pods[i].Name] = &pods[i]
+	}
+	return m
+}
+
+// deadlineOf is when the Purge gives up on pods that have not answered.
+func deadlineOf(purge *cachev1alpha1.Purge, s *cachev1alpha1.PurgeStatus) time.Time {
+	seconds := purge.Spec.DeadlineSeconds
+	if seconds <= 0 {
+		seconds = 120
+	}
+	return s.StartTime.Add(time.Duration(seconds) * time.Second)
+}
+
+// patchStatus writes the status if it changed, then reports what changed
+// through events and metrics.
+func (r *PurgeReconciler) patchStatus(ctx context.Context, purge *cachev1alpha1.Purge, status *cachev1alpha1.PurgeStatus) error {
+	if equality.Semantic.DeepEqual(&purge.Status, status) {
+		return nil
+	}
+	before := purge.DeepCopy()
+	purge.Status = *status
+	if err := r.Status().Patch(ctx, purge, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("patching status of purge %s: %w", klog.KObj(purge), err)
+	}
+	r.report(purge, &before.Status)
+	return nil
+}
+
+// report emits an event for each transition of the Purge and observes its
+// duration when it ends.
+func (r *PurgeReconciler) report(purge *cachev1alpha1.Purge, before *cachev1alpha1.PurgeStatus) {
+	s := &purge.Status
+	if before.StartTime == nil && s.StartTime != nil {
+		r.Recorder.Eventf(purge, nil, corev1.EventTypeNormal, "Started", "Start",
+			"Purging %d pods of CacheProxy %s", s.TargetPods, purge.Spec.CacheProxyRef.Name)
+	}
+	if isFinished(before) || !isFinished(s) {
+		return
+	}
+	switch s.Phase {
+	case cachev1alpha1.PurgeComplete:
+		r.Recorder.Eventf(purge, nil, corev1.EventTypeNormal, "Completed", "Complete",
+			"%d pods succeeded, %d gone; %d objects invalidated, %d refetched",
+			s.SucceededPods, s.GonePods, s.ObjectsInvalidated, s.ObjectsRefetched)
+	case cachev1alpha1.PurgeFailed:
+		r.Recorder.Eventf(purge, nil, corev1.EventTypeWarning, failedReason(s), "Fail", "%s", failedMessage(s))
+	}
+	if r.Metrics != nil {
+		r.Metrics.Duration.WithLabelValues(strings.ToLower(string(s.Phase))).
+			Observe(s.CompletionTime.Sub(purge.CreationTimestamp.Time).Seconds())
+	}
+}
+
+// next says when to look at the Purge again: when its next pod is due or
+// its deadline passes while running, when its TTL expires once finished.
+// Pod deletions and the CacheProxy's appearance wake it through watches.
+func (r *PurgeReconciler) next(purge *cachev1alpha1.Purge, s *cachev1alpha1.PurgeStatus) ctrl.Result {
+	now := r.Clock.Now()
+	if isFinished(s) {
+		if at, ok := expiry(purge); ok {
+			return ctrl.Result{RequeueAfter: max(at.Sub(now), time.Millisecond)}
+		}
+		return ctrl.Result{}
+	}
+	if s.StartTime == nil {
+		return ctrl.Result{}
+	}
+	due := deadlineOf(purge, s)
+	for i := range s.Pods {
+		if s.Pods[i].Phase == cachev1alpha1.PodPurgePending {
+			if at := nextAttempt(&s.Pods[i], r.Backoff); at.Before(due) {
+				due = at
+			}
+		}
+	}
+	return ctrl.Result{RequeueAfter: max(due.Sub(now), time.Millisecond)}
+}
+
+// SetupWithManager registers the controller. It runs when a Purge is
+// created (status writes of its own do not wake it), when the CacheProxy a
+// Purge waits for appears, and when a target pod is deleted.
+// workers bounds the Purges reconciled at once.
+func (r *PurgeReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cachev1alpha1.Purge{}, cacheProxyRefIndex,
+		func(o client.Object) []string { return []string{o.(*cachev1alpha1.Purge).Spec.CacheProxyRef.Name} })
+	if err != nil {
+		return fmt.Errorf("indexing purges by CacheProxy: %w", err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&cachev1alpha1.Purge{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&cachev1alpha1.CacheProxy{}, handler.EnqueueRequestsFromMapFunc(r.purgesOfCacheProxy),
+			builder.WithPredicates(predicate.Funcs{
+				UpdateFunc: func(event.UpdateEvent) bool { return false },
+			})).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.purgesOfPod),
+			builder.WithPredicates(podGoneOrGoing())).
+		Named("purge").
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(workers, 1)}).
+		Complete(r)
+}
+
+// podGoneOrGoing passes pod deletions and the start of a pod's termination.
+func podGoneOrGoing() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return e.ObjectOld.GetDeletionTimestamp() == nil && e.ObjectNew.GetDeletionTimestamp() != nil
+		},
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+func (r *PurgeReconciler) purgesOfCacheProxy(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.unfinishedPurges(ctx, o.GetNamespace(), o.GetName())
+}
+
+func (r *PurgeReconciler) purgesOfPod(ctx context.Context, o client.Object) []reconcile.Request {
+	name, ok := o.GetLabels()[LabelCacheProxy]
+	if !ok {
+		return nil
+	}
+	return r.unfinishedPurges(ctx, o.GetNamespace(), name)
+}
+
+func (r *PurgeReconciler) unfinishedPurges(ctx context.Context, namespace, cacheProxy string) []reconcile.Request {
+	var purges cachev1alpha1.PurgeList
+	if err := r.List(ctx, &purges, client.InNamespace(namespace), client.MatchingFields{cacheProxyRefIndex: cacheProxy}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing purges of CacheProxy", "cacheProxy", klog.KRef(namespace, cacheProxy))
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range purges.Items {
+		if !isFinished(&purges.Items[i].Status) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: namespace, Name: purges.Items[i].Name}})
+		}
+	}
+	return reqs
+}
