@@ -272,4 +272,3 @@ func newNamespace(ctx context.Context) string {
 	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
 	return ns.Name
 }
-

@@ -147,7 +147,3 @@ type CacheProxyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []CacheProxy `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&CacheProxy{}, &CacheProxyList{})
-}

@@ -124,14 +124,14 @@ type CacheProxyReference struct {
 type PurgePhase string
 
 const (
-	// PurgePending: not started yet, for example because the CacheProxy
+	// PurgePending means not started yet, for example because the CacheProxy
 	// does not exist yet.
 	PurgePending PurgePhase = "Pending"
-	// PurgeRunning: pods are being called.
+	// PurgeRunning means pods are being called.
 	PurgeRunning PurgePhase = "Running"
-	// PurgeComplete: every target pod succeeded or is gone.
+	// PurgeComplete means every target pod succeeded or is gone.
 	PurgeComplete PurgePhase = "Complete"
-	// PurgeFailed: some target pod failed for good (deadline passed or a
+	// PurgeFailed means some target pod failed for good (deadline passed or a
 	// refusal that retrying cannot fix).
 	PurgeFailed PurgePhase = "Failed"
 )
@@ -141,15 +141,15 @@ const (
 type PodPurgePhase string
 
 const (
-	// PodPurgePending: the pod has not answered successfully yet; attempts
+	// PodPurgePending means the pod has not answered successfully yet; attempts
 	// and lastError say whether calls failed and will be retried.
 	PodPurgePending PodPurgePhase = "Pending"
-	// PodPurgeSucceeded: the pod applied the invalidation.
+	// PodPurgeSucceeded means the pod applied the invalidation.
 	PodPurgeSucceeded PodPurgePhase = "Succeeded"
-	// PodPurgeFailed: the pod was given up: the deadline passed, or it
+	// PodPurgeFailed means the pod was given up: the deadline passed, or it
 	// refused the call in a way retrying cannot fix (a wrong token, say).
 	PodPurgeFailed PodPurgePhase = "Failed"
-	// PodPurgeGone: the pod was deleted before it answered; its cache died
+	// PodPurgeGone means the pod was deleted before it answered; its cache died
 	// with it, so there is nothing left to purge. Counts as done.
 	PodPurgeGone PodPurgePhase = "Gone"
 )
@@ -283,8 +283,4 @@ type PurgeList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Purge `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&Purge{}, &PurgeList{})
 }
