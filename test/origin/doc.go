@@ -1,0 +1,33 @@
+// Package origin is the demo web origin that sits behind the cacheproxy
+// fleet in the demo and the end-to-end suite. It serves what a small shop
+// would: HTML pages, SVG images and JSON, each with the headers a real
+// origin sends a CDN (Cache-Control with max-age, stale-while-revalidate and
+// stale-if-error; a strong ETag; Last-Modified; Surrogate-Key tags), and it
+// makes every render visible, so a purge visibly changes what users get.
+//
+// Each URL (path and query) has a version counter that increments each time
+// the origin renders it: the body says "version N" and the X-Origin-Version
+// header carries N. A conditional request whose validator matches the last
+// render is answered 304 Not Modified without rendering, as a real origin
+// whose content did not change would. POST /_origin/edit?path=/x marks a
+// URL's content as changed, so its next request renders even if
+// conditional (useful to show a soft purge refreshing content).
+//
+// Pages:
+//
+//	/                   home page, tags "home products html"
+//	/products/{id}      product page (id 1..999), tags "product-{id} products html"
+//	/img/{name}.svg     image, a year's max-age, tags "images img-{name}"
+//	                    (and "product-{id}" for /img/product-{id}.svg)
+//	/api/products/{id}  JSON, s-maxage above max-age, tags "product-{id} products api"
+//
+// Control surface, never cached (Cache-Control: no-store):
+//
+//	POST /_origin/fail     answer 503 to everything but /_origin/*
+//	POST /_origin/recover  serve normally again
+//	POST /_origin/edit?path=/products/42  change a URL's content
+//	GET  /_origin/stats    JSON: failing, and per URL requests and versions
+//
+// The handler is an http.Handler so tests run it in process with httptest;
+// cmd/demo-origin serves it on a port.
+package origin
