@@ -44,6 +44,9 @@ type Proxy struct {
 	refreshMu  sync.Mutex
 	refreshing map[string]struct{}
 
+	// afterRefresh, if set (tests only), runs when a background refresh ends.
+	afterRefresh func(key string)
+
 	bgCtx  context.Context // cancelled by Close; parent of all background work
 	stop   context.CancelFunc
 	bgWG   sync.WaitGroup

@@ -130,4 +130,8 @@ func (p *Proxy) endRefresh(id string) {
 	p.refreshMu.Lock()
 	delete(p.refreshing, id)
 	p.refreshMu.Unlock()
+	if p.afterRefresh != nil {
+		key, _, _ := strings.Cut(id, "\x00")
+		p.afterRefresh(key)
+	}
 }

@@ -1,0 +1,319 @@
+package cacheproxy
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
+)
+
+const site = "https://www.example.com"
+
+func TestSoftPurgeServesStaleWhenOriginDown(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600"))
+	first := e.get("/a")
+	e.clock.Advance(time.Second)
+	res := e.invalidate(admin.InvalidationRequest{ID: "soft-1", Mode: admin.ModeSoft, URLs: []string{site + "/a"}})
+	if res.Matched != 1 || res.Invalidated != 1 {
+		t.Fatalf("result %+v, want 1 matched and invalidated", res)
+	}
+	e.origin.Close()
+	r := e.get("/a")
+	wantStatus(t, r, 200, "cacheproxy; fwd=stale")
+	if r.body != first.body {
+		t.Fatalf("body %q, want the stale %q", r.body, first.body)
+	}
+	// Past the soft-purge grace the copy is an ordinary stale object.
+	e.clock.Advance(DefaultSoftPurgeGrace + time.Second)
+	wantStatus(t, e.get("/a"), http.StatusBadGateway, "cacheproxy; fwd=stale; detail=origin-refused")
+}
+
+func TestSoftPurgeRefreshesInBackground(t *testing.T) {
+	refreshed := make(chan string, 1)
+	e := newEnv(t, counting("Cache-Control", "max-age=600"))
+	e.proxy.afterRefresh = func(key string) { refreshed <- key }
+	e.get("/a")
+	e.clock.Advance(time.Second)
+	e.invalidate(admin.InvalidationRequest{ID: "soft-2", Mode: admin.ModeSoft, URLs: []string{site + "/a"}})
+	r := e.get("/a")
+	wantStatus(t, r, 200, "cacheproxy; fwd=stale")
+	if r.body != "/a #1" {
+		t.Fatalf("served %q, want the stale copy at once", r.body)
+	}
+	<-refreshed
+	r = e.get("/a")
+	wantStatus(t, r, 200, "cacheproxy; hit")
+	if r.body != "/a #2" {
+		t.Fatalf("after the refresh %q, want /a #2", r.body)
+	}
+}
+
+func TestSimplePurgeIsNeverServedStale(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600, stale-if-error=3600"))
+	e.get("/a")
+	e.get("/a", "Accept-Encoding", "gzip")
+	e.clock.Advance(time.Second)
+	res := e.invalidate(admin.InvalidationRequest{ID: "simple-1", Mode: admin.ModeSimple, URLs: []string{"http://WWW.EXAMPLE.COM:443/a"}})
+	if res.Matched != 1 || res.Invalidated != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	e.origin.Close()
+	wantStatus(t, e.get("/a"), http.StatusBadGateway, "cacheproxy; fwd=uri-miss; detail=origin-refused")
+}
+
+func TestSimplePurgeRemovesEveryVariant(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600", "Vary", "Accept-Language"))
+	e.get("/v", "Accept-Language", "en")
+	e.get("/v", "Accept-Language", "fr")
+	e.get("/v")
+	e.clock.Advance(time.Second)
+	res := e.invalidate(admin.InvalidationRequest{ID: "variants", Mode: admin.ModeSimple, URLs: []string{site + "/v"}})
+	if res.Matched != 3 || res.Invalidated != 3 {
+		t.Fatalf("result %+v, want the 3 variants", res)
+	}
+	wantStatus(t, e.get("/v", "Accept-Language", "fr"), 200, "cacheproxy; fwd=uri-miss")
+}
+
+func TestBanPrefix(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600"))
+	for _, p := range []string{"/img/a.png", "/img/b/c.png", "/img", "/css/a.css", "/imgx"} {
+		e.get(p)
+	}
+	e.clock.Advance(time.Second)
+	res := e.invalidate(admin.InvalidationRequest{ID: "ban-1", Mode: admin.ModeBan, URLs: []string{"http://www.example.com/img/"}})
+	if res.Matched != 2 || res.Invalidated != 2 || e.proxy.bans.active.Load() != 1 {
+		t.Fatalf("result %+v, active bans %d; want 2 matched and 1 ban", res, e.proxy.bans.active.Load())
+	}
+	// The very next request sees the ban, before any sweep.
+	wantStatus(t, e.get("/img/a.png"), 200, "cacheproxy; fwd=uri-miss")
+	wantStatus(t, e.get("/img/a.png"), 200, "cacheproxy; hit") // refetched after the ban: stored after T
+	for _, p := range []string{"/img", "/css/a.css", "/imgx"} {
+		wantStatus(t, e.get(p), 200, "cacheproxy; hit")
+	}
+	// The sweeper removes the rest and forgets the ban.
+	if n := e.proxy.bans.sweep(e.proxy.store); n != 1 {
+		t.Fatalf("sweep removed %d, want /img/b/c.png", n)
+	}
+	if e.proxy.bans.active.Load() != 0 {
+		t.Fatalf("%d bans still active after a full sweep", e.proxy.bans.active.Load())
+	}
+	wantStatus(t, e.get("/img/b/c.png"), 200, "cacheproxy; fwd=uri-miss")
+}
+
+func TestBanWildcard(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600"))
+	for _, p := range []string{"/a/1.js", "/b/2.js", "/b/2.css", "/c/x.js?v=1"} {
+		e.get(p)
+	}
+	e.clock.Advance(time.Second)
+	res := e.invalidate(admin.InvalidationRequest{ID: "ban-2", Mode: admin.ModeBan, URLs: []string{"https://www.example.com/*.js"}})
+	if res.Matched != 3 {
+		t.Fatalf("matched %d, want 3", res.Matched)
+	}
+	wantStatus(t, e.get("/b/2.css"), 200, "cacheproxy; hit")
+	wantStatus(t, e.get("/c/x.js?v=1"), 200, "cacheproxy; fwd=uri-miss")
+}
+
+func TestTagPurgeHitsExactlyTaggedObjects(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		switch r.URL.Path {
+		case "/sk":
+			w.Header().Set("Surrogate-Key", "product-42 home")
+		case "/ct":
+			w.Header().Set("Cache-Tag", "other,product-42")
+		case "/xk":
+			w.Header().Set("xkey", "product-42")
+		case "/near":
+			w.Header().Set("Surrogate-Key", "product-421 product-4")
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	for _, p := range []string{"/sk", "/ct", "/xk", "/near", "/none"} {
+		e.get(p)
+	}
+	e.clock.Advance(time.Second)
+	res := e.invalidate(admin.InvalidationRequest{ID: "tag-1", Mode: admin.ModeSimple, Tags: []string{"product-42"}})
+	if res.Matched != 3 || res.Invalidated != 3 {
+		t.Fatalf("result %+v, want 3", res)
+	}
+	for _, p := range []string{"/sk", "/ct", "/xk"} {
+		wantStatus(t, e.get(p), 200, "cacheproxy; fwd=uri-miss")
+	}
+	for _, p := range []string{"/near", "/none"} {
+		wantStatus(t, e.get(p), 200, "cacheproxy; hit")
+	}
+}
+
+func TestRefetchLeavesObjectCachedAndFresh(t *testing.T) {
+	for _, mode := range []admin.Mode{admin.ModeSimple, admin.ModeSoft} {
+		t.Run(string(mode), func(t *testing.T) {
+			e := newEnv(t, counting("Cache-Control", "max-age=600", "Surrogate-Key", "t"))
+			e.get("/a")
+			e.get("/b")
+			e.clock.Advance(time.Second)
+			res := e.invalidate(admin.InvalidationRequest{ID: "rf", Mode: mode, URLs: []string{site + "/a"}, Tags: []string{"t"}, Refetch: true})
+			if res.Matched != 2 || res.Refetched != 2 || len(res.Errors) != 0 {
+				t.Fatalf("result %+v, want 2 matched and refetched", res)
+			}
+			if n := e.origin.requests.Load(); n != 4 {
+				t.Fatalf("origin saw %d requests, want 4", n)
+			}
+			for _, p := range []string{"/a", "/b"} {
+				r := e.get(p)
+				wantStatus(t, r, 200, "cacheproxy; hit; ttl=600")
+				if !strings.HasSuffix(r.body, "#3") && !strings.HasSuffix(r.body, "#4") {
+					t.Fatalf("%s: %q, want the refetched copy", p, r.body)
+				}
+			}
+		})
+	}
+}
+
+func TestRefetchReportsOriginFailure(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600"))
+	e.get("/a")
+	e.clock.Advance(time.Second)
+	e.origin.set(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
+	res := e.invalidate(admin.InvalidationRequest{ID: "rf-fail", Mode: admin.ModeSimple, URLs: []string{site + "/a"}, Refetch: true})
+	if res.Invalidated != 1 || res.Refetched != 0 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0], "503") {
+		t.Fatalf("result %+v, want one refetch error naming 503", res)
+	}
+}
+
+func TestRefetchGoesToOriginNeverToURLHost(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600"))
+	res := e.invalidate(admin.InvalidationRequest{ID: "ssrf", Mode: admin.ModeSimple, URLs: []string{"http://169.254.169.254/latest/meta-data"}, Refetch: true})
+	if res.Refetched != 1 {
+		t.Fatalf("result %+v", res)
+	}
+	in := e.origin.lastRequest()
+	if in == nil || in.Host != "169.254.169.254" || in.URL.Path != "/latest/meta-data" {
+		t.Fatalf("origin saw %v; the refetch must reach the configured origin", in)
+	}
+}
+
+func TestRetriedIDKeepsContentStoredAfterFirstCall(t *testing.T) {
+	for _, mode := range []admin.Mode{admin.ModeSimple, admin.ModeSoft, admin.ModeBan} {
+		t.Run(string(mode), func(t *testing.T) {
+			e := newEnv(t, counting("Cache-Control", "max-age=600"))
+			refreshed := make(chan string, 1)
+			e.proxy.afterRefresh = func(key string) { refreshed <- key }
+			e.get("/a")
+			e.clock.Advance(time.Second)
+			req := admin.InvalidationRequest{ID: "uid/1", Mode: mode, URLs: []string{site + "/a"}}
+			first := e.invalidate(req)
+			if first.Invalidated != 1 {
+				t.Fatalf("first call %+v", first)
+			}
+			e.clock.Advance(time.Second)
+			r := e.get("/a")
+			if mode == admin.ModeSoft { // stale served, refreshed in the background
+				<-refreshed
+			}
+			e.clock.Advance(time.Second)
+			r = e.get("/a")
+			wantStatus(t, r, 200, "cacheproxy; hit")
+			again := e.invalidate(req)
+			if again.Matched != first.Matched || again.Invalidated != first.Invalidated {
+				t.Fatalf("retry answered %+v, first %+v", again, first)
+			}
+			r2 := e.get("/a")
+			wantStatus(t, r2, 200, "cacheproxy; hit")
+			if r2.body != r.body {
+				t.Fatalf("retry changed content: %q then %q", r.body, r2.body)
+			}
+		})
+	}
+}
+
+func TestConcurrentDuplicateIDsShareOneAnswer(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600"))
+	e.get("/a")
+	e.clock.Advance(time.Second)
+	var wg sync.WaitGroup
+	results := make([]admin.InvalidationResult, 10)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = e.invalidate(admin.InvalidationRequest{ID: "dup", Mode: admin.ModeSimple, URLs: []string{site + "/a"}})
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.Matched != 1 || r.Invalidated != 1 {
+			t.Fatalf("call %d answered %+v, want the first answer", i, r)
+		}
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600", "Cache-Tag", "t"))
+	e.get("/a")
+	e.get("/b/c")
+	e.clock.Advance(time.Second)
+	for _, req := range []admin.InvalidationRequest{
+		{ID: "d1", Mode: admin.ModeSimple, URLs: []string{site + "/a"}, Refetch: true, DryRun: true},
+		{ID: "d2", Mode: admin.ModeSoft, Tags: []string{"t"}, DryRun: true},
+		{ID: "d3", Mode: admin.ModeBan, URLs: []string{site + "/"}, DryRun: true},
+	} {
+		res := e.invalidate(req)
+		if res.Matched == 0 || res.Invalidated != 0 || res.Refetched != 0 {
+			t.Fatalf("%s: %+v, want matches and nothing done", req.ID, res)
+		}
+	}
+	wantStatus(t, e.get("/a"), 200, "cacheproxy; hit")
+	wantStatus(t, e.get("/b/c"), 200, "cacheproxy; hit")
+	// A dry run does not use up the id of the real run.
+	if res := e.invalidate(admin.InvalidationRequest{ID: "d1", Mode: admin.ModeSimple, URLs: []string{site + "/a"}}); res.Invalidated != 1 {
+		t.Fatalf("real run after dry run: %+v", res)
+	}
+}
+
+func TestPurgeRacingAFetchWins(t *testing.T) {
+	release := make(chan struct{})
+	arrived := make(chan struct{})
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			<-release
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "old content")
+	})
+	done := make(chan response)
+	go func() { done <- e.get("/slow") }()
+	<-arrived
+	e.clock.Advance(time.Second)
+	e.invalidate(admin.InvalidationRequest{ID: "race", Mode: admin.ModeSimple, URLs: []string{site + "/slow"}})
+	close(release)
+	if r := <-done; r.body != "old content" {
+		t.Fatalf("racing client got %q", r.body)
+	}
+	if s := e.proxy.Stats(); s.Objects != 0 {
+		t.Fatalf("a fetch that started before the purge stored its content")
+	}
+}
+
+func TestInvalidationHostsRefused(t *testing.T) {
+	e := newEnv(t, counting(), func(c *Config) { c.Hosts = []string{"www.example.com"} })
+	for _, req := range []admin.InvalidationRequest{
+		{ID: "h1", Mode: admin.ModeSimple, URLs: []string{"https://evil.example/a"}, Refetch: true},
+		{ID: "h2", Mode: admin.ModeBan, URLs: []string{"https://evil.example/"}},
+	} {
+		_, err := e.client.Invalidate(context.Background(), e.admin.URL, req)
+		var se *admin.StatusError
+		if !asStatusError(err, &se) || se.StatusCode != 400 || !strings.Contains(se.Message, "not served") {
+			t.Fatalf("%s: %v, want 400 naming the host", req.ID, err)
+		}
+	}
+	if e.origin.requests.Load() != 0 {
+		t.Fatalf("a refused refetch reached the origin")
+	}
+}
