@@ -309,7 +309,7 @@ func TestUnsafeMethodsPassAndInvalidate(t *testing.T) {
 		}
 		wantStatus(t, e.get("/item"), 200, "cacheproxy; fwd=uri-miss")
 	}
-	wantStatus(t, e.get("/other"), 200, "cacheproxy; fwd=uri-miss")  // Location of the POST
+	wantStatus(t, e.get("/other"), 200, "cacheproxy; fwd=uri-miss") // Location of the POST
 	wantStatus(t, e.get("/unrelated"), 200, "cacheproxy; hit")
 	// A failed unsafe request invalidates nothing.
 	e.origin.set(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusForbidden) })
