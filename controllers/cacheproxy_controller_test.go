@@ -1,0 +1,157 @@
+package controllers_test
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/controllers"
+)
+
+var _ = Describe("The CacheProxy controller", func() {
+	var (
+		cp  *cachev1alpha1.CacheProxy
+		key client.ObjectKey
+	)
+	BeforeEach(func(ctx SpecContext) {
+		cp = &cachev1alpha1.CacheProxy{
+			ObjectMeta: metav1.ObjectMeta{Name: "edge", Namespace: newNamespace(ctx)},
+			Spec: cachev1alpha1.CacheProxySpec{
+				Replicas: ptr.To[int32](3),
+				Origin:   cachev1alpha1.OriginSpec{URL: "http://web.web.svc:8080"},
+				Hosts:    []string{"www.example.com"},
+			},
+		}
+		Expect(k8sClient.Create(ctx, cp)).To(Succeed())
+		key = client.ObjectKeyFromObject(cp)
+	})
+
+	deployment := func(ctx SpecContext) *appsv1.Deployment {
+		GinkgoHelper()
+		d := &appsv1.Deployment{}
+		Eventually(func() error { return k8sClient.Get(ctx, key, d) }).Should(Succeed())
+		return d
+	}
+	owned := func(o client.Object) {
+		GinkgoHelper()
+		refs := o.GetOwnerReferences()
+		Expect(refs).To(HaveLen(1))
+		Expect(refs[0].UID).To(Equal(cp.UID))
+		Expect(ptr.Deref(refs[0].Controller, false)).To(BeTrue())
+	}
+
+	It("creates a Deployment, a Service and a token Secret it owns", func(ctx SpecContext) {
+		d := deployment(ctx)
+		owned(d)
+		Expect(*d.Spec.Replicas).To(Equal(int32(3)))
+		c := d.Spec.Template.Spec.Containers[0]
+		Expect(c.Image).To(Equal("ghcr.io/cacheops/cacheproxy:test"))
+		Expect(c.Args).To(ContainElements("--origin=http://web.web.svc:8080", "--host=www.example.com"))
+		Expect(c.ReadinessProbe.HTTPGet.Path).To(Equal("/readyz"))
+
+		var svc corev1.Service
+		Expect(k8sClient.Get(ctx, key, &svc)).To(Succeed())
+		owned(&svc)
+		Expect(svc.Spec.Ports).To(HaveLen(1), "the admin port is never on the Service")
+		Expect(svc.Spec.Ports[0].Port).To(Equal(int32(8080)))
+
+		var secret corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: "edge-admin-token"}, &secret)).To(Succeed())
+		owned(&secret)
+		Expect(secret.Data[controllers.TokenKey]).To(HaveLen(43), "32 random bytes, base64url")
+	})
+
+	It("rolls the pods on a spec change and keeps the token", func(ctx SpecContext) {
+		before := deployment(ctx)
+		token := adminToken(ctx, cp)
+		hash := before.Spec.Template.Annotations[controllers.AnnotationConfigHash]
+		Expect(hash).NotTo(BeEmpty())
+
+		Expect(k8sClient.Get(ctx, key, cp)).To(Succeed())
+		cp.Spec.Origin.URL = "http://web-v2.web.svc:8080"
+		Expect(k8sClient.Update(ctx, cp)).To(Succeed())
+		Eventually(func(g Gomega) {
+			d := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())
+			g.Expect(d.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--origin=http://web-v2.web.svc:8080"))
+			g.Expect(d.Spec.Template.Annotations[controllers.AnnotationConfigHash]).NotTo(Equal(hash))
+		}).Should(Succeed())
+		Expect(adminToken(ctx, cp)).To(Equal(token), "the token is never overwritten")
+	})
+
+	It("creates a new token when its Secret is deleted, and rolls the pods", func(ctx SpecContext) {
+		hash := deployment(ctx).Spec.Template.Annotations[controllers.AnnotationConfigHash]
+		old := adminToken(ctx, cp)
+		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "edge-admin-token", Namespace: cp.Namespace}})).To(Succeed())
+		// A spec change wakes the controller: it does not watch Secrets
+		// (it may not list them).
+		Expect(k8sClient.Get(ctx, key, cp)).To(Succeed())
+		cp.Spec.Replicas = ptr.To[int32](2)
+		Expect(k8sClient.Update(ctx, cp)).To(Succeed())
+		Eventually(func(g Gomega) {
+			d := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())
+			g.Expect(d.Spec.Template.Annotations[controllers.AnnotationConfigHash]).NotTo(Equal(hash))
+		}).Should(Succeed())
+		Expect(adminToken(ctx, cp)).NotTo(Equal(old))
+	})
+
+	It("reports the Deployment's state in its status", func(ctx SpecContext) {
+		d := deployment(ctx)
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key, cp)).To(Succeed())
+			g.Expect(cp.Status.Selector).To(Equal("app.kubernetes.io/instance=edge,app.kubernetes.io/name=cacheproxy,cache.cacheops.io/cacheproxy=edge"))
+			g.Expect(meta.FindStatusCondition(cp.Status.Conditions, cachev1alpha1.CacheProxyConditionAvailable)).NotTo(BeNil())
+		}).Should(Succeed())
+		Expect(meta.IsStatusConditionTrue(cp.Status.Conditions, cachev1alpha1.CacheProxyConditionAvailable)).To(BeFalse())
+
+		// Play the deployment controller: two of three pods are ready.
+		d.Status = appsv1.DeploymentStatus{
+			ObservedGeneration: d.Generation, Replicas: 3, ReadyReplicas: 2, AvailableReplicas: 2,
+			Conditions: []appsv1.DeploymentCondition{{
+				Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable",
+			}},
+		}
+		Expect(k8sClient.Status().Update(ctx, d)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key, cp)).To(Succeed())
+			g.Expect(cp.Status.Replicas).To(Equal(int32(3)))
+			g.Expect(cp.Status.ReadyReplicas).To(Equal(int32(2)))
+			g.Expect(cp.Status.ObservedGeneration).To(Equal(cp.Generation))
+			c := meta.FindStatusCondition(cp.Status.Conditions, cachev1alpha1.CacheProxyConditionAvailable)
+			g.Expect(c.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(c.Message).To(Equal("2 of 3 pods ready"))
+		}).Should(Succeed())
+	})
+
+	It("scales through the scale subresource, as kubectl scale and HPAs do", func(ctx SpecContext) {
+		deployment(ctx)
+		scale := &autoscalingv1.Scale{}
+		Expect(k8sClient.SubResource("scale").Get(ctx, cp, scale)).To(Succeed())
+		Expect(scale.Spec.Replicas).To(Equal(int32(3)))
+		scale.Spec.Replicas = 5
+		Expect(k8sClient.SubResource("scale").Update(ctx, cp, client.WithSubResourceBody(scale))).To(Succeed())
+		Eventually(func(g Gomega) {
+			d := &appsv1.Deployment{}
+			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())
+			g.Expect(*d.Spec.Replicas).To(Equal(int32(5)))
+		}).Should(Succeed())
+	})
+
+	It("puts back a Deployment edited by hand", func(ctx SpecContext) {
+		d := deployment(ctx)
+		d.Spec.Template.Spec.Containers[0].Image = "evil/image:latest"
+		Expect(k8sClient.Update(ctx, d)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())
+			g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal("ghcr.io/cacheops/cacheproxy:test"))
+		}).Should(Succeed())
+	})
+})

@@ -1,0 +1,188 @@
+package controllers
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+)
+
+func testCacheProxy(mutate func(*cachev1alpha1.CacheProxy)) *cachev1alpha1.CacheProxy {
+	cp := &cachev1alpha1.CacheProxy{
+		ObjectMeta: metav1.ObjectMeta{Name: "edge", Namespace: "web", UID: "uid-1"},
+		Spec: cachev1alpha1.CacheProxySpec{
+			Replicas: ptr.To[int32](3),
+			Origin:   cachev1alpha1.OriginSpec{URL: "http://web.web.svc:8080", TimeoutSeconds: 30},
+			Cache:    cachev1alpha1.CacheSpec{MaxSize: ptr.To(resource.MustParse("256Mi"))},
+		},
+	}
+	if mutate != nil {
+		mutate(cp)
+	}
+	return cp
+}
+
+func TestDeploymentFor(t *testing.T) {
+	tests := []struct {
+		name     string
+		mutate   func(*cachev1alpha1.CacheProxy)
+		image    string
+		wantArgs []string
+		noArgs   []string
+		replicas int32
+		cpu, mem string
+		memLimit string
+	}{{
+		name:  "defaults",
+		image: "ghcr.io/cacheops/cacheproxy:v1",
+		wantArgs: []string{
+			"--origin=http://web.web.svc:8080", "--listen=$(POD_IP):8080", "--admin-listen=$(POD_IP):9090",
+			"--admin-token-env=ADMIN_TOKEN", "--cache-size=256Mi", "--origin-timeout=30s",
+		},
+		noArgs:   []string{"--host=", "--max-object-size="},
+		replicas: 3, cpu: "100m", mem: "320Mi",
+	}, {
+		name: "hosts sorted, max object size, image override",
+		mutate: func(cp *cachev1alpha1.CacheProxy) {
+			cp.Spec.Hosts = []string{"www.example.com", "api.example.com"}
+			cp.Spec.Cache.MaxObjectSize = ptr.To(resource.MustParse("8Mi"))
+			cp.Spec.Image = "registry.local/cacheproxy:dev"
+		},
+		image:    "registry.local/cacheproxy:dev",
+		wantArgs: []string{"--host=api.example.com", "--host=www.example.com", "--max-object-size=8Mi"},
+		replicas: 3, cpu: "100m", mem: "320Mi",
+	}, {
+		name: "nil replicas defaults to one; user requests and limits kept",
+		mutate: func(cp *cachev1alpha1.CacheProxy) {
+			cp.Spec.Replicas = nil
+			cp.Spec.Resources = &corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")},
+				Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+			}
+		},
+		image:    "ghcr.io/cacheops/cacheproxy:v1",
+		replicas: 1, cpu: "2", mem: "320Mi", memLimit: "1Gi",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cp := testCacheProxy(tt.mutate)
+			d := deploymentFor(cp, "ghcr.io/cacheops/cacheproxy:v1", "tokenhash")
+			if got := *d.Spec.Replicas; got != tt.replicas {
+				t.Errorf("replicas = %d, want %d", got, tt.replicas)
+			}
+			c := d.Spec.Template.Spec.Containers[0]
+			if c.Image != tt.image {
+				t.Errorf("image = %q, want %q", c.Image, tt.image)
+			}
+			for _, a := range tt.wantArgs {
+				if !slices.Contains(c.Args, a) {
+					t.Errorf("args %q lack %q", c.Args, a)
+				}
+			}
+			for _, prefix := range tt.noArgs {
+				if slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, prefix) }) {
+					t.Errorf("args %q have %q", c.Args, prefix)
+				}
+			}
+			if hosts := slices.DeleteFunc(slices.Clone(c.Args), func(a string) bool { return !strings.HasPrefix(a, "--host=") }); !slices.IsSorted(hosts) {
+				t.Errorf("--host flags not sorted: %q", hosts)
+			}
+			if got := c.Resources.Requests[corev1.ResourceCPU]; got.String() != tt.cpu {
+				t.Errorf("cpu request = %s, want %s", got.String(), tt.cpu)
+			}
+			if got := c.Resources.Requests[corev1.ResourceMemory]; got.String() != tt.mem {
+				t.Errorf("memory request = %s, want %s", got.String(), tt.mem)
+			}
+			if got, ok := c.Resources.Limits[corev1.ResourceMemory]; tt.memLimit != "" && (!ok || got.String() != tt.memLimit) {
+				t.Errorf("memory limit = %s, want %s", got.String(), tt.memLimit)
+			}
+			if d.Spec.Selector.MatchLabels[LabelCacheProxy] != "edge" || d.Spec.Template.Labels[labelManagedBy] != managedBy {
+				t.Errorf("labels: selector %v, template %v", d.Spec.Selector.MatchLabels, d.Spec.Template.Labels)
+			}
+			if d.OwnerReferences[0].UID != "uid-1" || !*d.OwnerReferences[0].Controller {
+				t.Errorf("owner reference %+v", d.OwnerReferences)
+			}
+		})
+	}
+}
+
+func TestDeploymentForPodSpec(t *testing.T) {
+	d := deploymentFor(testCacheProxy(nil), "img", "h")
+	spec := d.Spec.Template.Spec
+	c := spec.Containers[0]
+	env := map[string]corev1.EnvVar{}
+	for _, e := range c.Env {
+		env[e.Name] = e
+	}
+	if f := env["POD_IP"].ValueFrom; f == nil || f.FieldRef.FieldPath != "status.podIP" {
+		t.Errorf("POD_IP env = %+v, want the downward API's status.podIP", env["POD_IP"])
+	}
+	if s := env["ADMIN_TOKEN"].ValueFrom; s == nil || s.SecretKeyRef.Name != "edge-admin-token" || s.SecretKeyRef.Key != "token" {
+		t.Errorf("ADMIN_TOKEN env = %+v, want the token Secret", env["ADMIN_TOKEN"])
+	}
+	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.ReadinessProbe.HTTPGet.Port.StrVal != "admin" {
+		t.Errorf("readiness probe %+v, want /readyz on the admin port", c.ReadinessProbe.HTTPGet)
+	}
+	if c.LivenessProbe.HTTPGet.Path != "/healthz" {
+		t.Errorf("liveness probe %+v, want /healthz", c.LivenessProbe.HTTPGet)
+	}
+	if !*c.SecurityContext.ReadOnlyRootFilesystem || *c.SecurityContext.AllowPrivilegeEscalation || !*spec.SecurityContext.RunAsNonRoot {
+		t.Errorf("security context too loose: %+v", c.SecurityContext)
+	}
+	if *spec.AutomountServiceAccountToken {
+		t.Error("the pods call no Kubernetes API and need no token")
+	}
+}
+
+func TestConfigHash(t *testing.T) {
+	base := deploymentFor(testCacheProxy(nil), "img", "token-a").Spec.Template.Annotations[AnnotationConfigHash]
+	if again := deploymentFor(testCacheProxy(nil), "img", "token-a").Spec.Template.Annotations[AnnotationConfigHash]; again != base {
+		t.Errorf("hash not deterministic: %s then %s", base, again)
+	}
+	changes := map[string]*string{
+		"token":   ptr.To(deploymentFor(testCacheProxy(nil), "img", "token-b").Spec.Template.Annotations[AnnotationConfigHash]),
+		"image":   ptr.To(deploymentFor(testCacheProxy(nil), "img2", "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
+		"origin":  ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Origin.URL = "http://x" }), "img", "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
+		"size":    ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Cache.MaxSize = ptr.To(resource.MustParse("1Gi")) }), "img", "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
+		"hostset": ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Hosts = []string{"a.example"} }), "img", "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
+	}
+	for what, h := range changes {
+		if *h == base {
+			t.Errorf("changing the %s leaves the config hash %s: pods would not roll", what, base)
+		}
+	}
+	if replicas := deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Replicas = ptr.To[int32](9) }), "img", "token-a"); replicas.Spec.Template.Annotations[AnnotationConfigHash] != base {
+		t.Error("scaling must not roll the pods")
+	}
+}
+
+func TestServiceFor(t *testing.T) {
+	svc := serviceFor(testCacheProxy(nil))
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 8080 || svc.Spec.Ports[0].TargetPort.StrVal != "http" {
+		t.Errorf("ports = %+v, want only the public port 8080", svc.Spec.Ports)
+	}
+	if svc.Spec.Selector[LabelCacheProxy] != "edge" || svc.Spec.Selector[labelManagedBy] != "" {
+		t.Errorf("selector = %v, want the pod selector labels", svc.Spec.Selector)
+	}
+}
+
+func TestTokenSecretFor(t *testing.T) {
+	s := tokenSecretFor(testCacheProxy(nil), "t0k3n")
+	if s.Name != "edge-admin-token" || string(s.Data["token"]) != "t0k3n" || !*s.Immutable {
+		t.Errorf("secret = %s %q immutable=%v", s.Name, s.Data, *s.Immutable)
+	}
+	a, _ := newToken(strings.NewReader(strings.Repeat("a", 32)))
+	b, _ := newToken(strings.NewReader(strings.Repeat("b", 32)))
+	if a == b || len(a) != 43 {
+		t.Errorf("tokens %q and %q: want distinct 43-character tokens", a, b)
+	}
+	if _, err := newToken(strings.NewReader("short")); err == nil {
+		t.Error("a short random source must fail, not yield a weak token")
+	}
+}
