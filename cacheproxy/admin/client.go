@@ -42,14 +42,14 @@ func (c *Client) Invalidate(ctx context.Context, base string, req InvalidationRe
 	if err != nil {
 		return res, fmt.Errorf("encoding invalidation %s: %w", req.ID, err)
 	}
-	err = c.do(ctx, http.MethodPost, base+InvalidationsPath, body, &res)
+	err = c.do(ctx, http.MethodPost, strings.TrimRight(base, "/")+InvalidationsPath, body, &res)
 	return res, err
 }
 
 // Stats fetches the pod's cache statistics.
 func (c *Client) Stats(ctx context.Context, base string) (Stats, error) {
 	var s Stats
-	err := c.do(ctx, http.MethodGet, base+StatsPath, nil, &s)
+	err := c.do(ctx, http.MethodGet, strings.TrimRight(base, "/")+StatsPath, nil, &s)
 	return s, err
 }
 

@@ -99,9 +99,15 @@ func ValidateBanPattern(pattern string) error {
 	default:
 		return fmt.Errorf("%q must start with http:// or https://", pattern)
 	}
-	host, _, _ := strings.Cut(rest, "/")
-	if host == "" {
+	host := rest
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		host = rest[:i]
+	}
+	switch {
+	case host == "" || strings.HasPrefix(host, ":"):
 		return fmt.Errorf("%q has no host", pattern)
+	case strings.Contains(host, "@"):
+		return fmt.Errorf("%q carries user info, which caches never see", pattern)
 	}
 	if strings.Contains(rest, "#") {
 		return fmt.Errorf("%q has a #fragment, which browsers never send; remove it", pattern)
@@ -122,8 +128,15 @@ func IsHostRootBan(pattern string) bool {
 	if !ok {
 		return false
 	}
-	_, path, _ := strings.Cut(rest, "/")
-	return strings.Trim(path, "*") == ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		rest = rest[i:]
+	} else {
+		rest = ""
+	}
+	if strings.HasPrefix(rest, "?") {
+		return false // a query on the root page only
+	}
+	return strings.Trim(strings.TrimPrefix(rest, "/"), "*") == ""
 }
 
 // ValidateTag accepts a non-empty tag of at most MaxTagLength bytes with no

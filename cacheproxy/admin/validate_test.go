@@ -1,0 +1,86 @@
+package admin
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	ok := InvalidationRequest{ID: "uid/1", Mode: ModeSimple, URLs: []string{"https://www.example.com/a.js"}}
+	for _, tc := range []struct {
+		name string
+		edit func(*InvalidationRequest)
+		err  string // "" means valid
+	}{
+		{"valid simple", func(r *InvalidationRequest) {}, ""},
+		{"valid soft with tags and refetch", func(r *InvalidationRequest) { r.Mode = ModeSoft; r.Tags = []string{"p-42"}; r.Refetch = true }, ""},
+		{"valid tags only", func(r *InvalidationRequest) { r.URLs = nil; r.Tags = []string{"p-42"} }, ""},
+		{"valid ban", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://www.example.com/img/*"} }, ""},
+		{"valid dry run", func(r *InvalidationRequest) { r.DryRun = true }, ""},
+		{"no id", func(r *InvalidationRequest) { r.ID = "" }, "id: required"},
+		{"long id", func(r *InvalidationRequest) { r.ID = strings.Repeat("x", MaxIDLength+1) }, "id: 257 bytes"},
+		{"no mode", func(r *InvalidationRequest) { r.Mode = "" }, "mode: required"},
+		{"unknown mode", func(r *InvalidationRequest) { r.Mode = "PURGE" }, `unknown mode "PURGE"`},
+		{"nothing to do", func(r *InvalidationRequest) { r.URLs = nil }, "at least one URL or tag"},
+		{"too many URLs", func(r *InvalidationRequest) { r.URLs = make([]string, MaxURLs+1) }, "urls: 1001 given"},
+		{"too many tags", func(r *InvalidationRequest) { r.Tags = make([]string, MaxTags+1) }, "tags: 1001 given"},
+		{"tags with ban", func(r *InvalidationRequest) { r.Mode = ModeBan; r.Tags = []string{"t"} }, "tags: not allowed with mode ban"},
+		{"refetch with ban", func(r *InvalidationRequest) { r.Mode = ModeBan; r.Refetch = true }, "refetch: not allowed"},
+		{"relative URL", func(r *InvalidationRequest) { r.URLs = []string{"/a.js"} }, "urls[0]"},
+		{"ftp URL", func(r *InvalidationRequest) { r.URLs = []string{"ftp://h/a"} }, "not an absolute"},
+		{"no host", func(r *InvalidationRequest) { r.URLs = []string{"https:///a"} }, "no host"},
+		{"port only", func(r *InvalidationRequest) { r.URLs = []string{"https://:443/a"} }, "no host"},
+		{"user info", func(r *InvalidationRequest) { r.URLs = []string{"https://u:p@h/a"} }, "user info"},
+		{"fragment", func(r *InvalidationRequest) { r.URLs = []string{"https://h/a#x"} }, "fragment"},
+		{"empty fragment", func(r *InvalidationRequest) { r.URLs = []string{"https://h/a#"} }, "fragment"},
+		{"control char", func(r *InvalidationRequest) { r.URLs = []string{"https://h/a\x01"} }, "not a URL"},
+		{"long URL", func(r *InvalidationRequest) { r.URLs = []string{"https://h/" + strings.Repeat("a", MaxURLLength)} }, "at most 2048"},
+		{"second URL bad", func(r *InvalidationRequest) { r.URLs = append(r.URLs, "nope") }, "urls[1]"},
+		{"empty tag", func(r *InvalidationRequest) { r.Tags = []string{""} }, "tags[0]: empty tag"},
+		{"tag with space", func(r *InvalidationRequest) { r.Tags = []string{"a b"} }, "whitespace"},
+		{"tag with comma", func(r *InvalidationRequest) { r.Tags = []string{"a,b"} }, "comma"},
+		{"long tag", func(r *InvalidationRequest) { r.Tags = []string{strings.Repeat("t", MaxTagLength+1)} }, "at most 256"},
+		{"ban without scheme", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"www.example.com/"} }, "must start with http"},
+		{"ban without host", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https:///img"} }, "no host"},
+		{"ban query without host", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://?q=1"} }, "no host"},
+		{"ban port without host", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://:80/"} }, "no host"},
+		{"ban user info", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://u@h/"} }, "user info"},
+		{"ban whitespace", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h/a b"} }, "whitespace"},
+		{"ban fragment", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h/a#b"} }, "fragment"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ok
+			r.URLs = append([]string(nil), ok.URLs...)
+			tc.edit(&r)
+			err := r.Validate()
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("Validate: %v, want valid", err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("Validate: %v, want an error containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestIsHostRootBan(t *testing.T) {
+	for _, tc := range []struct {
+		pattern string
+		want    bool
+	}{
+		{"https://www.example.com", true},
+		{"https://www.example.com/", true},
+		{"https://www.example.com/*", true},
+		{"https://www.example.com/**", true},
+		{"https://*/", true},
+		{"https://www.example.com/img/", false},
+		{"https://www.example.com/*.js", false},
+		{"https://www.example.com?x=1", false},
+		{"https://www.example.com/?x=*", false},
+		{"not a pattern", false},
+	} {
+		if got := IsHostRootBan(tc.pattern); got != tc.want {
+			t.Errorf("IsHostRootBan(%q) = %v, want %v", tc.pattern, got, tc.want)
+		}
+	}
+}
