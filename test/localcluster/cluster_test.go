@@ -2,6 +2,7 @@ package localcluster_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -146,10 +148,11 @@ func pidOf(p corev1.Pod) int {
 func scale(replicas int32) {
 	ctx, cancel := ctxWithTimeout()
 	defer cancel()
-	var d appsv1.Deployment
-	Expect(cluster.Client().Get(ctx, client.ObjectKey{Namespace: ns, Name: app}, &d)).To(Succeed())
-	d.Spec.Replicas = ptr.To(replicas)
-	Expect(cluster.Client().Update(ctx, &d)).To(Succeed())
+	// A merge patch, as `kubectl scale` would: no conflict with the
+	// deployment controller's own writes.
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: app}}
+	patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, replicas))
+	Expect(cluster.Client().Patch(ctx, d, patch)).To(Succeed())
 }
 
 var _ = Describe("A local cluster", Ordered, func() {

@@ -15,6 +15,15 @@ import (
 // Stop must leave none of.
 func processesUsing(needles ...string) []string {
 	var found []string
+	for _, p := range processes(needles...) {
+		found = append(found, p)
+	}
+	return found
+}
+
+// processes returns processesUsing's findings by process id.
+func processes(needles ...string) map[int]string {
+	found := map[int]string{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -32,7 +41,7 @@ func processesUsing(needles ...string) []string {
 			mentions = mentions || strings.Contains(cmd, n)
 		}
 		if ppid == os.Getpid() || mentions {
-			found = append(found, fmt.Sprintf("%d: %s", pid, cmd))
+			found[pid] = fmt.Sprintf("%d: %s", pid, cmd)
 		}
 	}
 	return found

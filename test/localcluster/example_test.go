@@ -1,0 +1,46 @@
+package localcluster_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/cacheops/purge-operator/test/localcluster"
+)
+
+// How the demo and the end-to-end suite use the harness: start the cluster
+// with the product's binaries as images and its CRDs, run the operator next
+// to it, then reach a Service at its ClusterIP as a user inside the cluster
+// would. (Not run: it needs bin/k8s and bin/.)
+func ExampleStart() {
+	ctx := context.Background()
+	cluster, err := localcluster.Start(ctx, localcluster.Options{
+		BinDir:            "bin/k8s",
+		StateDir:          "test/.state/e2e",
+		Images:            map[string]string{"cacheproxy": "bin/cacheproxy"},
+		CRDDirectoryPaths: []string{"config/crd/bases"},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer cluster.Stop()
+
+	manager, err := cluster.StartHostProcess("manager", "bin/manager",
+		[]string{"--health-probe-bind-address=0", "--metrics-bind-address=0"})
+	if err != nil {
+		panic(err)
+	}
+	defer manager.Stop()
+
+	// ... apply a CacheProxy named "edge" in namespace "web", wait for it ...
+
+	addr, err := cluster.ServiceAddress("web", "edge", 8080)
+	if err != nil {
+		panic(err)
+	}
+	resp, err := http.Get("http://" + addr + "/")
+	if err == nil {
+		fmt.Println(resp.Status)
+		resp.Body.Close()
+	}
+}
