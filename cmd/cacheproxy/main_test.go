@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cacheops/purge-operator/cacheproxy"
+)
+
+func TestParseFlags(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte("  file-token\n"), 0o600)
+	emptyFile := filepath.Join(dir, "empty")
+	os.WriteFile(emptyFile, []byte("\n"), 0o600)
+	env := map[string]string{"ADMIN_TOKEN": "env-token", "BLANK": " "}
+	getenv := func(k string) string { return env[k] }
+	base := []string{"--origin=http://web.web.svc:8080"}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		err   string
+		check func(t *testing.T, o options)
+	}{
+		{"operator's command line", []string{"--origin=http://web:8080", "--listen=127.0.0.7:8080", "--admin-listen=127.0.0.7:9090", "--admin-token-env=ADMIN_TOKEN", "--cache-size=256Mi", "--host=www.example.com", "--host=static.example.com", "--max-object-size=1Mi"}, "", func(t *testing.T, o options) {
+			c := o.config
+			if c.AdminToken != "env-token" || c.CacheSize != 256<<20 || c.MaxObjectSize != 1<<20 || len(c.Hosts) != 2 || o.listen != "127.0.0.7:8080" || o.adminListen != "127.0.0.7:9090" || c.Origin.Host != "web:8080" {
+				t.Fatalf("options %+v", o)
+			}
+		}},
+		{"defaults", append(base, "--admin-token-file", tokenFile), "", func(t *testing.T, o options) {
+			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminToken != "file-token" || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+64<<20+64<<20 {
+				t.Fatalf("options %+v", o)
+			}
+		}},
+		{"quantities", append(base, "--admin-token-env=ADMIN_TOKEN", "--cache-size=1Gi", "--max-object-size=500M", "--memory-limit=off"), "", func(t *testing.T, o options) {
+			if o.config.CacheSize != 1<<30 || o.config.MaxObjectSize != 500_000_000 || o.memoryLimit != 0 {
+				t.Fatalf("options %+v", o)
+			}
+		}},
+		{"plain bytes", append(base, "--admin-token-env=ADMIN_TOKEN", "--cache-size=1048576"), "", func(t *testing.T, o options) {
+			if o.config.CacheSize != 1<<20 {
+				t.Fatalf("cache size %d", o.config.CacheSize)
+			}
+		}},
+		{"hosts comma separated", append(base, "--admin-token-env=ADMIN_TOKEN", "--host=a.com,b.com"), "", func(t *testing.T, o options) {
+			if len(o.config.Hosts) != 2 {
+				t.Fatalf("hosts %q", o.config.Hosts)
+			}
+		}},
+		{"no origin", []string{"--admin-token-env=ADMIN_TOKEN"}, "--origin is required", nil},
+		{"bad origin", []string{"--origin=web:8080", "--admin-token-env=ADMIN_TOKEN"}, "absolute http", nil},
+		{"no token", base, "admin token is required", nil},
+		{"both tokens", append(base, "--admin-token-env=ADMIN_TOKEN", "--admin-token-file", tokenFile), "only one", nil},
+		{"unset env", append(base, "--admin-token-env=NOPE"), "unset or empty", nil},
+		{"blank env", append(base, "--admin-token-env=BLANK"), "unset or empty", nil},
+		{"empty file", append(base, "--admin-token-file", emptyFile), "is empty", nil},
+		{"missing file", append(base, "--admin-token-file", filepath.Join(dir, "nope")), "no such file", nil},
+		{"bad size", append(base, "--admin-token-env=ADMIN_TOKEN", "--cache-size=lots"), "quantity", nil},
+		{"object larger than cache", append(base, "--admin-token-env=ADMIN_TOKEN", "--cache-size=1Mi", "--max-object-size=2Mi"), "exceeds", nil},
+		{"bad log level", append(base, "--admin-token-env=ADMIN_TOKEN", "--log-level=loud"), "--log-level", nil},
+		{"stray argument", append(base, "--admin-token-env=ADMIN_TOKEN", "extra"), "unexpected arguments", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o, err := parseFlags(tc.args, getenv, io.Discard)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("parseFlags: %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseFlags: %v", err)
+			}
+			tc.check(t, o)
+		})
+	}
+}
+
+func TestHelpDocumentsEveryFlag(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"--help"}, func(string) string { return "" }, &out, nil, nil); code != 0 {
+		t.Fatalf("--help exited %d", code)
+	}
+	for _, flag := range []string{"origin", "listen", "admin-listen", "admin-token-file", "admin-token-env", "host", "cache-size", "max-object-size",
+		"origin-timeout", "fetch-timeout", "soft-purge-grace", "refetch-concurrency", "idempotency-entries", "idempotency-ttl",
+		"ban-sweep-interval", "rewrite-host", "shutdown-delay", "shutdown-grace", "memory-limit", "log-level", "log-format"} {
+		if !strings.Contains(out.String(), "\n  --"+flag+" ") && !strings.Contains(out.String(), "\n  --"+flag+"\n") {
+			t.Errorf("--help does not document --%s", flag)
+		}
+	}
+	if code := run(nil, func(string) string { return "" }, io.Discard, nil, nil); code != 2 {
+		t.Fatalf("no flags exited %d, want 2", code)
+	}
+}
+
+// signalWriter collects the log and closes draining when it says so.
+type signalWriter struct {
+	mu       sync.Mutex // guards buf and once
+	buf      bytes.Buffer
+	draining chan struct{}
+	once     sync.Once
+}
+
+func (w *signalWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(b)
+	if strings.Contains(w.buf.String(), "msg=Draining") {
+		w.once.Do(func() { close(w.draining) })
+	}
+	return len(b), nil
+}
+
+func TestRunServesAndDrainsOnSIGTERM(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "hello")
+	}))
+	defer origin.Close()
+	env := map[string]string{"ADMIN_TOKEN": "tok"}
+	signals := make(chan os.Signal, 2)
+	addrs := make(chan [2]net.Addr, 1)
+	logs := &signalWriter{draining: make(chan struct{})}
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run([]string{"--origin=" + origin.URL, "--listen=127.0.0.1:0", "--admin-listen=127.0.0.1:0", "--admin-token-env=ADMIN_TOKEN", "--cache-size=16Mi", "--shutdown-delay=1h"},
+			func(k string) string { return env[k] }, logs, signals, func(p, a net.Addr) { addrs <- [2]net.Addr{p, a} })
+	}()
+	var pub, adm string
+	select {
+	case a := <-addrs:
+		pub, adm = "http://"+a[0].String(), "http://"+a[1].String()
+	case code := <-exit:
+		t.Fatalf("exited %d early: %s", code, logs.buf.String())
+	}
+	status := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Cache-Status")
+	}
+	status(pub + "/x")
+	if code, cs := status(pub + "/x"); code != 200 || !strings.HasPrefix(cs, "cacheproxy; hit") {
+		t.Fatalf("second GET: %d %q", code, cs)
+	}
+	if code, _ := status(adm + "/readyz"); code != 200 {
+		t.Fatalf("/readyz %d before SIGTERM", code)
+	}
+	signals <- syscall.SIGTERM
+	<-logs.draining
+	if code, _ := status(adm + "/readyz"); code != 503 {
+		t.Fatalf("/readyz %d while draining, want 503", code)
+	}
+	if code, _ := status(pub + "/x"); code != 200 {
+		t.Fatalf("public port %d during the shutdown delay, want still serving", code)
+	}
+	signals <- syscall.SIGTERM // a second signal skips the delay
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, logs.buf.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("did not exit after the second signal")
+	}
+}
