@@ -71,7 +71,7 @@ func (r *CacheProxyReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 // replaced: running pods and in-flight Purges use it.
 func (r *CacheProxyReconciler) ensureTokenSecret(ctx context.Context, cp *cachev1alpha1.CacheProxy) (string, error) {
 	var secret corev1.Secret
-	key := client.ObjectKey{Namespace: cp.Namespace, Name: tokenSecretName(cp)}
+	key := client.ObjectKey{Namespace: cp.Namespace, Name: tokenSecretName(cp.Name)}
 	err := r.APIReader.Get(ctx, key, &secret)
 	switch {
 	case err == nil:

@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"context"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -74,9 +76,7 @@ var _ = Describe("The CacheProxy controller", func() {
 		hash := before.Spec.Template.Annotations[controllers.AnnotationConfigHash]
 		Expect(hash).NotTo(BeEmpty())
 
-		Expect(k8sClient.Get(ctx, key, cp)).To(Succeed())
-		cp.Spec.Origin.URL = "http://web-v2.web.svc:8080"
-		Expect(k8sClient.Update(ctx, cp)).To(Succeed())
+		update(ctx, cp, func() { cp.Spec.Origin.URL = "http://web-v2.web.svc:8080" })
 		Eventually(func(g Gomega) {
 			d := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())
@@ -92,9 +92,7 @@ var _ = Describe("The CacheProxy controller", func() {
 		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "edge-admin-token", Namespace: cp.Namespace}})).To(Succeed())
 		// A spec change wakes the controller: it does not watch Secrets
 		// (it may not list them).
-		Expect(k8sClient.Get(ctx, key, cp)).To(Succeed())
-		cp.Spec.Replicas = ptr.To[int32](2)
-		Expect(k8sClient.Update(ctx, cp)).To(Succeed())
+		update(ctx, cp, func() { cp.Spec.Replicas = ptr.To[int32](2) })
 		Eventually(func(g Gomega) {
 			d := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())
@@ -147,11 +145,23 @@ var _ = Describe("The CacheProxy controller", func() {
 
 	It("puts back a Deployment edited by hand", func(ctx SpecContext) {
 		d := deployment(ctx)
-		d.Spec.Template.Spec.Containers[0].Image = "evil/image:latest"
-		Expect(k8sClient.Update(ctx, d)).To(Succeed())
+		update(ctx, d, func() { d.Spec.Template.Spec.Containers[0].Image = "evil/image:latest" })
 		Eventually(func(g Gomega) {
 			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())
 			g.Expect(d.Spec.Template.Spec.Containers[0].Image).To(Equal("ghcr.io/cacheops/cacheproxy:test"))
 		}).Should(Succeed())
 	})
 })
+
+// update applies mutate to the latest version of obj and writes it,
+// again on conflicts with the controller's own writes.
+func update(ctx context.Context, obj client.Object, mutate func()) {
+	GinkgoHelper()
+	Eventually(func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate()
+		return k8sClient.Update(ctx, obj)
+	}).Should(Succeed())
+}

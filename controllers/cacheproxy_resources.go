@@ -48,21 +48,21 @@ const (
 )
 
 // tokenSecretName is the name of the Secret holding a fleet's admin token.
-func tokenSecretName(cp *cachev1alpha1.CacheProxy) string { return cp.Name + "-admin-token" }
+func tokenSecretName(cacheProxy string) string { return cacheProxy + "-admin-token" }
 
 // selectorLabels select the pods of one CacheProxy.
-func selectorLabels(cp *cachev1alpha1.CacheProxy) map[string]string {
+func selectorLabels(cacheProxy string) map[string]string {
 	return map[string]string{
 		labelName:       "cacheproxy",
-		labelInstance:   cp.Name,
-		LabelCacheProxy: cp.Name,
+		labelInstance:   cacheProxy,
+		LabelCacheProxy: cacheProxy,
 	}
 }
 
 // objectLabels label every child object; managed-by scopes the manager's
 // caches to its own objects.
 func objectLabels(cp *cachev1alpha1.CacheProxy) map[string]string {
-	l := selectorLabels(cp)
+	l := selectorLabels(cp.Name)
 	l[labelManagedBy] = managedBy
 	return l
 }
@@ -77,7 +77,7 @@ func tokenSecretFor(cp *cachev1alpha1.CacheProxy, token string) *corev1.Secret {
 	return &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:            tokenSecretName(cp),
+			Name:            tokenSecretName(cp.Name),
 			Namespace:       cp.Namespace,
 			Labels:          objectLabels(cp),
 			OwnerReferences: []metav1.OwnerReference{ownerRef(cp)},
@@ -101,7 +101,7 @@ func serviceFor(cp *cachev1alpha1.CacheProxy) *corev1.Service {
 		},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
-			Selector: selectorLabels(cp),
+			Selector: selectorLabels(cp.Name),
 			Ports: []corev1.ServicePort{{
 				Name:       httpPortName,
 				Protocol:   corev1.ProtocolTCP,
@@ -130,7 +130,7 @@ func deploymentFor(cp *cachev1alpha1.CacheProxy, image, tokenHash string) *appsv
 		},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(ptr.Deref(cp.Spec.Replicas, 1)),
-			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(cp)},
+			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(cp.Name)},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      objectLabels(cp),
@@ -172,7 +172,7 @@ func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string) corev
 				}},
 				{Name: tokenEnvVar, ValueFrom: &corev1.EnvVarSource{
 					SecretKeyRef: &corev1.SecretKeySelector{
-						LocalObjectReference: corev1.LocalObjectReference{Name: tokenSecretName(cp)},
+						LocalObjectReference: corev1.LocalObjectReference{Name: tokenSecretName(cp.Name)},
 						Key:                  TokenKey,
 					},
 				}},

@@ -17,7 +17,7 @@ func cacheProxyStatusFor(cp *cachev1alpha1.CacheProxy, deploy *appsv1.Deployment
 	status := *cp.Status.DeepCopy()
 	status.Replicas = deploy.Status.Replicas
 	status.ReadyReplicas = deploy.Status.ReadyReplicas
-	status.Selector = labels.SelectorFromSet(selectorLabels(cp)).String()
+	status.Selector = labels.SelectorFromSet(selectorLabels(cp.Name)).String()
 	status.ObservedGeneration = cp.Generation
 	setAvailableCondition(&status, cp.Generation, deploy)
 	return status

@@ -37,7 +37,7 @@ const cacheProxyRefIndex = "spec.cacheProxyRef.name"
 // CacheProxy and records, per pod, what happened.
 type PurgeReconciler struct {
 	client.Client
-	// APIReader reads the admin-token Secret by name, uncached.
+	// APIReader reads, uncached, the admin-token Secret and the pods.
 	APIReader client.Reader
 	// Recorder emits the Started, Completed and Failed events.
 	Recorder recorder.EventRecorder
@@ -69,20 +69,22 @@ func (r *PurgeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 
 	now := r.Clock.Now()
 	status := purge.Status.DeepCopy()
-	cp, pods, err := r.resolveTarget(ctx, &purge)
+	found, pods, err := r.resolveTarget(ctx, &purge)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	setTargetResolvedCondition(status, purge.Generation, purge.Spec.CacheProxyRef.Name, cp != nil)
-	if cp != nil {
-		if status.StartTime == nil {
-			startPurge(status, pods, now)
-		}
+	if found && status.StartTime == nil {
+		startPurge(status, pods, now)
+	}
+	// Once started, a Purge runs to its end even if its CacheProxy is
+	// deleted: the target pods are purged or gone by the deadline.
+	if status.StartTime != nil {
 		live := byName(pods)
 		markGone(status, live)
 		giveUp(status, deadlineOf(&purge, status), now)
-		r.callDuePods(ctx, &purge, cp, live, status, now)
+		r.callDuePods(ctx, &purge, live, status, now)
 	}
+	setTargetResolvedCondition(status, purge.Generation, purge.Spec.CacheProxyRef.Name, status.StartTime != nil)
 	summarize(status, purge.Generation, r.Clock.Now())
 
 	if err := r.patchStatus(ctx, &purge, status); err != nil {
@@ -91,22 +93,25 @@ func (r *PurgeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	return r.next(&purge, status), nil
 }
 
-// resolveTarget returns the Purge's CacheProxy and its pods, or a nil
-// CacheProxy if it does not exist (yet).
-func (r *PurgeReconciler) resolveTarget(ctx context.Context, purge *cachev1alpha1.Purge) (*cachev1alpha1.CacheProxy, []corev1.Pod, error) {
-	var cp cachev1alpha1.CacheProxy
+// resolveTarget reports whether the Purge's CacheProxy exists and lists
+// the pods of its fleet.
+func (r *PurgeReconciler) resolveTarget(ctx context.Context, purge *cachev1alpha1.Purge) (bool, []corev1.Pod, error) {
 	key := client.ObjectKey{Namespace: purge.Namespace, Name: purge.Spec.CacheProxyRef.Name}
-	if err := r.Get(ctx, key, &cp); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil, nil
+	found := true
+	if err := r.Get(ctx, key, &cachev1alpha1.CacheProxy{}); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return false, nil, fmt.Errorf("getting CacheProxy %s of purge %s: %w", key, klog.KObj(purge), err)
 		}
-		return nil, nil, fmt.Errorf("getting CacheProxy %s of purge %s: %w", key, klog.KObj(purge), err)
+		found = false
 	}
+	// Pods are listed live, not from the cache: the target set must be
+	// the pods that exist when the Purge starts, and a pod the cache has
+	// not seen yet must not be taken for gone.
 	var pods corev1.PodList
-	if err := r.List(ctx, &pods, client.InNamespace(cp.Namespace), client.MatchingLabels(selectorLabels(&cp))); err != nil {
-		return nil, nil, fmt.Errorf("listing pods of CacheProxy %s: %w", klog.KObj(&cp), err)
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(key.Namespace), client.MatchingLabels(selectorLabels(key.Name))); err != nil {
+		return false, nil, fmt.Errorf("listing pods of CacheProxy %s: %w", key, err)
 	}
-	return &cp, pods.Items, nil
+	return found, pods.Items, nil
 }
 
 func byName(pods []corev1.Pod) map[string]*corev1.Pod {

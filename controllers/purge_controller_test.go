@@ -289,6 +289,19 @@ var _ = Describe("The Purge controller", func() {
 		expectEveryPod(waitFor(ctx, p, cachev1alpha1.PurgeComplete), f, 0, 0)
 	})
 
+	It("runs to its end when its CacheProxy is deleted mid-purge", func(ctx SpecContext) {
+		f := newFleet(ctx, 2)
+		f.pods[1].stop()
+		p := f.purge(ctx, "orphan", cachev1alpha1.PurgeSpec{URLs: []string{"https://" + testHost + "/a"}})
+		waitFor(ctx, p, cachev1alpha1.PurgeRunning)
+		Expect(k8sClient.Delete(ctx, f.cp)).To(Succeed())
+		// envtest runs no garbage collector: delete the fleet's pod as it would.
+		Expect(k8sClient.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: f.pods[1].name, Namespace: f.cp.Namespace}})).To(Succeed())
+		done := waitFor(ctx, p, cachev1alpha1.PurgeComplete)
+		Expect(podsIn(done)[f.pods[0].name].Phase).To(Equal(cachev1alpha1.PodPurgeSucceeded))
+		Expect(podsIn(done)[f.pods[1].name].Phase).To(Equal(cachev1alpha1.PodPurgeGone))
+	})
+
 	It("completes at once when the CacheProxy has no pod", func(ctx SpecContext) {
 		f := newFleet(ctx, 0)
 		p := f.purge(ctx, "empty", cachev1alpha1.PurgeSpec{URLs: []string{"https://" + testHost + "/a"}})

@@ -19,7 +19,7 @@ import (
 
 // callDuePods calls, concurrently and each with a timeout, every Pending
 // pod whose backoff has elapsed, and records each answer in status.
-func (r *PurgeReconciler) callDuePods(ctx context.Context, purge *cachev1alpha1.Purge, cp *cachev1alpha1.CacheProxy,
+func (r *PurgeReconciler) callDuePods(ctx context.Context, purge *cachev1alpha1.Purge,
 	live map[string]*corev1.Pod, status *cachev1alpha1.PurgeStatus, now time.Time) {
 	var due []*cachev1alpha1.PodPurgeStatus
 	for i := range status.Pods {
@@ -32,7 +32,7 @@ func (r *PurgeReconciler) callDuePods(ctx context.Context, purge *cachev1alpha1.
 		return
 	}
 
-	token, err := r.adminToken(ctx, cp)
+	token, err := r.adminToken(ctx, purge.Namespace, purge.Spec.CacheProxyRef.Name)
 	if err != nil {
 		// Every due pod pays one attempt: the error shows on each, and the
 		// backoff and deadline apply as for a failed call.
@@ -98,10 +98,10 @@ func invalidationFor(purge *cachev1alpha1.Purge) admin.InvalidationRequest {
 	}
 }
 
-// adminToken reads the CacheProxy's admin token from its Secret.
-func (r *PurgeReconciler) adminToken(ctx context.Context, cp *cachev1alpha1.CacheProxy) (string, error) {
+// adminToken reads a CacheProxy's admin token from its Secret.
+func (r *PurgeReconciler) adminToken(ctx context.Context, namespace, cacheProxy string) (string, error) {
 	var secret corev1.Secret
-	key := client.ObjectKey{Namespace: cp.Namespace, Name: tokenSecretName(cp)}
+	key := client.ObjectKey{Namespace: namespace, Name: tokenSecretName(cacheProxy)}
 	if err := r.APIReader.Get(ctx, key, &secret); err != nil {
 		return "", fmt.Errorf("reading admin token secret %s: %w", key, err)
 	}
