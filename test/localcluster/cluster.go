@@ -43,6 +43,7 @@ type Cluster struct {
 	lock        *os.File
 	logFiles    []*os.File
 	env         *envtest.Environment
+	reaper      *reaper
 	restConfig  *rest.Config
 	clientset   kubernetes.Interface
 	client      client.Client
@@ -132,6 +133,7 @@ func (c *Cluster) startControlPlane() error {
 		return fmt.Errorf("starting control plane (logs in %s): %w", c.logDir(), err)
 	}
 	c.env = env
+	c.armReaper()
 	c.restConfig = rest.CopyConfig(env.Config)
 	if err := writeKubeconfig(env, c.kubeconfigPath); err != nil {
 		return err
@@ -237,6 +239,9 @@ func (c *Cluster) stop() error {
 	if c.spawner != nil {
 		c.spawner.close()
 	}
+	if c.reaper != nil {
+		c.reaper.disarm()
+	}
 	if c.env != nil {
 		if err := c.env.Stop(); err != nil {
 			errs = append(errs, fmt.Errorf("stopping control plane: %w", err))
@@ -250,6 +255,23 @@ func (c *Cluster) stop() error {
 	}
 	c.log.Info("Cluster stopped")
 	return errors.Join(errs...)
+}
+
+// armReaper makes sure etcd and kube-apiserver die with the harness even
+// if Stop never runs (a test binary killed by its timeout, say). Without it
+// the cluster still works, so a failure is only logged.
+func (c *Cluster) armReaper() {
+	cp := c.env.ControlPlane
+	apiserver, err := childProcess(cp.APIServer.Path, "--secure-port="+cp.APIServer.SecureServing.Port)
+	if err == nil {
+		var etcd int
+		if etcd, err = childProcess(cp.Etcd.Path, "--listen-client-urls="+cp.Etcd.URL.String()); err == nil {
+			c.reaper, err = startReaper([]int{apiserver, etcd})
+		}
+	}
+	if err != nil {
+		c.log.Error(err, "etcd and kube-apiserver will outlive this process if it dies without Stop")
+	}
 }
 
 // lockStateDir takes an exclusive lock on the state directory, so a second

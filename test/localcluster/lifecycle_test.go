@@ -114,6 +114,27 @@ var _ = Describe("The node agent", func() {
 		}).Should(Succeed())
 	})
 
+	It("leaves a pod whose nodeSelector the node does not match unscheduled", func(ctx SpecContext) {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "picky", Namespace: "lifecycle"},
+			Spec: corev1.PodSpec{
+				NodeSelector: map[string]string{"disktype": "ssd"},
+				Containers:   []corev1.Container{{Name: "c", Image: "testpod"}},
+			},
+		}
+		Expect(cluster.Client().Create(ctx, pod)).To(Succeed())
+		DeferCleanup(func(ctx SpecContext) { Expect(cluster.Client().Delete(ctx, pod)).To(Succeed()) })
+		Eventually(func(g Gomega) {
+			var p corev1.Pod
+			g.Expect(cluster.Client().Get(ctx, client.ObjectKeyFromObject(pod), &p)).To(Succeed())
+			g.Expect(p.Spec.NodeName).To(BeEmpty())
+			g.Expect(p.Status.Conditions).To(ContainElement(And(
+				HaveField("Type", corev1.PodScheduled),
+				HaveField("Status", corev1.ConditionFalse),
+				HaveField("Reason", corev1.PodReasonUnschedulable))))
+		}).Should(Succeed())
+	})
+
 	It("refuses a command other than the image's binary", func(ctx SpecContext) {
 		current := podNamed(ctx, "shell", func(p *corev1.Pod) {
 			p.Spec.Containers[0].Command = []string{"/bin/sh", "-c", "echo hi"}

@@ -155,7 +155,7 @@ func (w *podWorker) run(ctx context.Context) {
 			w.pod = w.latest
 			w.mu.Unlock()
 		case ev := <-w.events:
-			w.handle(ctx, ev)
+			w.handle(ev)
 		case <-timer.C:
 		}
 	}
@@ -225,7 +225,7 @@ func (w *podWorker) allocateIP() bool {
 }
 
 // handle applies one event to the worker's state.
-func (w *podWorker) handle(ctx context.Context, ev any) {
+func (w *podWorker) handle(ev any) {
 	switch ev := ev.(type) {
 	case exitEvent:
 		w.containerExited(ev)
