@@ -39,8 +39,11 @@ type nodeAgent struct {
 
 	ctx context.Context // cancelled when the cluster stops
 
-	mu       sync.Mutex // guards workers and stopped
-	workers  map[types.UID]*podWorker
+	mu      sync.Mutex // guards workers, done and stopped
+	workers map[types.UID]*podWorker
+	// done remembers pods whose worker has finished, so an informer event
+	// that trails the deletion does not start a second worker.
+	done     map[types.UID]bool
 	stopped  bool
 	finished sync.WaitGroup // one per worker goroutine
 }
@@ -61,7 +64,7 @@ func (a *nodeAgent) podChanged(obj any) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.stopped {
+	if a.stopped || a.done[pod.UID] {
 		return
 	}
 	w, ok := a.workers[pod.UID]
@@ -74,6 +77,7 @@ func (a *nodeAgent) podChanged(obj any) {
 			w.run(a.ctx)
 			a.mu.Lock()
 			delete(a.workers, pod.UID)
+			a.done[pod.UID] = true
 			a.mu.Unlock()
 		}()
 	}

@@ -185,6 +185,7 @@ func (c *Cluster) startNode(ctx context.Context) error {
 		prober:      newProber(),
 		ctx:         runCtx,
 		workers:     map[types.UID]*podWorker{},
+		done:        map[types.UID]bool{},
 	}
 	sched := newScheduler(c.opts.NodeName, nodeLabels(c.opts.NodeName), c.clientset, c.pods, recorder(corev1.DefaultSchedulerName), c.log.WithName("scheduler"))
 	c.proxy = newServiceProxy(svcInformer.Lister(), c.pods, recorder("kube-proxy"), c.log.WithName("proxy"))

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRunsUntilSignalled builds the program, starts it, reads the
+// KUBECONFIG line it prints when ready, uses the env file, and checks
+// SIGTERM stops everything.
+func TestRunsUntilSignalled(t *testing.T) {
+	binDir := os.Getenv("KUBEBUILDER_ASSETS")
+	if binDir == "" {
+		binDir, _ = filepath.Abs(filepath.Join("..", "..", "..", "bin", "k8s"))
+	}
+	if _, err := os.Stat(filepath.Join(binDir, "kube-apiserver")); err != nil {
+		t.Fatalf("the Kubernetes binaries are missing from %s: run `make test`, or hack/setup-envtest.sh, to build them", binDir)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "localcluster")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	state := filepath.Join(dir, "state")
+	cmd := exec.Command(bin, "--bin-dir", binDir, "--state-dir", state, "--run", "sleeper=/bin/sleep 300")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+	})
+
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the ready line: %v", err)
+	}
+	if want := "KUBECONFIG=" + filepath.Join(state, "kubeconfig") + "\n"; line != want {
+		t.Fatalf("printed %q, want %q", line, want)
+	}
+	env, err := os.ReadFile(filepath.Join(state, "localcluster.env"))
+	if err != nil || !strings.Contains(string(env), "export KUBECONFIG=") || !strings.Contains(string(env), "export LOCALCLUSTER_SERVICE_CIDR=127.") {
+		t.Fatalf("env file: %v %q", err, env)
+	}
+	kubectl := exec.Command(filepath.Join(binDir, "kubectl"), "--kubeconfig", filepath.Join(state, "kubeconfig"), "get", "nodes", "-o", "name")
+	if out, err := kubectl.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "node/localnode" {
+		t.Fatalf("kubectl get nodes: %v %q", err, out)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("still running a minute after SIGTERM")
+	}
+	if _, err := os.Stat(filepath.Join(state, "localcluster.env")); !os.IsNotExist(err) {
+		t.Errorf("env file left behind: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(state, "logs", "sleeper.log")); err != nil {
+		t.Errorf("host process log: %v", err)
+	}
+	// kube-controller-manager names the state directory, kube-apiserver
+	// the service range, the host process its command.
+	serviceCIDR := envValue(string(env), "LOCALCLUSTER_SERVICE_CIDR")
+	if left := processesMentioning(state, "--service-cluster-ip-range="+serviceCIDR, "/bin/sleep 300"); len(left) > 0 {
+		t.Fatalf("processes left behind: %q", left)
+	}
+}
+
+// envValue reads NAME's value from export lines.
+func envValue(env, name string) string {
+	for _, line := range strings.Split(env, "\n") {
+		if v, ok := strings.CutPrefix(line, "export "+name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// processesMentioning lists live processes whose command line contains one
+// of needles.
+func processesMentioning(needles ...string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if strings.Contains(string(stat), ") Z ") {
+			continue
+		}
+		cmd := strings.ReplaceAll(string(raw), "\x00", " ")
+		for _, n := range needles {
+			if strings.Contains(cmd, n) {
+				found = append(found, e.Name()+": "+cmd)
+				break
+			}
+		}
+	}
+	return found
+}
