@@ -32,11 +32,30 @@
 //     pods; the proxy selects ready pods itself, by the same rules
 //     (readiness, termination, named target ports, publishNotReadyAddresses).
 //
+// Programs that run next to the cluster rather than in it, such as the
+// operator (bin/manager), start with Cluster.StartHostProcess: KUBECONFIG is
+// set for them, their output goes to <StateDir>/logs/<name>.log, and they
+// can be stopped, killed and started again (an operator restart).
+//
 // Everything Start starts, Stop stops: processes run in their own process
-// group and receive SIGTERM, then SIGKILL after a grace period. Processes the
-// package starts itself (kube-controller-manager, pods, host processes) also
-// die with the process that started them, should it be killed outright; etcd
-// and kube-apiserver are started by envtest, which offers no such guard.
+// group and receive SIGTERM, then SIGKILL after a grace period. Should the
+// harness die without Stop (a test binary killed by its timeout), the
+// processes it started itself (kube-controller-manager, pods, host
+// processes) die with it through a parent-death signal, and a small reaper
+// kills etcd and kube-apiserver, which envtest starts without one.
+//
+// Usage, in a test or a program:
+//
+//	cluster, err := localcluster.Start(ctx, localcluster.Options{
+//		BinDir:            "bin/k8s",
+//		Images:            map[string]string{"cacheproxy": "bin/cacheproxy"},
+//		CRDDirectoryPaths: []string{"config/crd/bases"},
+//	})
+//	defer cluster.Stop()
+//	// cluster.KubeconfigPath(), cluster.Client(), cluster.ServiceAddress(...),
+//	// cluster.KillPod / PausePod / ResumePod, cluster.PodLogPath(...)
+//
+// test/cmd/localcluster runs the same from the command line.
 //
 // Not modelled: init containers, exec probes, lifecycle hooks, volumes,
 // resource limits, service links (the Kubernetes service env variables),

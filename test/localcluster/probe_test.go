@@ -109,3 +109,50 @@ func TestProbeExecIsRefused(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestProberRunOrdersStartupBeforeReadiness(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/live" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	host, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+	get := func(path string) corev1.ProbeHandler {
+		return corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromInt32(int32(port))}}
+	}
+	c := &corev1.Container{
+		StartupProbe:   &corev1.Probe{ProbeHandler: get("/started"), PeriodSeconds: 1},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: get("/ready"), PeriodSeconds: 1},
+		LivenessProbe:  &corev1.Probe{ProbeHandler: get("/live"), PeriodSeconds: 1, FailureThreshold: 1},
+	}
+	reports := make(chan probeReport, 16)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		newProber().run(ctx, host, c, func(r probeReport) { reports <- r })
+		close(done)
+	}()
+
+	first := <-reports
+	if first.kind != probeStartup || !first.success || !first.changed {
+		t.Fatalf("first report = %+v, want a startup success", first)
+	}
+	// Readiness becomes true; liveness fails at once (threshold 1), which
+	// ends its loop; readiness goes on until cancelled.
+	var ready, unhealthy bool
+	for !ready || !unhealthy {
+		r := <-reports
+		switch {
+		case r.kind == probeReadiness && r.success && r.changed:
+			ready = true
+		case r.kind == probeLiveness && !r.success && r.changed:
+			unhealthy = true
+		case r.kind == probeStartup:
+			t.Fatalf("startup probed again after success: %+v", r)
+		}
+	}
+	cancel()
+	<-done
+}
