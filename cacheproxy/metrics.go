@@ -8,26 +8,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Outcomes of client requests, the values of the "cache" label of
-// cacheproxy_requests_total.
-const (
-	outcomeHit         = "hit"         // fresh stored copy
-	outcomeStale       = "stale"       // stale copy served (while revalidating, or on origin error)
-	outcomeRevalidated = "revalidated" // stored copy served after a 304
-	outcomeMiss        = "miss"        // fetched from the origin (stored or not)
-	outcomeCollapsed   = "collapsed"   // answered by another client's fetch
-	outcomePass        = "pass"        // not cacheable: unsafe method, upgrade, range miss
-	outcomeError       = "error"       // origin unreachable, 502/504 answered
-	outcomeRefused     = "refused"     // host not served, or a PURGE/BAN method
-	numOutcomes        = 8
-)
+// cacheproxy_requests_total, indexed by the i* constants below:
+// hit (fresh stored copy), stale (stale copy served while revalidating or on
+// origin error), revalidated (stored copy served after a 304), miss
+// (fetched from the origin, stored or not), collapsed (answered by another
+// client's fetch), pass (not cacheable: unsafe method, upgrade, range miss),
+// error (origin unreachable: 502/504), refused (host not served, PURGE/BAN).
+const numOutcomes = 8
 
-var outcomeNames = [numOutcomes]string{outcomeHit, outcomeStale, outcomeRevalidated, outcomeMiss, outcomeCollapsed, outcomePass, outcomeError, outcomeRefused}
+var outcomeNames = [numOutcomes]string{"hit", "stale", "revalidated", "miss", "collapsed", "pass", "error", "refused"}
 
 // metrics counts what the proxy does. Counters on the request path are
 // plain atomics, exported to Prometheus through CounterFuncs, so a hit costs
@@ -122,7 +117,6 @@ func (m *metrics) handler() http.Handler {
 type instrumentedTransport struct {
 	next http.RoundTripper
 	m    *metrics
-	now  func() time.Time
 }
 
 func (t *instrumentedTransport) RoundTrip(r *http.Request) (*http.Response, error) {

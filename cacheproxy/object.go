@@ -127,10 +127,11 @@ func (o *object) fresh(now int64) bool {
 	return o.ttl(now) > 0 && o.softPurgedAt.Load() == 0
 }
 
-// staleWindow returns how long past the end of its freshness the object may
-// still be served while revalidating (swr) or instead of an origin error
-// (sie), given the soft-purge grace. Objects whose origin forbade stale use
-// (must-revalidate, proxy-revalidate, no-cache) get none.
+// staleUsable reports whether the stale object may still be served at now:
+// within window past the end of its freshness (its stale-while-revalidate
+// or stale-if-error), or within softGrace of a soft purge. Objects whose
+// origin forbade stale use (must-revalidate, proxy-revalidate, no-cache)
+// never are.
 func (o *object) staleUsable(now int64, window time.Duration, softGrace time.Duration) bool {
 	if o.noStale {
 		return false

@@ -257,6 +257,19 @@ func (p *Proxy) fetchCoalesced(w http.ResponseWriter, r *http.Request, key strin
 	})
 	res := v.(*fetchResult)
 	if !led {
+		if o := res.share; o != nil && vary == nil && o.vary != nil && o.variant != variantValues(o.vary, r.Header) {
+			// The leader's answer was another variant of a URL whose Vary
+			// was unknown: coalesce again, now per variant, unless this
+			// variant was stored meanwhile.
+			now := p.now()
+			if mine, _ := p.lookup(key, r.Header); mine != nil && mine.fresh(now) {
+				p.metrics.count(iCollapsed)
+				p.serveObject(w, r, mine, now, cacheStatus{fwd: fwdVaryMiss, fwdStatus: mine.status, collapsed: true, ttl: mine.ttl(now), hasTTL: true})
+				return
+			}
+			p.fetchCoalesced(w, r, key, stale, o.vary, fwdVaryMiss)
+			return
+		}
 		res = p.serveCollapsed(w, r, key, stale, fwd, res)
 	}
 	if res != nil && res.abort {
@@ -291,7 +304,7 @@ func (p *Proxy) serveCollapsed(w http.ResponseWriter, r *http.Request, key strin
 // serveObject writes a stored object. The stored header slices are shared,
 // not copied: the hit path allocates only the Age and Cache-Status values.
 func (p *Proxy) serveObject(w http.ResponseWriter, r *http.Request, o *object, now int64, cs cacheStatus) {
-	if o.visited.Load() == false {
+	if !o.visited.Load() {
 		o.visited.Store(true)
 	}
 	h := w.Header()
