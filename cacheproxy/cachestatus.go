@@ -11,6 +11,7 @@ import (
 //	cacheproxy; hit; ttl=42                                  fresh hit
 //	cacheproxy; fwd=stale; ttl=-3; detail=stale-while-revalidate
 //	                                                         stale copy served, refresh in background
+//	cacheproxy; fwd=stale; ttl=-3; detail=soft-purged        the same after a soft purge
 //	cacheproxy; fwd=stale; fwd-status=503; ttl=-3; detail=stale-if-error
 //	                                                         origin failed, stale copy served
 //	cacheproxy; fwd=stale; fwd-status=304; ttl=60            revalidated, stored copy served

@@ -197,17 +197,19 @@ func first(os []*object) *object {
 }
 
 // countBanned counts the objects stored before at that any pattern matches,
-// one shard at a time under its read lock.
+// one shard at a time under its read lock. It walks the shard's map, so it
+// touches an object only when its key matches.
 func (p *Proxy) countBanned(patterns []banPattern, at int64) int64 {
 	var n int64
 	for i := range p.store.shards {
-		p.store.scanShard(i, func(o *object) {
-			if o.storedAt >= at {
-				return
-			}
+		p.store.scanKeys(i, func(key string, head *object) {
 			for j := range patterns {
-				if patterns[j].match(o.key) {
-					n++
+				if patterns[j].match(key) {
+					for o := head; o != nil; o = o.nextVariant {
+						if o.storedAt < at {
+							n++
+						}
+					}
 					return
 				}
 			}

@@ -209,7 +209,11 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, key strin
 			p.refreshInBackground(r, key, obj)
 			p.metrics.count(iStale)
 			p.metrics.staleServed.Add(1)
-			p.serveObject(w, r, obj, now, cacheStatus{fwd: fwdStale, ttl: obj.ttl(now), hasTTL: true, detail: "stale-while-revalidate"})
+			detail := "stale-while-revalidate"
+			if obj.softPurgedAt.Load() != 0 {
+				detail = "soft-purged"
+			}
+			p.serveObject(w, r, obj, now, cacheStatus{fwd: fwdStale, ttl: obj.ttl(now), hasTTL: true, detail: detail})
 			return
 		}
 	}

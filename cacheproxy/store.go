@@ -293,3 +293,14 @@ func (s *store) scanShard(i int, fn func(*object)) {
 		fn(o)
 	}
 }
+
+// scanKeys calls fn with each key of shard i and its newest variant (the
+// others hang off nextVariant) under the shard's read lock.
+func (s *store) scanKeys(i int, fn func(key string, head *object)) {
+	sh := &s.shards[i]
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	for k, o := range sh.entries {
+		fn(k, o)
+	}
+}
