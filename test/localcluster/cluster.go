@@ -263,7 +263,7 @@ func (c *Cluster) stop() error {
 // the cluster still works, so a failure is only logged.
 func (c *Cluster) armReaper() {
 	cp := c.env.ControlPlane
-	apiserver, err := childProcess(cp.APIServer.Path, "--secure-port="+cp.APIServer.SecureServing.Port)
+	apiserver, err := childProcess(cp.APIServer.Path, "--secure-port="+cp.APIServer.Port)
 	if err == nil {
 		var etcd int
 		if etcd, err = childProcess(cp.Etcd.Path, "--listen-client-urls="+cp.Etcd.URL.String()); err == nil {

@@ -23,7 +23,11 @@ func ExampleStart() {
 	if err != nil {
 		panic(err)
 	}
-	defer cluster.Stop()
+	defer func() {
+		if err := cluster.Stop(); err != nil {
+			fmt.Println(err)
+		}
+	}()
 
 	manager, err := cluster.StartHostProcess("manager", "bin/manager",
 		[]string{"--health-probe-bind-address=0", "--metrics-bind-address=0"})

@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -19,6 +20,9 @@ type portProxy struct {
 	addr string
 	ln   net.Listener
 	log  logr.Logger
+	// ctx ends with close, aborting dials in flight.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu       sync.Mutex // guards backends, next, conns and closed
 	backends []string
@@ -32,11 +36,13 @@ type portProxy struct {
 const dialTimeout = 2 * time.Second
 
 func listenPortProxy(addr string, log logr.Logger) (*portProxy, error) {
-	ln, err := net.Listen("tcp", addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	p := &portProxy{addr: addr, ln: ln, log: log, conns: map[net.Conn]struct{}{}}
+	p := &portProxy{addr: addr, ln: ln, log: log, ctx: ctx, cancel: cancel, conns: map[net.Conn]struct{}{}}
 	go p.serve()
 	return p, nil
 }
@@ -106,7 +112,7 @@ func (p *portProxy) forward(client net.Conn) {
 	defer client.Close()
 	var backend net.Conn
 	for _, addr := range p.pick() {
-		c, err := net.DialTimeout("tcp", addr, dialTimeout)
+		c, err := (&net.Dialer{Timeout: dialTimeout}).DialContext(p.ctx, "tcp", addr)
 		if err == nil {
 			backend = c
 			break
@@ -152,6 +158,7 @@ func (p *portProxy) close() {
 		conns = append(conns, c)
 	}
 	p.mu.Unlock()
+	p.cancel()
 	p.ln.Close()
 	for _, c := range conns {
 		c.Close()

@@ -78,6 +78,7 @@ func (s *spawner) start(spec processSpec) (*process, error) {
 	// The child holds its own descriptor once started.
 	defer logFile.Close()
 
+	//nolint:noctx // stop ends the process, with a grace period a context cannot give.
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = spec.Env
 	if cmd.Env == nil {

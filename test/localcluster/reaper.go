@@ -33,6 +33,7 @@ func startReaper(pids []int) (*reaper, error) {
 	}
 	// cat returns at end of input, which only the harness's death (or
 	// disarm) brings; the shell then kills every target group.
+	//nolint:noctx // it must outlive every context of the harness.
 	cmd := exec.Command("/bin/sh", "-c", "cat >/dev/null; kill -9 "+strings.Join(targets, " "))
 	cmd.Stdin = r
 	cmd.Env = []string{}

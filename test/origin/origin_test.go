@@ -26,9 +26,16 @@ func newServer(t *testing.T) (*origin.Origin, *httptest.Server, *fixedClock) {
 	return o, srv, clock
 }
 
-func do(t *testing.T, method, url string, header http.Header) (*http.Response, string) {
+// response is what a test reads of an answer; the body is already read and
+// closed.
+type response struct {
+	StatusCode int
+	Header     http.Header
+}
+
+func do(t *testing.T, method, url string, header http.Header) (response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +51,7 @@ func do(t *testing.T, method, url string, header http.Header) (*http.Response, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, string(b)
+	return response{StatusCode: resp.StatusCode, Header: resp.Header}, string(b)
 }
 
 func TestPages(t *testing.T) {

@@ -21,6 +21,9 @@ const (
 	jsonCacheControl = "public, max-age=30, s-maxage=120, stale-while-revalidate=15, stale-if-error=600"
 )
 
+// tagProducts tags every page that lists or shows products.
+const tagProducts = "products"
+
 // maxProductID bounds the catalogue: /products/1000 is a 404.
 const maxProductID = 999
 
@@ -28,7 +31,7 @@ func homePage(*http.Request) (resource, bool) {
 	return resource{
 		contentType:  "text/html; charset=utf-8",
 		cacheControl: htmlCacheControl,
-		tags:         []string{"home", "products", "html"},
+		tags:         []string{"home", tagProducts, "html"},
 		render: func(version int, at time.Time) []byte {
 			var items strings.Builder
 			for id := 1; id <= 3; id++ {
@@ -47,7 +50,7 @@ func productPage(r *http.Request) (resource, bool) {
 	return resource{
 		contentType:  "text/html; charset=utf-8",
 		cacheControl: htmlCacheControl,
-		tags:         []string{"product-" + id, "products", "html"},
+		tags:         []string{"product-" + id, tagProducts, "html"},
 		render: func(version int, at time.Time) []byte {
 			body := fmt.Sprintf(`<img src="/img/product-%s.svg" alt="Product %s"><p>Price: %s</p>`, id, id, price(id))
 			return layout("Product "+id, body, version, at)
@@ -88,7 +91,7 @@ func productJSON(r *http.Request) (resource, bool) {
 	return resource{
 		contentType:  "application/json",
 		cacheControl: jsonCacheControl,
-		tags:         []string{"product-" + id, "products", "api"},
+		tags:         []string{"product-" + id, tagProducts, "api"},
 		render: func(version int, at time.Time) []byte {
 			n, _ := strconv.Atoi(id)
 			b, _ := json.Marshal(map[string]any{

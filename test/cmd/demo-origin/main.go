@@ -35,7 +35,7 @@ func run() error {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on; port 0 picks a free port")
 	flag.Parse()
 
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", *listen, err)
 	}

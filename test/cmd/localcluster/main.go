@@ -156,8 +156,9 @@ func absolutePaths(in keyValues) (map[string]string, error) {
 type keyValues map[string]string
 
 func (kv keyValues) String() string {
-	var parts []string
-	for _, k := range kv.keys() {
+	keys := kv.keys()
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
 		parts = append(parts, k+"="+kv[k])
 	}
 	return strings.Join(parts, ",")
