@@ -70,6 +70,20 @@ lint: golangci-lint ## Run golangci-lint (config: .golangci.yml).
 test: verify-gen verify-fmt vet envtest build ## Run every test: unit, fuzz seeds, envtest suites and end to end (first run builds Kubernetes, about 15 minutes).
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: test-e2e
+test-e2e: envtest build ## Run only the end-to-end suite: the whole product on the local cluster, driven by kubectl.
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./test/e2e/...
+
+##@ Demo and benchmarks
+
+.PHONY: demo
+demo: envtest build ## Run the product end to end on a local embedded cluster with a narrated tour; DEMO_FLAGS=--exit exits after it.
+	go run ./test/cmd/demo --bin-dir "$(LOCALBIN)" $(DEMO_FLAGS)
+
+.PHONY: bench
+bench: envtest build ## Benchmarks against Varnish and nginx, and purge latency across a fleet (BENCH_FLAGS=--short for a quick look).
+	hack/bench/run.sh $(BENCH_FLAGS)
+
 ##@ Build
 
 .PHONY: build
