@@ -41,7 +41,20 @@ func newIdempotency(max int, ttl time.Duration) *idempotency {
 func (m *idempotency) begin(key string, now time.Time) (*idEntry, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for len(m.order) > 0 && (len(m.order) >= m.max || now.Sub(m.order[0].at) > m.ttl) {
+	m.dropOldest(func(e *idEntry) bool { return now.Sub(e.at) > m.ttl })
+	if e, ok := m.entries[key]; ok {
+		return e, false
+	}
+	m.dropOldest(func(*idEntry) bool { return len(m.order) >= m.max })
+	e := &idEntry{key: key, at: now, done: make(chan struct{})}
+	m.entries[key] = e
+	m.order = append(m.order, e)
+	return e, true
+}
+
+// dropOldest forgets ids, oldest first, while drop says so. m.mu is held.
+func (m *idempotency) dropOldest(drop func(*idEntry) bool) {
+	for len(m.order) > 0 && drop(m.order[0]) {
 		old := m.order[0]
 		m.order[0] = nil
 		m.order = m.order[1:]
@@ -49,13 +62,6 @@ func (m *idempotency) begin(key string, now time.Time) (*idEntry, bool) {
 			delete(m.entries, old.key)
 		}
 	}
-	if e, ok := m.entries[key]; ok {
-		return e, false
-	}
-	e := &idEntry{key: key, at: now, done: make(chan struct{})}
-	m.entries[key] = e
-	m.order = append(m.order, e)
-	return e, true
 }
 
 // finish records the first answer and releases the waiting duplicates.
