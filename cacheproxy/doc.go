@@ -29,11 +29,38 @@
 //	cachestatus.go   the Cache-Status header
 //	quantity.go      "256Mi" and friends
 //
-// Decisions a user may want to know: the scheme is not part of the cache
-// key and ports 80 and 443 are both dropped from it (key.go); clients'
-// request Cache-Control directives other than no-store are ignored, as
-// CDNs do, so a shift-reload cannot bypass the cache and load the origin;
-// responses carrying Set-Cookie are never stored; a HEAD miss is fetched
-// with GET so the object can be stored; a Range request is answered from a
-// stored object, and passed to the origin on a miss.
+// Decisions (each file's comment has the detail):
+//
+//   - Cache key: normalised host + path + query. The scheme is not part of
+//     it, so ports 80 and 443 are both dropped ("example.com:443" and
+//     "example.com" are one host); other ports are kept. Hosts are
+//     lower-cased without a trailing dot; percent-encoding is normalised
+//     (RFC 3986 §6.2.2); dot segments and query order are kept (key.go).
+//   - Eviction: SIEVE per shard over a global byte count. Every object is
+//     charged its body plus a measured overhead, so the charged bytes match
+//     the heap within a few percent (BenchmarkMemoryPerObject).
+//   - Bans: a Varnish-style ban list; O(1) registration, lazily checked on
+//     lookup, swept in the background (ban.go).
+//   - Time T and idempotency: the first receipt of an id; purges affect
+//     objects stored before T, where a revalidation counts as storing; ids
+//     are remembered for IdempotencyTTL (24h) and at most
+//     IdempotencyEntries (10000); a repeated id gets the first answer, even
+//     if its body differs (invalidate.go, idempotency.go).
+//   - Soft purge: stale at once, served stale (while one background request
+//     refreshes it, and instead of origin errors) for SoftPurgeGrace (1h)
+//     after the purge; never for must-revalidate, proxy-revalidate or
+//     no-cache objects. A simple purge is never served stale.
+//   - Requests: clients' Cache-Control directives other than no-store are
+//     ignored, as CDNs do, so a shift-reload cannot bypass the cache; a HEAD
+//     miss is fetched with GET so the object can be stored; a Range request
+//     is answered from a stored object and passed to the origin on a miss;
+//     clients' If-None-Match / If-Modified-Since are answered from the cache.
+//   - Responses: Set-Cookie responses are never stored (one user's cookie
+//     must not reach the next); qualified private="x" and no-cache="x" act
+//     as their unqualified forms; explicit stale-while-revalidate and
+//     stale-if-error apply even with s-maxage, while must-revalidate,
+//     proxy-revalidate and no-cache forbid every stale use.
+//   - Coalescing: concurrent misses for one object (one Vary variant) make
+//     one origin request; waiters get the stored answer. A response that
+//     cannot be stored is not shared: each waiter then asks the origin.
 package cacheproxy

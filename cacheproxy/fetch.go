@@ -371,11 +371,18 @@ func (p *Proxy) onPassResponse(ps *passState, resp *http.Response) {
 	if !ps.invalidate || resp.StatusCode >= 400 {
 		return
 	}
-	p.removeKey(ps.key)
+	keys := []string{ps.key}
 	for _, name := range [...]string{"Location", "Content-Location"} {
 		if key, ok := sameHostKey(ps.reqURL, ps.reqHost, resp.Header.Get(name)); ok {
-			p.removeKey(key)
+			keys = append(keys, key)
 		}
+	}
+	now := p.now()
+	// Like a purge: fetches that started before this answer must not store
+	// what it changed.
+	p.recent.add(keys, nil, now, false, now-int64(p.cfg.FetchTimeout))
+	for _, key := range keys {
+		p.removeKey(key)
 	}
 }
 
