@@ -297,7 +297,10 @@ func (f *fill) finish() *fetchResult {
 		return res
 	}
 	count(iMiss)
-	res.abort = f.wroteClient && !f.sawEOF
+	// A body cut short must abort the client's connection, or it would take
+	// the truncated body for the whole. Not when it wanted no body (HEAD) or
+	// is gone already.
+	res.abort = f.wroteClient && !f.sawEOF && !f.headOnly && !f.clientGone
 	if o := f.obj; o != nil && f.buffering.Load() && f.sawEOF {
 		o.body = f.buf
 		if cap(o.body)-len(o.body) > len(o.body)/8 {

@@ -520,3 +520,38 @@ func TestCoalescedWaitersOfAnotherVariantCoalesceAgain(t *testing.T) {
 		t.Fatalf("origin saw %d requests for 2 variants and %d clients", got, n)
 	}
 }
+
+func TestHeadOfUnstorableResponse(t *testing.T) {
+	e := newEnv(t, fixed(strings.Repeat("z", 100_000), "Cache-Control", "no-store"))
+	for range 2 {
+		r := e.do(http.MethodHead, "/nostore")
+		if r.status != 200 || r.body != "" || !strings.Contains(r.cacheStatus(), "not-stored-no-store") {
+			t.Fatalf("HEAD: %d %q %q", r.status, r.body, r.cacheStatus())
+		}
+	}
+	if r := e.get("/nostore"); len(r.body) != 100_000 {
+		t.Fatalf("GET after HEAD: %d bytes", len(r.body))
+	}
+}
+
+func TestTruncatedOriginBodyIsNotStoredAndAborts(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Length", "1000")
+		io.WriteString(w, "only part of it")
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // the origin dies mid-body
+	})
+	req, _ := http.NewRequest(http.MethodGet, e.front.URL+"/t", nil)
+	resp, err := e.transport.RoundTrip(req)
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("the client read a truncated body as complete")
+	}
+	if s := e.proxy.Stats(); s.Objects != 0 {
+		t.Fatal("a truncated body was stored")
+	}
+}
