@@ -126,6 +126,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		pr.Out.Host = pr.In.Host
 	}
 	pr.SetXForwarded()
+	// RFC 9110 §7.6.3: a gateway sends Via on the requests it forwards.
+	pr.Out.Header.Add("Via", viaValue(pr.In))
 	if f, ok := pr.In.Context().Value(fillKey{}).(*fill); ok {
 		f.prepare(pr.Out)
 	}
@@ -504,4 +506,15 @@ func (e *eofReader) Read(b []byte) (int, error) {
 		e.f.sawEOF = true
 	}
 	return n, err
+}
+
+// viaValue is this hop's Via member, e.g. "1.1 cacheproxy".
+func viaValue(r *http.Request) string {
+	switch {
+	case r.ProtoMajor == 2:
+		return "2 cacheproxy"
+	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
+		return "1.0 cacheproxy"
+	}
+	return "1.1 cacheproxy"
 }

@@ -346,6 +346,9 @@ func TestProxyHeaders(t *testing.T) {
 	if in.Host != "www.example.com" || in.Header.Get("X-Forwarded-Host") != "www.example.com" || in.Header.Get("X-Forwarded-Proto") != "http" {
 		t.Fatalf("origin saw Host %q, X-Forwarded-Host %q, X-Forwarded-Proto %q", in.Host, in.Header.Get("X-Forwarded-Host"), in.Header.Get("X-Forwarded-Proto"))
 	}
+	if via := in.Header.Get("Via"); via != "1.1 cacheproxy" {
+		t.Fatalf("origin saw Via %q", via)
+	}
 	if xff := in.Header.Get("X-Forwarded-For"); xff != "127.0.0.1" {
 		t.Fatalf("X-Forwarded-For %q: a client's own value must not be trusted", xff)
 	}
