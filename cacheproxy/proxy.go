@@ -315,8 +315,20 @@ func (p *Proxy) serveObject(w http.ResponseWriter, r *http.Request, o *object, n
 	for _, f := range o.header {
 		h[f.name] = f.values
 	}
-	h["Age"] = []string{strconv.FormatInt(int64(o.age(now)/time.Second), 10)}
-	h["Cache-Status"] = []string{cs.after(o.upstreamStatus)}
+	ageSec := int64(o.age(now) / time.Second)
+	if cs.hit && !cs.collapsed {
+		ttlSec := ttlSeconds(cs.ttl)
+		hh := o.hitHeaders.Load()
+		if hh == nil || hh.ageSec != ageSec || hh.ttlSec != ttlSec {
+			hh = &hitHeaders{ageSec: ageSec, ttlSec: ttlSec,
+				age: []string{strconv.FormatInt(ageSec, 10)}, status: []string{cs.after(o.upstreamStatus)}}
+			o.hitHeaders.Store(hh)
+		}
+		h["Age"], h["Cache-Status"] = hh.age, hh.status
+	} else {
+		h["Age"] = []string{strconv.FormatInt(ageSec, 10)}
+		h["Cache-Status"] = []string{cs.after(o.upstreamStatus)}
+	}
 	if o.status == http.StatusOK && notModified(r.Header, o) {
 		delete(h, "Content-Length")
 		w.WriteHeader(http.StatusNotModified)
