@@ -63,6 +63,7 @@ type fill struct {
 	clientGone  bool
 	buf         []byte
 	buffering   atomic.Bool // read by the client-gone callback
+	shareOnly   bool        // obj is an error answer for the waiters only, never stored
 }
 
 // fetchResult is what the leader of a coalesced fetch hands its waiters.
@@ -202,7 +203,11 @@ func (f *fill) onResponse(resp *http.Response) {
 	if !pol.store {
 		f.cs.detail = "not-stored-" + pol.why
 	}
-	if pol.store {
+	// An origin error that may not be stored is still handed to the
+	// clients waiting on this fetch, so a failing origin gets one request,
+	// not one per waiter. Never a private, cookie-setting or authorised one.
+	f.shareOnly = !pol.store && shareableError(f.reqHeader, resp) && resp.ContentLength <= p.cfg.MaxObjectSize
+	if pol.store || f.shareOnly {
 		h := resp.Header.Clone()
 		delete(h, "Age")
 		delete(h, "Content-Length")
@@ -303,7 +308,13 @@ func (f *fill) finish() *fetchResult {
 	// the truncated body for the whole. Not when it wanted no body (HEAD) or
 	// is gone already.
 	res.abort = f.wroteClient && !f.sawEOF && !f.headOnly && !f.clientGone
-	if o := f.obj; o != nil && f.buffering.Load() && f.sawEOF {
+	if o := f.obj; o != nil && f.shareOnly {
+		if f.buffering.Load() && f.sawEOF {
+			o.body = f.buf
+			o.header = setField(o.header, "Content-Length", contentLength(len(o.body)))
+			res.share = o
+		}
+	} else if o != nil && f.buffering.Load() && f.sawEOF {
 		o.body = f.buf
 		if cap(o.body)-len(o.body) > len(o.body)/8 {
 			o.body = slices.Clip(slices.Clone(o.body))
@@ -517,4 +528,15 @@ func viaValue(r *http.Request) string {
 		return "1.0 cacheproxy"
 	}
 	return "1.1 cacheproxy"
+}
+
+// shareableError reports whether an unstorable origin answer may still be
+// given to the clients that waited for the same fetch: a server error, not
+// marked private, setting no cookie, to a request without Authorization.
+func shareableError(req http.Header, resp *http.Response) bool {
+	if resp.StatusCode < 500 || len(resp.Header["Set-Cookie"]) > 0 || req.Get("Authorization") != "" {
+		return false
+	}
+	cc := parseCacheControl(resp.Header["Cache-Control"])
+	return !cc.private && !cc.noStore
 }

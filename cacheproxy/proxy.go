@@ -291,7 +291,7 @@ func (p *Proxy) serveCollapsed(w http.ResponseWriter, r *http.Request, key strin
 		p.metrics.count(iCollapsed)
 		cs := res.cs
 		cs.collapsed = true
-		cs.ttl, cs.hasTTL = o.ttl(now), true
+		cs.ttl, cs.hasTTL = o.ttl(now), res.stored || cs.fwd == fwdStale
 		p.serveObject(w, r, o, now, cs)
 		return nil
 	}

@@ -558,3 +558,45 @@ func TestTruncatedOriginBodyIsNotStoredAndAborts(t *testing.T) {
 		t.Fatal("a truncated body was stored")
 	}
 }
+
+func TestCoalescedWaitersShareAnOriginError(t *testing.T) {
+	release := make(chan struct{})
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+	})
+	const n = 30
+	entered := make(chan struct{}, n)
+	front := e.front.Config.Handler
+	e.front.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		front.ServeHTTP(w, r)
+	})
+	var wg sync.WaitGroup
+	results := make([]response, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = e.get("/busy")
+		}()
+	}
+	for range n {
+		<-entered
+	}
+	close(release)
+	wg.Wait()
+	for i, r := range results {
+		if r.status != http.StatusServiceUnavailable || r.body != "overloaded\n" {
+			t.Fatalf("client %d got %d %q", i, r.status, r.body)
+		}
+	}
+	// Clients that arrived after the fetch ended ask again; those that
+	// waited share the one answer.
+	if got := e.origin.requests.Load(); got >= n/2 {
+		t.Fatalf("origin saw %d requests for %d concurrent clients", got, n)
+	}
+	if s := e.proxy.Stats(); s.Objects != 0 {
+		t.Fatal("an error answer was stored")
+	}
+}
