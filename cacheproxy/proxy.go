@@ -142,8 +142,16 @@ func (p *Proxy) goBackground(fn func()) bool {
 func (p *Proxy) now() int64 { return p.cfg.Now().UnixNano() }
 
 // servesHost reports whether requests for the normalised host are served.
+// A --host without a port admits that host on any port (clients may reach
+// the proxy through any port mapping); one with a port admits only it.
 func (p *Proxy) servesHost(host string) bool {
-	return p.hosts == nil || p.hosts[host]
+	if p.hosts == nil || p.hosts[host] {
+		return true
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		return p.hosts[host[:i]]
+	}
+	return false
 }
 
 // ServeHTTP answers a client request: from the cache when it can, from the

@@ -410,8 +410,9 @@ func TestHostsRestrictService(t *testing.T) {
 	e := newEnv(t, counting("Cache-Control", "max-age=60"), func(c *Config) { c.Hosts = []string{"www.example.com"} })
 	wantStatus(t, e.get("/a"), 200, "cacheproxy; fwd=uri-miss")
 	wantStatus(t, e.get("/a", "Host", "WWW.EXAMPLE.COM:443"), 200, "cacheproxy; hit")
+	wantStatus(t, e.get("/a", "Host", "www.example.com:8080"), 200, "cacheproxy; fwd=uri-miss") // any port; a port other than 80/443 is its own key
 	r := e.get("/a", "Host", "evil.example")
-	if r.status != http.StatusMisdirectedRequest || e.origin.requests.Load() != 1 {
+	if r.status != http.StatusMisdirectedRequest || e.origin.requests.Load() != 2 {
 		t.Fatalf("other host: %d, origin requests %d; want 421 and no origin request", r.status, e.origin.requests.Load())
 	}
 }

@@ -203,7 +203,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.StringVar(&o.adminListen, "admin-listen", ":9090", "admin API `address` (host:port); keep it off the public network")
 	fs.StringVar(&tokenFile, "admin-token-file", "", "`file` holding the admin bearer token (surrounding whitespace ignored); exactly one of --admin-token-file and --admin-token-env is required")
 	fs.StringVar(&tokenEnv, "admin-token-env", "", "name of the environment `variable` holding the admin bearer token")
-	fs.Var(&hosts, "host", "a Host `name` this proxy serves (repeatable, or comma separated); other hosts get 421, and invalidations naming them get 400. Without it every host is served; refetches still only go to --origin")
+	fs.Var(&hosts, "host", "a Host `name` this proxy serves (repeatable, or comma separated); other hosts get 421, and invalidations naming them get 400; without a port it matches any port. Without it every host is served; refetches still only go to --origin")
 	fs.Var(quantityFlag{&cacheSize}, "cache-size", "memory bound for stored objects (`bytes` or quantity); the least valuable objects are evicted beyond it")
 	fs.Var(quantityFlag{&maxObj}, "max-object-size", "largest body stored (`bytes` or quantity); larger responses are streamed, not stored (default cache-size/8, at most 64Mi)")
 	fs.DurationVar(&o.config.OriginTimeout, "origin-timeout", cacheproxy.DefaultOriginTimeout, "bound on connecting to the origin and waiting for response headers; past it clients get 504 or a stale copy")
