@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // ErrBodyTooLarge is returned by DecodeInvalidationRequest for bodies over
@@ -15,8 +16,9 @@ var ErrBodyTooLarge = fmt.Errorf("request body larger than %d bytes", MaxBodyByt
 // DecodeInvalidationRequest reads one JSON InvalidationRequest from r and
 // validates it. It refuses bodies over MaxBodyBytes (ErrBodyTooLarge),
 // invalid JSON, unknown fields, anything after the object, and whatever
-// Validate refuses, with messages a person can act on. JSON field names
-// match case-insensitively, as encoding/json does.
+// Validate refuses, with messages a person can act on. Field names must be
+// spelt exactly ("dryRun", not "dryrun"): encoding/json alone would accept
+// any letter case.
 func DecodeInvalidationRequest(r io.Reader) (InvalidationRequest, error) {
 	var req InvalidationRequest
 	data, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
@@ -28,6 +30,9 @@ func DecodeInvalidationRequest(r io.Reader) (InvalidationRequest, error) {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return req, errors.New("empty body: want a JSON invalidation request")
+	}
+	if err := checkFieldNames(data); err != nil {
+		return req, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -57,4 +62,35 @@ func describeJSONError(err error) string {
 		return "the body ends in the middle of the JSON"
 	}
 	return err.Error()
+}
+
+// fieldNames are the JSON names of InvalidationRequest's fields.
+var fieldNames = []string{"id", "mode", "urls", "tags", "refetch", "dryRun"}
+
+// checkFieldNames refuses object keys that are not exactly a field name.
+// Anything that is not a JSON object is left to the decoder's messages.
+func checkFieldNames(data []byte) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return nil
+	}
+	for name := range fields {
+		known := false
+		for _, f := range fieldNames {
+			if name == f {
+				known = true
+				break
+			}
+		}
+		if known {
+			continue
+		}
+		for _, f := range fieldNames {
+			if strings.EqualFold(name, f) {
+				return fmt.Errorf("invalid JSON: unknown field %q (did you mean %q?)", name, f)
+			}
+		}
+		return fmt.Errorf("invalid JSON: unknown field %q", name)
+	}
+	return nil
 }

@@ -25,6 +25,8 @@ func TestDecodeInvalidationRequest(t *testing.T) {
 		{"trailing object", `{"id":"a","mode":"simple","urls":["https://h/"]} {}`, "after the request object"},
 		{"trailing garbage", `{"id":"a","mode":"simple","urls":["https://h/"]}x`, "after the request object"},
 		{"null", `null`, "id: required"},
+		{"wrong case", `{"id":"a","mode":"simple","urls":["https://h/"],"dryrun":true}`, `unknown field "dryrun" (did you mean "dryRun"?)`},
+		{"upper case", `{"ID":"a","mode":"simple","urls":["https://h/"]}`, `unknown field "ID"`},
 		{"invalid request", `{"id":"a","mode":"ban","urls":["https://h/"],"tags":["t"]}`, "tags: not allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
