@@ -1,0 +1,34 @@
+// Package demo is the narrated tour behind `make demo`: it shows the whole
+// product working for real on one machine, with no cluster and no
+// container engine.
+//
+// Run starts the local cluster of package test/localcluster (real etcd,
+// kube-apiserver and kube-controller-manager; pods run as local processes
+// of bin/cacheproxy on loopback addresses), serves the demo origin of
+// package test/origin on 127.0.0.1, and runs the operator (bin/manager)
+// next to the cluster. It then applies the samples of config/samples with
+// kubectl, in the order of their kustomization: the CacheProxy (3 pods),
+// then the simple, soft, ban, tags and refetch Purges. For each Purge it
+// fills every pod's cache, changes the content at the origin, shows that
+// users still get the cached copy, applies the Purge, shows `kubectl get
+// purges` and a trimmed `kubectl describe purge` (per-pod status and
+// events), and shows what each pod and the Service serve afterwards.
+//
+// Every claim is checked (a hit is a hit, a new version is newer, the
+// Purge's status counts every pod) and marked ✓ or ✗; Run returns
+// ErrChecksFailed if any failed. The demo's HTTP requests are made in
+// process and shown as the equivalent curl command.
+//
+// Samples are applied as they are, except where they cannot run here: the
+// CacheProxy's origin (http://web.web.svc:8080, a Service of a real
+// cluster) becomes the local origin's URL, and URLs whose path the demo
+// origin does not serve get a stand-in path of the same kind (see
+// standIns); the changed copy is written under the state directory and the
+// narration names each change. A stand-in is dropped as soon as the origin
+// serves the sample's path.
+//
+// State and logs go to test/.state/demo (git-ignored): the kubeconfig,
+// logs/ (demo.log for the harness, manager.log, origin.log, etcd,
+// kube-apiserver, kube-controller-manager) and pods/ (one log per cache
+// pod). A second demo on the same state directory is refused.
+package demo

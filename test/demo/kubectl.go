@@ -1,0 +1,128 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// kubectl runs bin/k8s/kubectl against the demo cluster, from the
+// repository root so sample paths read as in the README.
+type kubectl struct {
+	path       string
+	kubeconfig string
+	dir        string
+}
+
+// run runs kubectl with args and returns its combined output.
+func (k *kubectl) run(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, k.path, args...)
+	cmd.Dir = k.dir
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.kubeconfig)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+	}
+	return out.String(), nil
+}
+
+// describedPurge is what the tour shows of `kubectl describe purge`: the
+// summary fields, one line per pod and the events.
+type describedPurge struct {
+	Summary []string // "Phase: Complete", "Progress: 3/3", ... in summaryFields order
+	Pods    []map[string]string
+	Events  []string // the events table, header included, without its rule
+}
+
+// Sections of `kubectl describe purge` the parser tracks.
+const (
+	sectionStatus = "Status"
+	sectionPods   = "Status.Pods"
+	sectionEvents = "Events"
+)
+
+// summaryFields are the status fields the trimmed describe keeps.
+var summaryFields = []string{"Phase", "Progress", "Objects Matched", "Objects Invalidated", "Objects Refetched"}
+
+// parseDescribePurge picks the result out of `kubectl describe purge`:
+// top-level status fields, the entries of Status.Pods (a list of maps,
+// which describe prints as consecutive "Key: value" blocks), and the
+// Events table.
+func parseDescribePurge(out string) describedPurge {
+	var d describedPurge
+	summary := map[string]string{}
+	section := ""
+	var pod map[string]string
+	for line := range strings.SplitSeq(out, "\n") {
+		indent := len(line) - len(strings.TrimLeft(line, " "))
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case trimmed == "":
+			continue
+		case indent == 0:
+			key, rest, _ := strings.Cut(trimmed, ":")
+			section = key
+			if rest = strings.TrimSpace(rest); section == sectionEvents && rest != "" {
+				d.Events = append(d.Events, rest) // "<none>"
+			}
+			continue
+		}
+		switch {
+		case section == sectionEvents:
+			if !strings.HasPrefix(trimmed, "----") {
+				d.Events = append(d.Events, trimmed)
+			}
+		case section == sectionStatus && indent == 2:
+			key, value, _ := strings.Cut(trimmed, ":")
+			if key == "Pods" {
+				section = sectionPods
+				continue
+			}
+			summary[key] = strings.TrimSpace(value)
+		case section == sectionPods && indent == 2:
+			// Pods ended; another status field follows.
+			section = sectionStatus
+			key, value, _ := strings.Cut(trimmed, ":")
+			summary[key] = strings.TrimSpace(value)
+		case section == sectionPods && indent == 4:
+			key, value, _ := strings.Cut(trimmed, ":")
+			if _, seen := pod[key]; pod == nil || seen {
+				pod = map[string]string{}
+				d.Pods = append(d.Pods, pod)
+			}
+			pod[key] = strings.TrimSpace(value)
+		}
+	}
+	for _, k := range summaryFields {
+		if v := summary[k]; v != "" {
+			d.Summary = append(d.Summary, k+": "+v)
+		}
+	}
+	return d
+}
+
+// podLine is one pod of a described Purge on one line.
+func podLine(p map[string]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-24s %-9s attempts %s", p["Name"], p["Phase"], orZero(p["Attempts"]))
+	for _, k := range []string{"Matched", "Invalidated", "Refetched"} {
+		if v := p[k]; v != "" {
+			fmt.Fprintf(&b, ", %s %s", strings.ToLower(k), v)
+		}
+	}
+	if e := p["Last Error"]; e != "" {
+		fmt.Fprintf(&b, ", last error: %s", e)
+	}
+	return b.String()
+}
+
+func orZero(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
+}
