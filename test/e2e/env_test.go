@@ -1,0 +1,164 @@
+package e2e_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// suitePaths are the files the suite runs.
+type suitePaths struct {
+	root       string // the repository root, where go.mod is
+	k8sBin     string // etcd, kube-apiserver, kube-controller-manager, kubectl
+	manager    string
+	cacheproxy string
+}
+
+// resolvePaths finds the binaries from KUBEBUILDER_ASSETS and BIN_DIR
+// (relative paths are taken from the repository root, since go test runs
+// in the package directory), defaulting to bin/k8s and bin, and says how
+// to build whatever is missing.
+func resolvePaths() (suitePaths, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return suitePaths{}, err
+	}
+	dir := func(env, def string) string {
+		d := os.Getenv(env)
+		if d == "" {
+			d = def
+		}
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(root, d)
+		}
+		return d
+	}
+	k8sBin := dir("KUBEBUILDER_ASSETS", filepath.Join("bin", "k8s"))
+	binDir := dir("BIN_DIR", "bin")
+	p := suitePaths{
+		root:       root,
+		k8sBin:     k8sBin,
+		manager:    filepath.Join(binDir, "manager"),
+		cacheproxy: filepath.Join(binDir, "cacheproxy"),
+	}
+	var missing []string
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
+		if !executable(filepath.Join(k8sBin, name)) {
+			missing = append(missing, filepath.Join(k8sBin, name)+" (make envtest)")
+		}
+	}
+	for _, f := range []string{p.manager, p.cacheproxy} {
+		if !executable(f) {
+			missing = append(missing, f+" (make build)")
+		}
+	}
+	if len(missing) > 0 {
+		return p, fmt.Errorf("the end-to-end suite needs binaries that are missing: %s; run `make test-e2e` or `make test`, which build them first (KUBEBUILDER_ASSETS and BIN_DIR say where they are)",
+			strings.Join(missing, ", "))
+	}
+	return p, nil
+}
+
+func executable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// repoRoot walks up from the working directory to the directory holding
+// go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory: run the suite from inside the repository")
+		}
+		dir = parent
+	}
+}
+
+// newStateDir makes a directory of its own for this run under test/.state
+// (git-ignored), so two runs on one machine never share one.
+func newStateDir(root string) (string, error) {
+	base := filepath.Join(root, "test", ".state")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", base, err)
+	}
+	dir, err := os.MkdirTemp(base, "e2e-")
+	if err != nil {
+		return "", fmt.Errorf("creating the state directory: %w", err)
+	}
+	return dir, nil
+}
+
+// leftoverProcesses lists live processes that are children of this test
+// binary (every process the cluster starts is one: etcd, kube-apiserver,
+// kube-controller-manager, pods, the operator) or whose command line
+// mentions the state directory.
+func leftoverProcesses(stateDir string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		state, ppid, ok := procStat(pid)
+		if !ok || state == "Z" {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		cmd := strings.ReplaceAll(string(cmdline), "\x00", " ")
+		if ppid == os.Getpid() || strings.Contains(cmd, stateDir) {
+			found = append(found, fmt.Sprintf("%d: %s", pid, cmd))
+		}
+	}
+	return found
+}
+
+// procStat reads a process's state letter and parent id.
+func procStat(pid int) (state string, ppid int, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return "", 0, false
+	}
+	// The command name is in parentheses and may contain spaces.
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(fields) < 2 {
+		return "", 0, false
+	}
+	ppid, _ = strconv.Atoi(fields[1])
+	return fields[0], ppid, true
+}
+
+// alive reports whether pid is a running (not zombie) process.
+func alive(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return false
+	}
+	state, _, ok := procStat(pid)
+	return ok && state != "Z"
+}
+
+// tail returns the last n lines of a file, for failure reports.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
