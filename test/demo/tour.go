@@ -97,7 +97,7 @@ func (t *tour) intro() {
 	t.n.say("Kubernetes cluster whose pods are local processes (no container engine needed),")
 	t.n.say("a demo origin, the operator, and the samples of config/samples, applied with kubectl.")
 	t.n.say("kubectl is %s, with KUBECONFIG=%s.", relPath(filepath.Join(e.opts.BinDir, "k8s", "kubectl")), relPath(filepath.Join(e.opts.StateDir, "kubeconfig")))
-	t.n.say("Logs: %s/ (cluster, operator, origin) and %s/ (cache pods).", relPath(e.logDir()), relPath(e.podLogDir()))
+	t.n.say("Logs: %s/ (cluster, operator, origin), %s/ (cache pods).", relPath(e.logDir()), relPath(e.podLogDir()))
 }
 
 // setUp starts the cluster, the origin and the operator.

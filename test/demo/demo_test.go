@@ -1,0 +1,141 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// binDir is where make puts manager, cacheproxy and k8s/: BIN_DIR when make
+// test sets it, else the repository's bin/.
+func binDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("BIN_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "bin")
+	}
+	for _, name := range []string{"manager", "cacheproxy", "k8s/kube-apiserver", "k8s/etcd", "k8s/kube-controller-manager", "k8s/kubectl"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Fatalf("%s is missing: run `make test` (or `make envtest build`) first, which builds it", filepath.Join(dir, name))
+		}
+	}
+	return dir
+}
+
+// syncBuffer is a bytes.Buffer safe for the narrator's spinner goroutine
+// and the test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestTour runs the whole tour as `make demo DEMO_FLAGS=--exit` does and
+// checks it passed and narrated each step, then that everything it
+// started is gone.
+func TestTour(t *testing.T) {
+	bin := binDir(t)
+	state := filepath.Join(t.TempDir(), "state")
+	var out syncBuffer
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	began := time.Now()
+	err := Run(ctx, Options{BinDir: bin, StateDir: state, Exit: true, Out: &out})
+	t.Logf("tour and shutdown took %s", time.Since(began).Round(time.Millisecond))
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	for _, want := range []string{
+		"✓ local Kubernetes cluster up",
+		"applying config/samples/cache_v1alpha1_cacheproxy.yaml (origin → http://127.0.0.1:",
+		"$ kubectl apply -f config/samples/cache_v1alpha1_purge_soft.yaml",
+		"✓ 3 pods ready",
+		"✓ Purge app-js Complete: 3/3 pods Succeeded",
+		"✓ Purge home-soft Complete: 3/3 pods Succeeded",
+		"✓ Purge images Complete: 3/3 pods Succeeded",
+		"✓ Purge product-42 Complete: 3/3 pods Succeeded",
+		"✓ Purge prices-refetch Complete: 3/3 pods Succeeded, 3 objects invalidated, 3 refetched",
+		"$ kubectl get purges",
+		"$ kubectl describe purge images",
+		"Normal  Completed",
+		"Cache-Status: cacheproxy; fwd=stale",
+		"✓ origin down, yet users get the stale copy",
+		"✓ every pod refreshed in the background",
+		"✓ /products/7 untouched",
+		"✓ every pod already holds a new version",
+		"checks passed.",
+		"✓ everything stopped",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the narration lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "✗") {
+		t.Errorf("a check failed")
+	}
+	if t.Failed() {
+		t.Log(text)
+	}
+	for _, line := range strings.Split(text, "\n") {
+		// Paths of the test's temporary state directory are long; the
+		// demo's own, test/.state/demo, is short.
+		line = strings.ReplaceAll(line, state, "test/.state/demo")
+		if len([]rune(line)) > 110 {
+			t.Errorf("line of %d characters, too long to read: %q", len([]rune(line)), line)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(state, "logs", "manager.log")); err != nil {
+		t.Errorf("the operator's log: %v", err)
+	}
+	if left := processesOf(t, state); len(left) > 0 {
+		t.Errorf("still running after Run returned:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// processesOf lists running processes that belong to the demo whose state
+// is in dir: children of this test process (etcd and kube-apiserver are),
+// and processes whose command line, environment (KUBECONFIG) or working
+// directory (pods) name dir.
+func processesOf(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, e := range entries {
+		proc := filepath.Join("/proc", e.Name())
+		cmdline, err := os.ReadFile(filepath.Join(proc, "cmdline"))
+		if err != nil || len(cmdline) == 0 {
+			continue // not a process, gone, or a zombie
+		}
+		environ, _ := os.ReadFile(filepath.Join(proc, "environ"))
+		cwd, _ := os.Readlink(filepath.Join(proc, "cwd"))
+		stat, _ := os.ReadFile(filepath.Join(proc, "stat"))
+		_, afterComm, _ := bytes.Cut(stat, []byte(") "))
+		fields := strings.Fields(string(afterComm))
+		child := len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid())
+		if child || bytes.Contains(cmdline, []byte(dir)) || bytes.Contains(environ, []byte(dir)) || strings.HasPrefix(cwd, dir) {
+			found = append(found, e.Name()+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
+		}
+	}
+	return found
+}

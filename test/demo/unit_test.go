@@ -1,0 +1,156 @@
+package demo
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseDescribePurge(t *testing.T) {
+	out, err := os.ReadFile(filepath.Join("testdata", "describe-purge.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := parseDescribePurge(string(out))
+	wantSummary := []string{"Phase: Complete", "Progress: 2/2", "Objects Matched: 2", "Objects Invalidated: 2", "Objects Refetched: 1"}
+	if !reflect.DeepEqual(d.Summary, wantSummary) {
+		t.Errorf("summary = %q, want %q", d.Summary, wantSummary)
+	}
+	wantPods := []string{
+		"edge-646cbf568b-8chkj    Succeeded attempts 1, matched 1, invalidated 1, refetched 1",
+		"edge-646cbf568b-c28nf    Succeeded attempts 3, matched 1, invalidated 1, last error: refetch https://www.example.com/api/products/7: origin answered 503",
+	}
+	var pods []string
+	for _, p := range d.Pods {
+		pods = append(pods, podLine(p))
+	}
+	if !reflect.DeepEqual(pods, wantPods) {
+		t.Errorf("pods =\n%s\nwant\n%s", strings.Join(pods, "\n"), strings.Join(wantPods, "\n"))
+	}
+	if len(d.Events) != 3 || !strings.HasPrefix(d.Events[0], "Type") || !strings.Contains(d.Events[2], "Completed") {
+		t.Errorf("events = %q, want the header and two events without the rule", d.Events)
+	}
+
+	none := parseDescribePurge("Name: x\nStatus:\n  Phase:  Pending\nEvents:  <none>\n")
+	if !reflect.DeepEqual(none.Events, []string{"<none>"}) || !reflect.DeepEqual(none.Summary, []string{"Phase: Pending"}) || len(none.Pods) != 0 {
+		t.Errorf("no events, no pods: %+v", none)
+	}
+}
+
+func TestCacheOutcome(t *testing.T) {
+	tests := map[string]string{
+		"cacheproxy; hit; ttl=59":                                              "hit",
+		"cacheproxy; fwd=uri-miss; fwd-status=200; stored":                     "miss",
+		"cacheproxy; fwd=vary-miss; fwd-status=200; stored":                    "miss",
+		"cacheproxy; fwd=stale; ttl=-1; detail=soft-purged":                    "stale (soft-purged)",
+		"cacheproxy; fwd=stale; fwd-status=503; ttl=-3; detail=stale-if-error": "stale (stale-if-error)",
+		"cacheproxy; fwd=stale; fwd-status=304; ttl=60":                        "revalidated",
+		"cacheproxy; fwd=method; fwd-status=201":                               "method",
+		"":                                                                     "no Cache-Status",
+	}
+	for in, want := range tests {
+		if got := cacheOutcome(in); got != want {
+			t.Errorf("cacheOutcome(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestBodyVersion(t *testing.T) {
+	for body, want := range map[string]string{
+		"<footer>version 12, rendered at 2026-03-01T12:00:00Z</footer>": "12",
+		`<text x="80" y="66">version 3</text></svg>`:                    "3",
+		`{"id":7,"name":"Product 7","version":4}`:                       "4",
+	} {
+		m := bodyVersion.FindStringSubmatch(body)
+		if m == nil || m[1] != want {
+			t.Errorf("version of %q = %v, want %s", body, m, want)
+		}
+	}
+}
+
+// The samples are applied as they are but for what cannot run here, and
+// the narration names each change.
+func TestPrepareSample(t *testing.T) {
+	repo, out := t.TempDir(), t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(repo, samplesDir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(repo, samplesDir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cp.yaml", "spec:\n  origin:\n    url: http://web.web.svc:8080\n")
+	write("ban.yaml", "urls:\n- https://www.example.com/img/\n")
+	write("simple.yaml", "urls:\n- https://www.example.com/static/app.js\n- https://www.example.com/static/app.js?v=2\n")
+
+	cp, err := prepareSample(repo, out, "cp.yaml", "http://127.0.0.1:4321")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.note() != " (origin → http://127.0.0.1:4321)" || cp.Applied != filepath.Join(out, "cp.yaml") {
+		t.Errorf("cacheproxy sample: %+v", cp)
+	}
+	if b, _ := os.ReadFile(cp.Applied); !strings.Contains(string(b), "url: http://127.0.0.1:4321\n") {
+		t.Errorf("applied cacheproxy sample:\n%s", b)
+	}
+
+	ban, err := prepareSample(repo, out, "ban.yaml", "http://127.0.0.1:4321")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ban.note() != "" || ban.Applied != filepath.Join(samplesDir, "ban.yaml") {
+		t.Errorf("a sample that runs as is must be applied from config/samples: %+v", ban)
+	}
+
+	simple, err := prepareSample(repo, out, "simple.yaml", "http://127.0.0.1:4321")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if servedByOrigin("/static/app.js") {
+		t.Skip("the demo origin now serves /static/app.js: drop its stand-in")
+	}
+	if simple.note() != " (/static/app.js → /img/logo.svg)" {
+		t.Errorf("simple sample note = %q", simple.note())
+	}
+	b, _ := os.ReadFile(simple.Applied)
+	if want := "urls:\n- https://www.example.com/img/logo.svg\n- https://www.example.com/img/logo.svg?v=2\n"; string(b) != want {
+		t.Errorf("applied simple sample:\n%s\nwant\n%s", b, want)
+	}
+	if got := servedPaths([]string{"/static/app.js?v=2", "/"}); !reflect.DeepEqual(got, []string{"/img/logo.svg?v=2", "/"}) {
+		t.Errorf("servedPaths = %q", got)
+	}
+}
+
+// Every stand-in is a path the origin serves, of the kind it replaces.
+func TestStandInsAreServed(t *testing.T) {
+	for path, standIn := range standIns {
+		if !servedByOrigin(standIn) {
+			t.Errorf("stand-in %s for %s is not served by the demo origin", standIn, path)
+		}
+	}
+}
+
+func TestStateDirIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	first := &environment{opts: Options{StateDir: dir}}
+	if err := first.lockState(); err != nil {
+		t.Fatal(err)
+	}
+	second := &environment{opts: Options{StateDir: dir}}
+	err := second.lockState()
+	if !errors.Is(err, errStateInUse) || !strings.Contains(err.Error(), "another demo is running") {
+		t.Fatalf("second demo on one state directory: %v, want a refusal", err)
+	}
+	if err := first.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.lockState(); err != nil {
+		t.Fatalf("after the first demo stopped: %v", err)
+	}
+	_ = second.stop()
+}
