@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 )
 
@@ -126,3 +127,35 @@ func orZero(s string) string {
 	}
 	return s
 }
+
+// eventLines keeps the Type, Reason and Message columns of describe's
+// events table (Age and From add width, not meaning, here), aligned.
+func eventLines(events []string) []string {
+	rows := make([][]string, 0, len(events))
+	for _, e := range events {
+		cols := columnGap.Split(e, -1)
+		if len(cols) < 5 {
+			rows = append(rows, []string{e})
+			continue
+		}
+		rows = append(rows, []string{cols[0], cols[1], strings.Join(cols[4:], "  ")})
+	}
+	width := [2]int{}
+	for _, r := range rows {
+		for i := 0; i < 2 && i < len(r)-1; i++ {
+			width[i] = max(width[i], len(r[i]))
+		}
+	}
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		if len(r) == 1 {
+			out = append(out, r[0])
+			continue
+		}
+		out = append(out, fmt.Sprintf("%-*s  %-*s  %s", width[0], r[0], width[1], r[1], r[2]))
+	}
+	return out
+}
+
+// columnGap separates the columns of kubectl's tables.
+var columnGap = regexp.MustCompile(`\s{2,}`)

@@ -186,7 +186,7 @@ func (t *tour) purge(ctx context.Context, s purgeStep) error {
 func (t *tour) fill(ctx context.Context, paths []string) (map[string]byPod, error) {
 	held := map[string]byPod{}
 	var err error
-	_, waitErr := t.n.wait(ctx, fmt.Sprintf("filling the %d pods' caches with %s", len(t.pods), strings.Join(paths, ", ")), func(ctx context.Context) error {
+	_, waitErr := t.n.wait(ctx, "filling each pod's cache: "+strings.Join(paths, ", "), func(ctx context.Context) error {
 		for _, path := range paths {
 			held[path] = make(byPod, len(t.pods))
 			for i, p := range t.pods {
@@ -277,7 +277,7 @@ func (t *tour) describe(ctx context.Context, name string) error {
 		lines = append(lines, "  "+podLine(p))
 	}
 	lines = append(lines, "Events:")
-	for _, e := range d.Events {
+	for _, e := range eventLines(d.Events) {
 		lines = append(lines, "  "+e)
 	}
 	t.n.output(strings.Join(lines, "\n"))

@@ -284,18 +284,12 @@ func (t *tour) handOver() {
 		t.n.say("The proxy, as users reach it (Host: %s):", siteHost)
 		t.n.command(curlLine(t.service, "/products/1"))
 	}
-	t.n.say("Purge it:")
-	t.n.command("kubectl apply -f - <<'EOF'")
-	t.n.output(`apiVersion: cache.cacheops.io/v1alpha1
-kind: Purge
-metadata:
-  name: my-purge
-spec:
-  cacheProxyRef:
-    name: edge
-  urls:
-  - https://www.example.com/products/1
-EOF`)
+	purge := filepath.Join(e.opts.StateDir, "my-purge.yaml")
+	if err := os.WriteFile(purge, []byte(examplePurge), 0o644); err == nil {
+		t.n.say("Purge it (%s):", purge)
+		t.n.output(examplePurge)
+		t.n.command("kubectl apply -f " + purge)
+	}
 	t.n.command("kubectl get purges")
 	t.n.command("kubectl describe purge my-purge")
 	t.n.say("The origin, %s:", e.originURL)
@@ -304,6 +298,18 @@ EOF`)
 	t.n.say("Logs: %s/ (operator: manager.log, origin: origin.log), pods: %s/", relPath(e.logDir()), relPath(e.podLogDir()))
 	t.n.say("Press Ctrl-C to stop everything.")
 }
+
+// examplePurge is the Purge the hand-over suggests.
+const examplePurge = `apiVersion: cache.cacheops.io/v1alpha1
+kind: Purge
+metadata:
+  name: my-purge
+spec:
+  cacheProxyRef:
+    name: edge
+  urls:
+  - https://www.example.com/products/1
+`
 
 // poll calls fn every 200ms until it returns true or an error, or timeout
 // passes.

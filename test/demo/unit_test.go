@@ -33,9 +33,17 @@ func TestParseDescribePurge(t *testing.T) {
 	if len(d.Events) != 3 || !strings.HasPrefix(d.Events[0], "Type") || !strings.Contains(d.Events[2], "Completed") {
 		t.Errorf("events = %q, want the header and two events without the rule", d.Events)
 	}
+	wantEvents := []string{
+		"Type    Reason     Message",
+		"Normal  Started    Purging 2 pods of CacheProxy edge",
+		"Normal  Completed  2 pods succeeded, 0 gone; 2 objects invalidated, 1 refetched",
+	}
+	if got := eventLines(d.Events); !reflect.DeepEqual(got, wantEvents) {
+		t.Errorf("event lines =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantEvents, "\n"))
+	}
 
 	none := parseDescribePurge("Name: x\nStatus:\n  Phase:  Pending\nEvents:  <none>\n")
-	if !reflect.DeepEqual(none.Events, []string{"<none>"}) || !reflect.DeepEqual(none.Summary, []string{"Phase: Pending"}) || len(none.Pods) != 0 {
+	if !reflect.DeepEqual(eventLines(none.Events), []string{"<none>"}) || !reflect.DeepEqual(none.Summary, []string{"Phase: Pending"}) || len(none.Pods) != 0 {
 		t.Errorf("no events, no pods: %+v", none)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,7 +134,10 @@ func (d *demoProcess) interrupt(t *testing.T) int {
 		d.seen = append(d.seen, line)
 	}
 	select {
-	case <-d.done:
+	case err := <-d.done:
+		if exitErr := (*exec.ExitError)(nil); err != nil && !errors.As(err, &exitErr) {
+			t.Fatalf("waiting for the demo: %v", err)
+		}
 		return d.cmd.ProcessState.ExitCode()
 	case <-time.After(time.Minute):
 		t.Fatal("still running a minute after SIGINT")
