@@ -116,8 +116,11 @@ func BenchmarkHit(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				io.Copy(io.Discard, resp.Body)
+				_, err = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
 			}
 			get()
 			b.SetBytes(int64(size))

@@ -20,7 +20,7 @@ func ExampleNew() {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Surrogate-Key", "home")
-		io.WriteString(w, "hello")
+		_, _ = io.WriteString(w, "hello")
 	}))
 	defer origin.Close()
 	originURL, _ := url.Parse(origin.URL)

@@ -132,7 +132,7 @@ func TestTagPurgeHitsExactlyTaggedObjects(t *testing.T) {
 		case "/near":
 			w.Header().Set("Surrogate-Key", "product-421 product-4")
 		}
-		io.WriteString(w, r.URL.Path)
+		_, _ = io.WriteString(w, r.URL.Path)
 	})
 	for _, p := range []string{"/sk", "/ct", "/xk", "/near", "/none"} {
 		e.get(p)
@@ -212,12 +212,12 @@ func TestRetriedIDKeepsContentStoredAfterFirstCall(t *testing.T) {
 				t.Fatalf("first call %+v", first)
 			}
 			e.clock.Advance(time.Second)
-			r := e.get("/a")
-			if mode == admin.ModeSoft { // stale served, refreshed in the background
+			e.get("/a") // fetched again, or (soft) served stale and refreshed in the background
+			if mode == admin.ModeSoft {
 				<-refreshed
 			}
 			e.clock.Advance(time.Second)
-			r = e.get("/a")
+			r := e.get("/a")
 			wantStatus(t, r, 200, "cacheproxy; hit")
 			again := e.invalidate(req)
 			if again.Matched != first.Matched || again.Invalidated != first.Invalidated {
@@ -285,7 +285,7 @@ func TestPurgeRacingAFetchWins(t *testing.T) {
 			<-release
 		}
 		w.Header().Set("Cache-Control", "max-age=600")
-		io.WriteString(w, "old content")
+		_, _ = io.WriteString(w, "old content")
 	})
 	done := make(chan response)
 	go func() { done <- e.get("/slow") }()

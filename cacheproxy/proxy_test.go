@@ -108,7 +108,7 @@ func TestRevalidationWithETag(t *testing.T) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		io.WriteString(w, "version one")
+		_, _ = io.WriteString(w, "version one")
 	})
 	e.get("/r")
 	e.clock.Advance(11 * time.Second)
@@ -137,7 +137,7 @@ func TestRevalidationWithLastModifiedAndNoCache(t *testing.T) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		io.WriteString(w, "body")
+		_, _ = io.WriteString(w, "body")
 	})
 	wantStatus(t, e.get("/lm"), 200, "cacheproxy; fwd=uri-miss; fwd-status=200; stored")
 	// no-cache: every use is revalidated, even at once.
@@ -208,7 +208,7 @@ func TestOriginFailuresMapped(t *testing.T) {
 		if r.URL.Path == "/slow" {
 			<-block
 		}
-		io.WriteString(w, "x")
+		_, _ = io.WriteString(w, "x")
 	}, func(c *Config) { c.OriginTimeout = 100 * time.Millisecond })
 	wantStatus(t, e.get("/slow"), http.StatusGatewayTimeout, "cacheproxy; fwd=uri-miss; detail=origin-timeout")
 	wantStatus(t, e.do(http.MethodPost, "/slow"), http.StatusGatewayTimeout, "cacheproxy; fwd=method; detail=origin-timeout")
@@ -221,7 +221,7 @@ func TestVaryVariants(t *testing.T) {
 	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Vary", "Accept-Encoding")
-		io.WriteString(w, "enc="+r.Header.Get("Accept-Encoding"))
+		_, _ = io.WriteString(w, "enc="+r.Header.Get("Accept-Encoding"))
 	})
 	wantStatus(t, e.get("/v", "Accept-Encoding", "gzip"), 200, "cacheproxy; fwd=uri-miss")
 	wantStatus(t, e.get("/v"), 200, "cacheproxy; fwd=vary-miss")
@@ -247,7 +247,7 @@ func TestConcurrentMissesCoalesce(t *testing.T) {
 	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
 		<-release
 		w.Header().Set("Cache-Control", "max-age=60")
-		io.WriteString(w, "shared")
+		_, _ = io.WriteString(w, "shared")
 	})
 	const n = 100
 	entered := make(chan struct{}, n)
@@ -293,7 +293,7 @@ func TestUnsafeMethodsPassAndInvalidate(t *testing.T) {
 			w.WriteHeader(http.StatusCreated)
 			return
 		}
-		io.WriteString(w, r.Method+" "+r.URL.Path)
+		_, _ = io.WriteString(w, r.Method+" "+r.URL.Path)
 	})
 	e.get("/item")
 	e.get("/other")
@@ -333,7 +333,7 @@ func TestProxyHeaders(t *testing.T) {
 		w.Header().Set("Connection", "X-Secret")
 		w.Header().Set("X-Secret", "hop")
 		w.Header().Set("Keep-Alive", "timeout=5")
-		io.WriteString(w, "ok")
+		_, _ = io.WriteString(w, "ok")
 	})
 	r := e.get("/h", "Connection", "X-Client-Hop", "X-Client-Hop", "1", "X-Forwarded-For", "6.6.6.6")
 	if r.header.Get("X-Secret") != "" || r.header.Get("Keep-Alive") != "" {
@@ -364,7 +364,7 @@ func TestLargeObjectsStreamedNotStored(t *testing.T) {
 					w.Header().Set("Content-Length", "4096")
 				}
 				for i := 0; i < 4; i++ {
-					io.WriteString(w, big[:1024])
+					_, _ = io.WriteString(w, big[:1024])
 					w.(http.Flusher).Flush()
 				}
 			}, func(c *Config) { c.MaxObjectSize = 1024; c.CacheSize = 1 << 20 })
@@ -489,7 +489,7 @@ func TestCoalescedWaitersOfAnotherVariantCoalesceAgain(t *testing.T) {
 		<-release
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Vary", "Accept-Language")
-		io.WriteString(w, "lang="+r.Header.Get("Accept-Language"))
+		_, _ = io.WriteString(w, "lang="+r.Header.Get("Accept-Language"))
 	})
 	const n = 20
 	entered := make(chan struct{}, n)
@@ -542,7 +542,7 @@ func TestTruncatedOriginBodyIsNotStoredAndAborts(t *testing.T) {
 	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Header().Set("Content-Length", "1000")
-		io.WriteString(w, "only part of it")
+		_, _ = io.WriteString(w, "only part of it")
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler) // the origin dies mid-body
 	})
