@@ -62,11 +62,14 @@ func serve(opts options, logger *slog.Logger, signals <-chan os.Signal, listenin
 	}
 	defer p.Close()
 
-	publicLn, err := net.Listen("tcp", opts.listen)
+	// Nothing cancels start-up (signals are read once both servers run),
+	// so binding gets a background context.
+	var lc net.ListenConfig
+	publicLn, err := lc.Listen(context.Background(), "tcp", opts.listen)
 	if err != nil {
 		return fmt.Errorf("public listener: %w", err)
 	}
-	adminLn, err := net.Listen("tcp", opts.adminListen)
+	adminLn, err := lc.Listen(context.Background(), "tcp", opts.adminListen)
 	if err != nil {
 		publicLn.Close()
 		return fmt.Errorf("admin listener: %w", err)

@@ -20,9 +20,12 @@ import (
 func TestParseFlags(t *testing.T) {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
-	os.WriteFile(tokenFile, []byte("  file-token\n"), 0o600)
 	emptyFile := filepath.Join(dir, "empty")
-	os.WriteFile(emptyFile, []byte("\n"), 0o600)
+	for file, content := range map[string]string{tokenFile: "  file-token\n", emptyFile: "\n"} {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	env := map[string]string{"ADMIN_TOKEN": "env-token", "BLANK": " "}
 	getenv := func(k string) string { return env[k] }
 	base := []string{"--origin=http://web.web.svc:8080"}
@@ -125,7 +128,7 @@ func (w *signalWriter) Write(b []byte) (int, error) {
 func TestRunServesAndDrainsOnSIGTERM(t *testing.T) {
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=60")
-		io.WriteString(w, "hello")
+		_, _ = io.WriteString(w, "hello")
 	}))
 	defer origin.Close()
 	env := map[string]string{"ADMIN_TOKEN": "tok"}
