@@ -46,7 +46,7 @@ type banList struct {
 }
 
 // add registers a ban at time at; constant time.
-func (l *banList) add(p banPattern, at int64) *ban {
+func (l *banList) add(p banPattern, at int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seq++
@@ -54,7 +54,6 @@ func (l *banList) add(p banPattern, at int64) *ban {
 	b.older.Store(l.head.Load())
 	l.head.Store(b)
 	l.active.Add(1)
-	return b
 }
 
 // headSeq is the sequence number an object fetched from now on starts from.
