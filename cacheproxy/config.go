@@ -113,7 +113,7 @@ const (
 // withDefaults returns c with zero fields set, or an error naming the first
 // invalid field.
 func (c Config) withDefaults() (Config, error) {
-	if c.Origin == nil || (c.Origin.Scheme != "http" && c.Origin.Scheme != "https") || c.Origin.Host == "" {
+	if c.Origin == nil || (c.Origin.Scheme != schemeHTTP && c.Origin.Scheme != schemeHTTPS) || c.Origin.Host == "" {
 		return c, errors.New("config: Origin must be an absolute http:// or https:// URL")
 	}
 	if c.CacheSize == 0 {

@@ -422,7 +422,7 @@ func sameHostKey(base *url.URL, host, ref string) (string, bool) {
 	b := *base
 	b.Host = host
 	if b.Scheme == "" {
-		b.Scheme = "http"
+		b.Scheme = schemeHTTP
 	}
 	u = b.ResolveReference(u)
 	if normalizeHost(u.Host) != normalizeHost(host) {

@@ -110,9 +110,9 @@ func (p *Proxy) plan(req admin.InvalidationRequest) (plan, error) {
 		if !p.servesHost(keyHost(key)) {
 			return pl, fmt.Errorf("urls[%d]: host %q is not served by this proxy", i, keyHost(key))
 		}
-		proto := "http"
-		if strings.HasPrefix(strings.ToLower(u), "https:") {
-			proto = "https"
+		proto := schemeHTTP
+		if strings.HasPrefix(strings.ToLower(u), schemeHTTPS+":") {
+			proto = schemeHTTPS
 		}
 		pl.keys, pl.protos, pl.urls = append(pl.keys, key), append(pl.protos, proto), append(pl.urls, u)
 	}
@@ -166,7 +166,7 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 			addTarget(o)
 			if _, dup := refetchIdx[o.key]; !dup {
 				refetchIdx[o.key] = len(refetch)
-				refetch = append(refetch, refetchTarget{key: o.key, url: "http://" + o.key, proto: "http", like: o})
+				refetch = append(refetch, refetchTarget{key: o.key, url: "http://" + o.key, proto: schemeHTTP, like: o})
 			}
 		}
 	}

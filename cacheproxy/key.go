@@ -29,6 +29,13 @@ import (
 // Requests, purge URLs and ban patterns all go through these functions, so a
 // purge always names what clients requested.
 
+// The schemes the proxy serves and accepts in URLs. Neither is part of a
+// key: both name the same object.
+const (
+	schemeHTTP  = "http"
+	schemeHTTPS = "https"
+)
+
 // normalizeHost returns the key form of a Host header or URL authority.
 func normalizeHost(h string) string {
 	if !hostNeedsWork(h) {
