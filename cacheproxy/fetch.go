@@ -73,7 +73,6 @@ type fetchResult struct {
 	errStatus int  // 502/504 when the origin failed and nothing could be served
 	abort     bool // the client's response was cut short
 	stored    bool
-	err       error
 }
 
 // fetch sends one request to the origin on behalf of r and answers w with
@@ -246,88 +245,125 @@ func (f *fill) onResponse(resp *http.Response) {
 // finish stores what the fetch produced and answers the client when the
 // ReverseProxy did not (revalidation, stale on error, origin failure).
 func (f *fill) finish() *fetchResult {
-	p := f.p
-	now := p.now()
-	res := &fetchResult{cs: f.cs, err: f.originErr}
-	w := f.client
-	count := func(i int) {
-		if w != nil {
-			p.metrics.count(i)
-		}
-	}
 	switch {
 	case f.originErr != nil || f.mode == modeStaleOnErr:
-		status, detail := http.StatusBadGateway, ""
-		if f.originErr != nil {
-			status, detail = originFailure(f.originErr)
-		} else {
-			status = f.status
-		}
-		if s := f.stale; s != nil && s.staleUsable(now, s.sie, p.cfg.SoftPurgeGrace) {
-			res.share = s
-			res.cs = cacheStatus{fwd: fwdStale, fwdStatus: f.status, detail: "stale-if-error"}
-			if w != nil {
-				count(iStale)
-				p.metrics.staleServed.Add(1)
-				cs := res.cs
-				cs.ttl, cs.hasTTL = s.ttl(now), true
-				p.serveObject(w, f.request(), s, now, cs)
-			}
-			return res
-		}
-		res.errStatus = status
-		res.cs = cacheStatus{fwd: f.fwd, detail: detail}
-		if status != statusClientClosed {
-			p.log.Warn("Origin request failed", "key", f.key, "status", status, "error", f.originErr)
-		}
-		if w != nil {
-			count(iError)
-			writeOriginError(w, status, res.cs)
-		}
-		return res
+		return f.finishFailed()
 	case f.mode == modeRevalidated:
-		o := f.refreshed
-		if o == nil { // the 304 made the response unstorable: serve it once, drop it
-			p.store.remove(f.stale)
-			o = f.stale
-		} else if p.insert(o) {
-			res.stored = true
-		}
-		res.share = o
-		res.cs = cacheStatus{fwd: fwdStale, fwdStatus: http.StatusNotModified}
-		if w != nil {
-			count(iRevalidated)
-			cs := res.cs
-			cs.ttl, cs.hasTTL = o.ttl(now), true
-			p.serveObject(w, f.request(), o, now, cs)
+		return f.finishRevalidated()
+	default:
+		return f.finishForwarded()
+	}
+}
+
+// finishFailed answers an origin that could not be reached or sent a 5xx:
+// with the stale copy while stale-if-error (or a soft purge) allows it,
+// otherwise with 502 or 504 (errors.go).
+func (f *fill) finishFailed() *fetchResult {
+	p := f.p
+	now := p.now()
+	if s := f.stale; s != nil && s.staleUsable(now, s.sie, p.cfg.SoftPurgeGrace) {
+		res := &fetchResult{share: s, cs: cacheStatus{fwd: fwdStale, fwdStatus: f.status, detail: "stale-if-error"}}
+		if f.client != nil {
+			f.count(iStale)
+			p.metrics.staleServed.Add(1)
+			f.serveStored(s, now, res.cs)
 		}
 		return res
 	}
-	count(iMiss)
+	// Without an error the origin answered 5xx: a stale copy was expected
+	// to stand in for it, but its window closed while the answer came in.
+	status, detail := f.status, ""
+	if f.originErr != nil {
+		status, detail = originFailure(f.originErr)
+	}
+	res := &fetchResult{errStatus: status, cs: cacheStatus{fwd: f.fwd, detail: detail}}
+	if status != statusClientClosed {
+		p.log.Warn("Origin request failed", "key", f.key, "status", status, "error", f.originErr)
+	}
+	if f.client != nil {
+		f.count(iError)
+		writeOriginError(f.client, status, res.cs)
+	}
+	return res
+}
+
+// finishRevalidated stores the copy a 304 refreshed and serves it.
+func (f *fill) finishRevalidated() *fetchResult {
+	p := f.p
+	now := p.now()
+	res := &fetchResult{cs: cacheStatus{fwd: fwdStale, fwdStatus: http.StatusNotModified}}
+	o := f.refreshed
+	if o == nil { // the 304 made the response unstorable: serve it once, drop it
+		p.store.remove(f.stale)
+		o = f.stale
+	} else if p.insert(o) {
+		res.stored = true
+	}
+	res.share = o
+	if f.client != nil {
+		f.count(iRevalidated)
+		f.serveStored(o, now, res.cs)
+	}
+	return res
+}
+
+// finishForwarded ends a fetch the ReverseProxy streamed to the client: a
+// complete storable body is stored, a shareable error is handed to the
+// waiters only, and a stale copy the origin replaced by something this
+// cache could not store is dropped.
+func (f *fill) finishForwarded() *fetchResult {
+	p := f.p
+	f.count(iMiss)
+	res := &fetchResult{cs: f.cs}
 	// A body cut short must abort the client's connection, or it would take
 	// the truncated body for the whole. Not when it wanted no body (HEAD) or
 	// is gone already.
 	res.abort = f.wroteClient && !f.sawEOF && !f.headOnly && !f.clientGone
-	if o := f.obj; o != nil && f.shareOnly {
-		if f.buffering.Load() && f.sawEOF {
-			o.body = f.buf
-			o.header = setField(o.header, "Content-Length", contentLength(len(o.body)))
-			res.share = o
-		}
-	} else if o != nil && f.buffering.Load() && f.sawEOF {
-		o.body = f.buf
+	o := f.bufferedObject()
+	switch {
+	case o != nil && f.shareOnly:
+		res.share = o
+	case o != nil:
+		// The cache charges len(body): give back spare buffer capacity
+		// worth more than an eighth of it, so the charge matches the heap.
 		if cap(o.body)-len(o.body) > len(o.body)/8 {
 			o.body = slices.Clip(slices.Clone(o.body))
 		}
-		o.header = setField(o.header, "Content-Length", contentLength(len(o.body)))
 		o.computeSize()
 		if p.insert(o) {
 			res.stored, res.share = true, o
 		}
-	} else if f.stale != nil && f.status < 500 && f.status >= 200 {
-		p.store.remove(f.stale) // replaced at the origin by something we could not store
+	case f.stale != nil && f.status >= 200 && f.status < 500:
+		p.store.remove(f.stale)
 	}
 	return res
+}
+
+// bufferedObject returns the object being built, holding the body it
+// buffered, or nil when there is none: the answer was neither storable nor
+// shareable, outgrew MaxObjectSize, or did not arrive whole.
+func (f *fill) bufferedObject() *object {
+	o := f.obj
+	if o == nil || !f.buffering.Load() || !f.sawEOF {
+		return nil
+	}
+	o.body = f.buf
+	o.header = setField(o.header, "Content-Length", contentLength(len(o.body)))
+	return o
+}
+
+// count counts the outcome of a client's request; a background fetch
+// (refresh, refetch) serves no client and counts nothing.
+func (f *fill) count(outcome int) {
+	if f.client != nil {
+		f.p.metrics.count(outcome)
+	}
+}
+
+// serveStored answers the client with a stored object, its ttl in cs.
+func (f *fill) serveStored(o *object, now int64, cs cacheStatus) {
+	cs.ttl, cs.hasTTL = o.ttl(now), true
+	f.p.serveObject(f.client, f.request(), o, now, cs)
 }
 
 // request rebuilds enough of the client request to serve a stored object.
