@@ -114,7 +114,7 @@ func (e *environment) startCluster(ctx context.Context) error {
 	}
 	e.cluster = cluster
 	e.client = cluster.Client()
-	e.kubectl = &kubectl{path: cluster.KubectlPath(), kubeconfig: cluster.KubeconfigPath(), dir: e.opts.RepoDir}
+	e.kubectl = &kubectl{path: cluster.KubectlPath(), kubeconfig: cluster.KubeconfigPath(), dir: e.opts.RepoDir, binDir: e.opts.BinDir}
 	return nil
 }
 

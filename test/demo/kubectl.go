@@ -11,18 +11,20 @@ import (
 )
 
 // kubectl runs bin/k8s/kubectl against the demo cluster, from the
-// repository root so sample paths read as in the README.
+// repository root so sample paths read as in the README, with the bin
+// directory first on PATH so kubectl finds the kubectl-purge plugin.
 type kubectl struct {
 	path       string
 	kubeconfig string
 	dir        string
+	binDir     string
 }
 
 // run runs kubectl with args and returns its combined output.
 func (k *kubectl) run(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, k.path, args...)
 	cmd.Dir = k.dir
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.kubeconfig)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+k.kubeconfig, "PATH="+k.binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

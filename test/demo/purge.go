@@ -32,7 +32,8 @@ type purgeStep struct {
 	title  string
 	story  []string // what happens and why, %[1]s is the first purged path
 	sample string   // file in config/samples
-	name   string   // the Purge's metadata.name in the sample
+	plugin []string // or: the arguments of `kubectl purge` (cmd/kubectl-purge) that create it
+	name   string   // the Purge's metadata.name
 	purged []string // paths (and queries) of the sample's URLs, or carrying its tag
 	kept   []string // paths the Purge must not touch
 	effect effect
@@ -102,6 +103,20 @@ var purgeSteps = []purgeStep{
 	},
 }
 
+// pluginStep purges with the kubectl plugin instead of a manifest; the
+// tour runs it when the plugin is built (bin/kubectl-purge).
+var pluginStep = purgeStep{
+	title: "The kubectl purge plugin: the same, without writing YAML",
+	story: []string{
+		"kubectl purge (cmd/kubectl-purge) creates the same Purge object from the command",
+		"line and, with --wait, follows it pod by pod. Product 3 changes:",
+	},
+	plugin: []string{"purge", cacheProxyName, "https://" + siteHost + "/products/3", "--name", "product-3", "--wait=60s"},
+	name:   "product-3",
+	purged: []string{"/products/3"},
+	effect: dropped,
+}
+
 // servedPaths maps sample paths to what the demo requests (see standIns).
 func servedPaths(paths []string) []string {
 	out := make([]string, 0, len(paths))
@@ -155,12 +170,19 @@ func (t *tour) purge(ctx context.Context, s purgeStep) error {
 		defer func() { t.env.origin.SetFailing(false) }() // whatever happens below
 	}
 
-	if err := t.apply(ctx, s.sample); err != nil {
-		return err
-	}
-	if _, err := t.kubectlWait(ctx, "purge/"+s.name, "condition=Complete", 90*time.Second); err != nil {
-		t.check(false, "Purge "+s.name+" Complete", err.Error())
-		return t.show(ctx, "describe", "purge", s.name)
+	if s.plugin != nil {
+		err := t.show(ctx, s.plugin...)
+		if !t.check(err == nil, "kubectl purge --wait exited 0: the Purge is Complete", errString(err)) {
+			return nil
+		}
+	} else {
+		if err := t.apply(ctx, s.sample); err != nil {
+			return err
+		}
+		if _, err := t.kubectlWait(ctx, "purge/"+s.name, "condition=Complete", 90*time.Second); err != nil {
+			t.check(false, "Purge "+s.name+" Complete", err.Error())
+			return t.show(ctx, "describe", "purge", s.name)
+		}
 	}
 	t.checkPurgeStatus(ctx, s, len(purged))
 	if err := t.show(ctx, "get", "purges"); err != nil {

@@ -71,8 +71,8 @@ func (t *tour) run(ctx context.Context) error {
 	if err := t.cacheProxy(ctx); err != nil {
 		return err
 	}
-	for i, s := range purgeSteps {
-		t.n.title(fmt.Sprintf("[%d/%d] %s", i+2, len(purgeSteps)+1, s.title))
+	for i, s := range t.purgeSteps() {
+		t.n.title(fmt.Sprintf("[%d/%d] %s", i+2, len(t.purgeSteps())+1, s.title))
 		if err := t.purge(ctx, s); err != nil {
 			return err
 		}
@@ -80,13 +80,27 @@ func (t *tour) run(ctx context.Context) error {
 			return fmt.Errorf("the operator exited (code %d); see %s", t.env.manager.ExitCode(), relPath(t.env.manager.LogPath()))
 		}
 	}
-	// TODO(kubectl-purge): when bin/kubectl-purge exists (cmd/kubectl-purge,
-	// another engineer's), add a step here that runs, with PATH including
-	// the bin directory, `kubectl purge edge https://www.example.com/products/1
-	// --wait` and checks every pod then misses with a new version, like
-	// the simple purge step. handOver already puts bin/ on the PATH it
-	// prints, so the plugin will work for the user as soon as it is built.
+	if !t.hasPlugin() {
+		t.n.println("")
+		t.n.say("(The kubectl purge plugin is not built, so its step is skipped:")
+		t.n.say(" go build -o %s ./cmd/kubectl-purge to see it.)", relPath(filepath.Join(t.env.opts.BinDir, "kubectl-purge")))
+	}
 	return nil
+}
+
+// purgeSteps are the Purge samples, then the kubectl plugin if built.
+func (t *tour) purgeSteps() []purgeStep {
+	if t.hasPlugin() {
+		return append(slices.Clone(purgeSteps), pluginStep)
+	}
+	return purgeSteps
+}
+
+// hasPlugin reports whether bin/kubectl-purge is built; kubectl finds it
+// because the tour runs kubectl with the bin directory on PATH.
+func (t *tour) hasPlugin() bool {
+	_, err := os.Stat(filepath.Join(t.env.opts.BinDir, "kubectl-purge"))
+	return err == nil
 }
 
 func (t *tour) intro() {
@@ -129,7 +143,7 @@ func (t *tour) setUp(ctx context.Context) error {
 // Service.
 func (t *tour) cacheProxy(ctx context.Context) error {
 	e := t.env
-	t.n.title(fmt.Sprintf("[1/%d] A CacheProxy: %d caching proxies in front of the origin", len(purgeSteps)+1, replicas))
+	t.n.title(fmt.Sprintf("[1/%d] A CacheProxy: %d caching proxies in front of the origin", len(t.purgeSteps())+1, replicas))
 	if err := t.apply(ctx, "cache_v1alpha1_cacheproxy.yaml"); err != nil {
 		return err
 	}
@@ -292,6 +306,10 @@ func (t *tour) handOver() {
 	}
 	t.n.command("kubectl get purges")
 	t.n.command("kubectl describe purge my-purge")
+	if t.hasPlugin() {
+		t.n.say("Or with the plugin:")
+		t.n.command("kubectl purge edge https://www.example.com/products/1 --wait")
+	}
 	t.n.say("The origin, %s:", e.originURL)
 	t.n.say("  POST /_origin/edit?path=/products/1 changes a page, /_origin/fail breaks the origin,")
 	t.n.say("  /_origin/recover heals it, GET /_origin/stats counts renders.")

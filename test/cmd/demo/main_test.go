@@ -254,7 +254,7 @@ spec:
 // non-zero.
 func TestInterruptedTour(t *testing.T) {
 	d, state := startDemo(t, "--exit")
-	d.waitFor(t, "[2/6]", 3*time.Minute)
+	d.waitFor(t, "] Simple purge", 3*time.Minute)
 	procs := children(t, d.cmd.Process.Pid)
 	if code := d.interrupt(t); code != 130 {
 		t.Errorf("exit status %d after Ctrl-C during the tour, want 130", code)
