@@ -158,53 +158,81 @@ type policy struct {
 // absent).
 func decide(reqHeader http.Header, status int, h http.Header, date time.Time) policy {
 	cc := parseCacheControl(h["Cache-Control"])
+	lifetime, explicit := freshnessLifetime(cc, status, h, date)
 	p := policy{
-		swr:     cc.staleWhileRevalidate,
-		sie:     cc.staleIfError,
-		noCache: cc.noCache,
-		noStale: cc.noCache || cc.mustRevalidate || cc.proxyRevalidate,
+		lifetime: lifetime,
+		swr:      cc.staleWhileRevalidate,
+		sie:      cc.staleIfError,
+		noCache:  cc.noCache,
+		noStale:  cc.noCache || cc.mustRevalidate || cc.proxyRevalidate,
 	}
-	explicit := true
+	p.why = whyForbidden(reqHeader, status, h, cc, explicit)
+	if p.why == "" {
+		p.why = whyUseless(h, cc, lifetime)
+	}
+	p.store = p.why == ""
+	return p
+}
+
+// freshnessLifetime is the response's freshness lifetime (RFC 9111
+// §4.2.1): s-maxage, else max-age, else Expires, else a heuristic for the
+// status codes that allow one (§4.2.2). explicit is false for the
+// heuristic, or when there is none.
+func freshnessLifetime(cc cacheControl, status int, h http.Header, date time.Time) (lifetime time.Duration, explicit bool) {
 	switch {
 	case cc.hasSMaxAge:
-		p.lifetime = cc.sMaxAge
+		return cc.sMaxAge, true
 	case cc.hasMaxAge:
-		p.lifetime = cc.maxAge
+		return cc.maxAge, true
 	case len(h["Expires"]) > 0:
 		if exp, err := http.ParseTime(h.Get("Expires")); err == nil && exp.After(date) {
-			p.lifetime = min(exp.Sub(date), maxDelta)
+			return min(exp.Sub(date), maxDelta), true
 		}
-	default:
-		explicit = false
-		if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil && heuristicStatus(status) && lm.Before(date) {
-			p.lifetime = min(date.Sub(lm)/10, maxHeuristic)
-		}
+		return 0, true
 	}
-	hasValidator := h.Get("Etag") != "" || h.Get("Last-Modified") != ""
-	reqCC := parseCacheControl(reqHeader["Cache-Control"])
+	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil && heuristicStatus(status) && lm.Before(date) {
+		return min(date.Sub(lm)/10, maxHeuristic), false
+	}
+	return 0, false
+}
+
+// whyForbidden returns why a shared cache must not (or, for Set-Cookie,
+// this one will not) store the response, or "" when it may (RFC 9111 §3,
+// §3.5).
+func whyForbidden(reqHeader http.Header, status int, h http.Header, cc cacheControl, explicit bool) string {
 	switch {
 	case status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified:
-		p.why = "status"
+		return "status"
 	case !heuristicStatus(status) && !explicit && !cc.public:
-		p.why = "status"
-	case cc.noStore || reqCC.noStore:
-		p.why = "no-store"
+		return "status"
+	case cc.noStore || parseCacheControl(reqHeader["Cache-Control"]).noStore:
+		return "no-store"
 	case cc.private:
-		p.why = "private"
+		return "private"
 	case reqHeader.Get("Authorization") != "" && !cc.public && !cc.hasSMaxAge && !cc.mustRevalidate:
-		p.why = "authorization"
+		return "authorization"
 	case len(h["Set-Cookie"]) > 0:
-		p.why = "set-cookie"
-	case varyStar(h):
-		p.why = "vary"
-	case p.noCache && !hasValidator:
-		p.why = "no-cache"
-	case p.lifetime <= 0 && !hasValidator && p.sie == 0:
-		p.why = "stale"
-	default:
-		p.store = true
+		return "set-cookie"
 	}
-	return p
+	return ""
+}
+
+// whyUseless returns why a response that may be stored would be of no use
+// stored, or "": no request can match it (Vary: *, RFC 9111 §4.1), or it
+// may never be served without revalidation (no-cache) or is stale on
+// arrival, and offers no validator to revalidate it with (nor, when stale,
+// a stale-if-error window).
+func whyUseless(h http.Header, cc cacheControl, lifetime time.Duration) string {
+	hasValidator := h.Get("Etag") != "" || h.Get("Last-Modified") != ""
+	switch {
+	case varyStar(h):
+		return "vary"
+	case cc.noCache && !hasValidator:
+		return "no-cache"
+	case lifetime <= 0 && !hasValidator && cc.staleIfError == 0:
+		return "stale"
+	}
+	return ""
 }
 
 // initialAge is corrected_initial_age of RFC 9111 §4.2.3.
