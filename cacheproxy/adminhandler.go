@@ -88,6 +88,12 @@ func (p *Proxy) serveInvalidation(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// isClientError reports whether err should be answered with 400.
+func isClientError(err error) bool {
+	var re *RequestError
+	return errors.As(err, &re)
+}
+
 func (p *Proxy) serveStats(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, p.Stats())
 }

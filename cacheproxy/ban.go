@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
@@ -145,6 +146,23 @@ func (l *banList) sweep(s *store) int64 {
 	}
 	l.trim(start)
 	return removed
+}
+
+// sweepLoop runs the ban sweeper and forgets old purges until Close.
+func (p *Proxy) sweepLoop() {
+	t := time.NewTicker(p.cfg.BanSweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.bgCtx.Done():
+			return
+		case <-t.C:
+			if n := p.bans.sweep(p.store); n > 0 {
+				p.log.Debug("Ban sweep", "removed", n, "activeBans", p.bans.active.Load())
+			}
+			p.recent.prune(p.now() - int64(p.cfg.FetchTimeout))
+		}
+	}
 }
 
 // banPattern is a compiled ban: a prefix over cache keys in which "*"

@@ -2,9 +2,7 @@ package cacheproxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -299,47 +297,3 @@ func (r *recentPurges) admit(o *object) bool {
 	}
 	return true
 }
-
-// Stats returns the cache's counters.
-func (p *Proxy) Stats() admin.Stats {
-	m := p.metrics
-	return admin.Stats{
-		Objects:        p.store.objects.Load(),
-		Bytes:          p.store.used.Load(),
-		MaxBytes:       p.store.maxBytes,
-		Evictions:      p.store.evictions.Load(),
-		ActiveBans:     p.bans.active.Load(),
-		Hits:           m.requests[iHit].Load(),
-		Misses:         m.requests[iMiss].Load(),
-		StaleServed:    m.staleServed.Load(),
-		OriginRequests: m.originRequests.Load(),
-	}
-}
-
-// sweepLoop runs the ban sweeper and forgets old purges until Close.
-func (p *Proxy) sweepLoop() {
-	t := time.NewTicker(p.cfg.BanSweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.bgCtx.Done():
-			return
-		case <-t.C:
-			if n := p.bans.sweep(p.store); n > 0 {
-				p.log.Debug("Ban sweep", "removed", n, "activeBans", p.bans.active.Load())
-			}
-			p.recent.prune(p.now() - int64(p.cfg.FetchTimeout))
-		}
-	}
-}
-
-// errClosed is returned for work refused after Close.
-var errClosed = errors.New("proxy closed")
-
-// isClientError reports whether err should be answered with 400.
-func isClientError(err error) bool {
-	var re *RequestError
-	return errors.As(err, &re)
-}
-
-var _ http.Handler = (*Proxy)(nil)

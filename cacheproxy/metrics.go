@@ -113,6 +113,22 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
+// Stats returns the cache's counters.
+func (p *Proxy) Stats() admin.Stats {
+	m := p.metrics
+	return admin.Stats{
+		Objects:        p.store.objects.Load(),
+		Bytes:          p.store.used.Load(),
+		MaxBytes:       p.store.maxBytes,
+		Evictions:      p.store.evictions.Load(),
+		ActiveBans:     p.bans.active.Load(),
+		Hits:           m.requests[iHit].Load(),
+		Misses:         m.requests[iMiss].Load(),
+		StaleServed:    m.staleServed.Load(),
+		OriginRequests: m.originRequests.Load(),
+	}
+}
+
 // instrumentedTransport counts and times origin requests.
 type instrumentedTransport struct {
 	next http.RoundTripper

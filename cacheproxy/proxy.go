@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -52,6 +53,9 @@ type Proxy struct {
 	bgWG   sync.WaitGroup
 	closed atomic.Bool
 }
+
+// Interface guard: a Proxy serves the public port.
+var _ http.Handler = (*Proxy)(nil)
 
 // New returns a Proxy for cfg, ready to serve, with its ban sweeper running.
 func New(cfg Config) (*Proxy, error) {
@@ -138,6 +142,9 @@ func (p *Proxy) goBackground(fn func()) bool {
 	}()
 	return true
 }
+
+// errClosed is returned for work refused after Close.
+var errClosed = errors.New("proxy closed")
 
 func (p *Proxy) now() int64 { return p.cfg.Now().UnixNano() }
 
