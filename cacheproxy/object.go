@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -68,15 +69,7 @@ func headerList(h http.Header) []headerField {
 	for name, values := range h {
 		fields = append(fields, headerField{name: name, values: slices.Clip(slices.Clone(values))})
 	}
-	slices.SortFunc(fields, func(a, b headerField) int {
-		switch {
-		case a.name < b.name:
-			return -1
-		case a.name > b.name:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(fields, func(a, b headerField) int { return strings.Compare(a.name, b.name) })
 	return slices.Clip(fields)
 }
 

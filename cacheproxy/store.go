@@ -3,6 +3,7 @@ package cacheproxy
 import (
 	"hash/maphash"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -87,7 +88,7 @@ func (s *store) lookup(key string, h http.Header) (match *object, vary []string)
 			}
 			continue
 		}
-		if lastFields == nil || !equalStrings(o.vary, lastFields) {
+		if lastFields == nil || !slices.Equal(o.vary, lastFields) {
 			lastFields, values = o.vary, variantValues(o.vary, h)
 		}
 		if o.variant == values {
@@ -95,18 +96,6 @@ func (s *store) lookup(key string, h http.Header) (match *object, vary []string)
 		}
 	}
 	return nil, head.vary
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // variants returns every stored variant of key.
