@@ -49,14 +49,11 @@ func takeTags(h http.Header) []string {
 	return slices.Clip(slices.Compact(tags))
 }
 
-// tagSeparator returns the separator predicate of tagHeaders[i].
+// tagSeparator returns the separator predicate of tagHeaders[i]:
+// Surrogate-Key splits at blanks only, Cache-Tag and xkey at commas too.
 func tagSeparator(i int) func(rune) bool {
-	switch tagHeaders[i] {
-	case "Surrogate-Key":
+	if tagHeaders[i] == "Surrogate-Key" {
 		return func(r rune) bool { return r == ' ' || r == '\t' }
-	case "Cache-Tag":
-		return func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }
-	default:
-		return func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }
 	}
+	return func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }
 }
