@@ -306,7 +306,7 @@ func (t *tour) describe(ctx context.Context, name string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	t.check(err == nil && len(d.Pods) == len(t.pods), fmt.Sprintf("kubectl describe shows each of the %d pods and the Started and Completed events", len(t.pods)),
+	t.check(err == nil && len(d.Pods) == len(t.pods), fmt.Sprintf("describe shows all %d pods and the Started and Completed events", len(t.pods)),
 		fmt.Sprintf("%d pods shown, events: %q, %v", len(d.Pods), d.Events, err))
 	return nil
 }

@@ -35,7 +35,14 @@ const usage = `Usage: make demo [DEMO_FLAGS="flags"]
 Runs the product end to end on a local cluster (no container engine needed)
 and narrates a tour of config/samples: a CacheProxy of 3 pods, then a simple,
 a soft, a ban, a tag and a refetch Purge, each checked on every pod. Then
-everything keeps running for your own Purges until Ctrl-C (unless --exit).
+everything keeps running for your own Purges until Ctrl-C (unless --exit),
+which stops every process the demo started.
+
+Logs go to <state-dir>/logs (cluster, operator, origin) and <state-dir>/pods
+(cache pods); they stay after the demo and are cleared when the next starts.
+
+Exit status: 0 if every check passed, 1 if a check failed or the demo could
+not start, 2 for bad flags, 130 if interrupted during the tour.
 
 Flags:
 `
