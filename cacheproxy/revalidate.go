@@ -18,15 +18,23 @@ import (
 // Clients' own conditional requests are answered from the cache
 // (notModified), so a browser revalidating a hit costs the origin nothing.
 
-// unrefreshable are the fields a 304 may not change in the stored header.
-var unrefreshable = map[string]bool{"Content-Length": true, "Age": true, "Cache-Status": true, "Content-Encoding": true, "Content-Range": true}
+// refreshable reports whether a 304's field may replace the stored one
+// (RFC 9111 §3.2): not the fields describing the stored body's bytes, nor
+// Age and Cache-Status, which this cache computes.
+func refreshable(name string) bool {
+	switch name {
+	case "Content-Length", "Age", "Cache-Status", "Content-Encoding", "Content-Range":
+		return false
+	}
+	return true
+}
 
 // refreshed returns the object o becomes after a 304 carrying header h, or
 // nil when the updated header forbids storing it.
 func (o *object) refreshed(h http.Header, tags []string, requestTime, now int64) *object {
 	merged := o.headerMap()
 	for name, values := range h {
-		if !unrefreshable[name] {
+		if refreshable(name) {
 			merged[name] = values
 		}
 	}
