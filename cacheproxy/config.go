@@ -22,8 +22,9 @@ type Config struct {
 	// get 421 Misdirected Request, and invalidations or refetches naming
 	// another host are refused. A host without a port is served on any port
 	// ("www.example.com" admits "www.example.com:8080", whose objects are
-	// keyed apart, key.go); one with a port only on that port. Empty means every host is served; refetches
-	// still always go to Origin, never to the host a URL names.
+	// keyed apart, key.go); one with a port only on that port. Empty means
+	// every host is served; refetches still always go to Origin, never to
+	// the host a URL names.
 	Hosts []string
 
 	// RewriteHost sends Origin's host as the Host header instead of the

@@ -10,6 +10,7 @@
 //
 // One file per concern:
 //
+//	config.go        Config and its defaults
 //	proxy.go         the request story: hit, stale, coalesced fetch, pass
 //	fetch.go         origin requests through httputil.ReverseProxy, storing
 //	freshness.go     storability and freshness (RFC 9111 §3, §4.2)
@@ -63,4 +64,7 @@
 //   - Coalescing: concurrent misses for one object (one Vary variant) make
 //     one origin request; waiters get the stored answer. A response that
 //     cannot be stored is not shared: each waiter then asks the origin.
+//     The exception is a server error that is not private, sets no cookie
+//     and answers no Authorization: it is handed to the waiters (never
+//     stored), so a failing origin gets one request, not one per waiter.
 package cacheproxy
