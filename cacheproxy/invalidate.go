@@ -187,11 +187,12 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 	return res
 }
 
-func first(os []*object) *object {
-	if len(os) == 0 {
+// first returns the newest of a key's variants, or nil.
+func first(variants []*object) *object {
+	if len(variants) == 0 {
 		return nil
 	}
-	return os[0]
+	return variants[0]
 }
 
 // countBanned counts the objects stored before at that any pattern matches,

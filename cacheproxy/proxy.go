@@ -146,6 +146,8 @@ func (p *Proxy) goBackground(fn func()) bool {
 // errClosed is returned for work refused after Close.
 var errClosed = errors.New("proxy closed")
 
+// now is the injected clock's time in unix nanoseconds, the unit of every
+// time an object stores.
 func (p *Proxy) now() int64 { return p.cfg.Now().UnixNano() }
 
 // servesHost reports whether requests for the normalised host are served.
@@ -199,6 +201,9 @@ func isInvalidationMethod(m string) bool {
 	return false
 }
 
+// refuse answers a request the public port does not serve, without
+// touching the cache or the origin; no-store keeps the refusal out of
+// caches downstream.
 func (p *Proxy) refuse(w http.ResponseWriter, status int, msg string) {
 	p.metrics.count(iRefused)
 	h := w.Header()
