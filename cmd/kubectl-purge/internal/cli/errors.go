@@ -155,32 +155,33 @@ func invalidPurgeError(err error, in *purgeInput) error {
 	return withCode(ExitUsage, errors.New(b.String()))
 }
 
-// fieldIndex matches spec.urls[3] and spec.tags[0].
-var fieldIndex = regexp.MustCompile(`^spec\.(urls|tags)\[(\d+)\]$`)
+// fieldIndex matches spec.urls[3].
+var fieldIndex = regexp.MustCompile(`^spec\.urls\[(\d+)\]$`)
 
-// describeCause renders one field error: "spec.urls[3] (urls.txt:4
-// "https://..."): Too long: may not be more than 2048 bytes".
+// describeCause renders one field error, pointing a URL back to where the
+// user wrote it, which matters for a list read from a file:
+// "spec.urls[3] (urls.txt:4 "https://..."): Too long: may not be more
+// than 2048 bytes".
 func describeCause(c metav1.StatusCause, in *purgeInput) string {
+	msg := stripTypeValue(c.Message)
+	if c.Field == "" {
+		return msg
+	}
 	field := c.Field
 	if m := fieldIndex.FindStringSubmatch(c.Field); m != nil {
 		var i int
-		_, _ = fmt.Sscan(m[2], &i)
-		switch {
-		case m[1] == "urls" && i < len(in.URLs):
+		_, _ = fmt.Sscan(m[1], &i)
+		if i < len(in.URLs) {
 			field = fmt.Sprintf("%s (%s %q)", c.Field, in.URLs[i].Source, abbreviate(in.URLs[i].URL))
-		case m[1] == "tags" && i < len(in.Tags):
-			field = fmt.Sprintf("%s (--tag %q)", c.Field, abbreviate(in.Tags[i]))
 		}
 	}
-	if field == "" {
-		return stripTypeValue(c.Message)
-	}
-	return field + ": " + stripTypeValue(c.Message)
+	return field + ": " + msg
 }
 
-// typeValue is what the API server prints as the "value" of a CEL rule's
-// failure on a string or an object: the type's name, not the value.
-var typeValue = regexp.MustCompile(`^Invalid value: "(string|object|array|integer|number|boolean)": `)
+// typeValue is noise the API server puts before some messages: the type's
+// name where a CEL rule on a whole object or string failed, and the null
+// "value" of the note that some rules were not checked.
+var typeValue = regexp.MustCompile(`^(<nil>: )?Invalid value: ("(string|object|array|integer|number|boolean)"|null): `)
 
 // stripTypeValue drops that noise; the rest of the message stays exact.
 func stripTypeValue(msg string) string {
