@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +47,11 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	paths, err = resolvePaths()
 	Expect(err).NotTo(HaveOccurred())
+	// Workaround: envtest (controller-runtime v0.25) takes etcd and
+	// kube-apiserver from KUBEBUILDER_ASSETS before Options.BinDir, and
+	// go test runs in this package's directory, where a relative
+	// KUBEBUILDER_ASSETS (bin/k8s) names nothing. Export the resolved path.
+	Expect(os.Setenv("KUBEBUILDER_ASSETS", paths.k8sBin)).To(Succeed())
 
 	stateDir, err := newStateDir(paths.root)
 	Expect(err).NotTo(HaveOccurred())
@@ -95,7 +101,7 @@ var _ = ReportAfterSuite("state directory", func(r Report) {
 		_ = os.RemoveAll(cluster.StateDir())
 		return
 	}
-	GinkgoWriter.Printf("suite failed: kubeconfig and logs kept in %s\n", cluster.StateDir())
+	fmt.Fprintf(os.Stderr, "e2e suite failed: kubeconfig and logs kept in %s\n", cluster.StateDir())
 })
 
 func newScheme() *runtime.Scheme {
@@ -110,11 +116,13 @@ var createdNamespaces []string
 
 // On failure, say what the cluster looked like before the spec's cleanup
 // deletes its namespaces: those of earlier specs are already being
-// deleted, the failing spec's (or its Ordered container's) are active.
+// deleted, the failing spec's (or its Ordered container's) are active. The
+// kubectl output goes to the spec's timeline.
 var _ = JustAfterEach(func(ctx SpecContext) {
 	if !CurrentSpecReport().Failed() {
 		return
 	}
+	AddReportEntry("state directory (kubeconfig, all logs)", cluster.StateDir())
 	for _, ns := range createdNamespaces {
 		var n corev1.Namespace
 		if err := k8sClient.Get(ctx, client.ObjectKey{Name: ns}, &n); err != nil || !n.DeletionTimestamp.IsZero() {
@@ -125,8 +133,7 @@ var _ = JustAfterEach(func(ctx SpecContext) {
 			{"describe", "purges"},
 			{"get", "events", "--sort-by=.lastTimestamp"},
 		} {
-			out, err := kubectl(ctx, "", append(args, "-n", ns)...)
-			AddReportEntry("kubectl "+strings.Join(args, " ")+" -n "+ns, out+errString(err))
+			_, _ = kubectl(ctx, "", append(args, "-n", ns)...)
 		}
 		AddReportEntry("pod logs in "+ns, strings.Join(podLogPaths(ctx, ns), "\n"))
 	}
@@ -134,10 +141,3 @@ var _ = JustAfterEach(func(ctx SpecContext) {
 		AddReportEntry("manager log (tail) "+operator.logPath(), tail(operator.logPath(), 60))
 	}
 }, NodeTimeout(time.Minute))
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return "\n" + err.Error()
-}
