@@ -77,7 +77,7 @@ func (t *tour) run(ctx context.Context) error {
 			return err
 		}
 		if t.env.managerExited() {
-			return fmt.Errorf("the operator exited (code %d); see %s", t.env.manager.ExitCode(), relPath(t.env.manager.LogPath()))
+			return t.operatorExited()
 		}
 	}
 	if !t.hasPlugin() {
@@ -101,6 +101,11 @@ func (t *tour) purgeSteps() []purgeStep {
 func (t *tour) hasPlugin() bool {
 	_, err := os.Stat(filepath.Join(t.env.opts.BinDir, "kubectl-purge"))
 	return err == nil
+}
+
+// operatorExited is the error when the operator died under the tour.
+func (t *tour) operatorExited() error {
+	return fmt.Errorf("the operator exited (code %d); see %s", t.env.manager.ExitCode(), relPath(t.env.manager.LogPath()))
 }
 
 func (t *tour) intro() {
@@ -241,8 +246,21 @@ func (t *tour) kubectlWait(ctx context.Context, object, condition string, timeou
 	t.n.command("kubectl " + strings.Join(args, " "))
 	var out string
 	took, err := t.n.wait(ctx, "waiting for "+object, func(ctx context.Context) error {
+		// Nothing will happen if the operator died: stop waiting then.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-t.env.manager.Done():
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		var err error
 		out, err = t.env.kubectl.run(ctx, args...)
+		if t.env.managerExited() {
+			return t.operatorExited()
+		}
 		return err
 	})
 	if err == nil {

@@ -162,3 +162,21 @@ func TestStateDirIsExclusive(t *testing.T) {
 	}
 	_ = second.stop()
 }
+
+// A failed check is marked, counted and listed at the end.
+func TestChecksAreCounted(t *testing.T) {
+	var out strings.Builder
+	tr := &tour{n: &narrator{w: &out}, env: &environment{opts: Options{StateDir: t.TempDir()}}}
+	tr.check(true, "first", "")
+	tr.check(false, "second", "because")
+	tr.summary(0)
+	want := []string{"  ✓ first\n", "  ✗ second: because\n", "1 of 2 checks failed", "    ✗ second: because\n"}
+	for _, w := range want {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("output lacks %q:\n%s", w, out.String())
+		}
+	}
+	if !reflect.DeepEqual(tr.failures, []string{"second: because"}) {
+		t.Errorf("failures = %q", tr.failures)
+	}
+}
