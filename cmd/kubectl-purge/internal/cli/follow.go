@@ -73,15 +73,17 @@ func (t *tracker) observe(p *cachev1alpha1.Purge) bool {
 	return false
 }
 
-// notStarted says, once, that the Purge has not started after a while:
-// the operator may not be running.
+// notStarted says, once, that the Purge still has no status after a
+// while. The operator writes the first status once it has called every
+// target pod once, which a hung pod delays by up to its call timeout (10s
+// by default); much longer suggests no operator is running.
 func (t *tracker) notStarted(p *cachev1alpha1.Purge, after time.Duration) {
 	if t.started || t.waitingShown || t.pendingShown {
 		return
 	}
 	t.pendingShown = true
-	fmt.Fprintf(t.out, "Still Pending after %s: no operator has picked purge %s up; is the purge-operator manager running?\n",
-		after, p.Name)
+	fmt.Fprintf(t.out, "No status for purge %s after %s: the operator reports once every target pod was called (a hung pod takes up to its call timeout); "+
+		"if this lasts, check that the purge-operator manager is running\n", p.Name, after)
 }
 
 func (t *tracker) header(p *cachev1alpha1.Purge) {
@@ -158,14 +160,15 @@ func (t *tracker) summary(p *cachev1alpha1.Purge) string {
 	return fmt.Sprintf("%s: %s, %s in %s", head, pods, objects, took)
 }
 
-// duration is how long the Purge took.
+// duration is how long the Purge took: to the hundredth of a second when
+// the plugin created it, else from its timestamps, which count seconds.
 func (t *tracker) duration(p *cachev1alpha1.Purge) string {
 	var d time.Duration
 	switch {
 	case !t.created.IsZero():
 		d = t.now().Sub(t.created)
 	case p.Status.CompletionTime != nil:
-		d = p.Status.CompletionTime.Sub(p.CreationTimestamp.Time)
+		return p.Status.CompletionTime.Sub(p.CreationTimestamp.Time).Round(time.Second).String()
 	}
 	if d < time.Minute {
 		return fmt.Sprintf("%.2fs", d.Seconds())

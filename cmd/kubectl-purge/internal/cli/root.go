@@ -27,8 +27,10 @@ type Env struct {
 	// a confirmation can be asked. Nil checks In with golang.org/x/term
 	// when it is an *os.File.
 	StdinIsTerminal func() bool
-	// PendingNotice is how long --wait lets a Purge stay unstarted before
-	// saying the operator may not be running. Zero means 10s.
+	// PendingNotice is how long --wait lets a Purge go without status
+	// before saying the operator may not be running. Zero means 15s, more
+	// than the operator's default pod call timeout (10s), which can delay
+	// the first status of a Purge with a hung pod.
 	PendingNotice time.Duration
 }
 
@@ -44,7 +46,7 @@ func (e *Env) pendingNotice() time.Duration {
 	if e.PendingNotice > 0 {
 		return e.PendingNotice
 	}
-	return 10 * time.Second
+	return 15 * time.Second
 }
 
 // Main runs one kubectl-purge command line (args without the program

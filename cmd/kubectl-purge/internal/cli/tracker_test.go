@@ -124,6 +124,12 @@ func TestTrackerTimesAnExistingPurgeFromItsTimestamps(t *testing.T) {
 	if !strings.HasSuffix(out.String(), "in 3m0s\n") {
 		t.Errorf("output %q does not end with the duration 3m0s", out.String())
 	}
+	p.Status.CompletionTime = &metav1.Time{Time: created.Add(3 * time.Second)}
+	out.Reset()
+	newTracker(&out, time.Time{}).observe(p)
+	if !strings.HasSuffix(out.String(), "in 3s\n") {
+		t.Errorf("output %q does not end with the duration 3s (whole seconds, as the timestamps count)", out.String())
+	}
 }
 
 func TestTrackerWaitingAndPendingNotices(t *testing.T) {
@@ -132,7 +138,7 @@ func TestTrackerWaitingAndPendingNotices(t *testing.T) {
 	p := purgeWith(false)
 	tr.notStarted(p, 10*time.Second)
 	tr.notStarted(p, 10*time.Second)
-	if got := strings.Count(out.String(), "Still Pending after 10s"); got != 1 {
+	if got := strings.Count(out.String(), "No status for purge edge-simple-abcde after 10s"); got != 1 {
 		t.Errorf("the pending notice is printed %d times, want once:\n%s", got, out.String())
 	}
 
