@@ -99,7 +99,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	t.summary(time.Since(began))
 	if !opts.Exit {
 		t.handOver()
-		<-ctx.Done()
+		t.waitForInterrupt(ctx)
 		n.title("Ctrl-C: stopping everything")
 	}
 	if len(t.failures) > 0 {

@@ -207,25 +207,20 @@ func (t *tour) purge(ctx context.Context, s purgeStep) error {
 // holds it, and returns what each pod then serves.
 func (t *tour) fill(ctx context.Context, paths []string) (map[string]byPod, error) {
 	held := map[string]byPod{}
-	var err error
-	_, waitErr := t.n.wait(ctx, "filling each pod's cache: "+strings.Join(paths, ", "), func(ctx context.Context) error {
+	_, err := t.n.wait(ctx, "filling each pod's cache: "+strings.Join(paths, ", "), func(ctx context.Context) error {
 		for _, path := range paths {
 			held[path] = make(byPod, len(t.pods))
 			for i, p := range t.pods {
-				for range 4 {
-					if held[path][i], err = t.web.get(ctx, p.addr(), path); err != nil || held[path][i].outcome() == outcomeHit {
-						break
-					}
-				}
-				if err != nil {
+				var err error
+				if held[path][i], err = t.warm(ctx, p, path); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	})
-	if waitErr != nil {
-		return nil, waitErr
+	if err != nil {
+		return nil, err
 	}
 	var notHeld []string
 	for _, path := range paths {
@@ -237,6 +232,19 @@ func (t *tour) fill(ctx context.Context, paths []string) (map[string]byPod, erro
 	}
 	t.check(len(notHeld) == 0, fmt.Sprintf("every pod holds %s (a hit)", strings.Join(paths, ", ")), strings.Join(notHeld, "; "))
 	return held, nil
+}
+
+// warm requests path from a pod until the pod answers from its cache: the
+// first request is a miss that stores the response, the next a hit.
+func (t *tour) warm(ctx context.Context, p pod, path string) (answer, error) {
+	var a answer
+	for range 4 {
+		var err error
+		if a, err = t.web.get(ctx, p.addr(), path); err != nil || a.outcome() == outcomeHit {
+			return a, err
+		}
+	}
+	return a, nil
 }
 
 // originControl POSTs to the origin's control surface, shown as curl.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,7 +47,7 @@ type tour struct {
 // inspects each cache.
 type pod struct{ name, ip string }
 
-func (p pod) addr() string { return fmt.Sprintf("%s:%d", p.ip, servicePort) }
+func (p pod) addr() string { return net.JoinHostPort(p.ip, strconv.Itoa(servicePort)) }
 
 // check records a claim: ✓ msg if ok, ✗ msg and why otherwise.
 func (t *tour) check(ok bool, msg, why string) bool {
@@ -346,6 +348,24 @@ spec:
   urls:
   - https://www.example.com/products/1
 `
+
+// waitForInterrupt returns when ctx is cancelled (Ctrl-C), saying so if
+// the operator dies meanwhile: that is a failure, but the user may still
+// want to look around.
+func (t *tour) waitForInterrupt(ctx context.Context) {
+	var died <-chan struct{}
+	if t.env.manager != nil {
+		died = t.env.manager.Done()
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-died:
+		t.check(false, t.operatorExited().Error(), "")
+		t.n.say("The cluster and the origin keep running. Press Ctrl-C to stop everything.")
+	}
+	<-ctx.Done()
+}
 
 // poll calls fn every 200ms until it returns true or an error, or timeout
 // passes.
