@@ -196,7 +196,9 @@ func (in *purgeInput) validate() error {
 	for _, u := range in.URLs {
 		if !urlPattern.MatchString(u.URL) {
 			hint := ""
-			if d, err := time.ParseDuration(u.URL); err == nil && d > 0 {
+			if strings.HasPrefix(u.URL, "-") {
+				hint = " (arguments after -- are never flags: put flags before --)"
+			} else if d, err := time.ParseDuration(u.URL); err == nil && d > 0 {
 				hint = fmt.Sprintf(" (to set a wait timeout, write --wait=%s)", u.URL)
 			} else if schemeless.MatchString(u.URL) {
 				hint = fmt.Sprintf(" (did you mean https://%s?)", u.URL)

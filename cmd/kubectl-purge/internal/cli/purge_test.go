@@ -123,6 +123,7 @@ func TestValidate(t *testing.T) {
 		{name: "no scheme", in: purgeInput{Mode: simple, URLs: urls("www.example.com/a")},
 			wantErr: `argument 2: "www.example.com/a" must be an absolute http:// or https:// URL with a host and no #fragment or spaces, such as https://www.example.com/app.js (did you mean https://www.example.com/a?)`},
 		{name: "a duration where a URL goes", in: purgeInput{Mode: simple, URLs: urls("https://a/", "30s")}, wantErr: `argument 3: "30s" must be an absolute`},
+		{name: "a flag after --", in: purgeInput{Mode: simple, URLs: urls("https://a/", "-n")}, wantErr: `argument 3: "-n" must be an absolute http:// or https:// URL with a host and no #fragment or spaces, such as https://www.example.com/app.js (arguments after -- are never flags: put flags before --)`},
 		{name: "ftp", in: purgeInput{Mode: simple, URLs: urls("ftp://www.example.com/a")}, wantErr: "must be an absolute http:// or https:// URL"},
 		{name: "fragment", in: purgeInput{Mode: simple, URLs: urls("https://www.example.com/a#top")}, wantErr: "no #fragment"},
 		{name: "user info", in: purgeInput{Mode: simple, URLs: urls("https://me@www.example.com/")}, wantErr: "must be an absolute"},
