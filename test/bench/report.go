@@ -25,6 +25,7 @@ type Results struct {
 	Invalidation *InvalidationResult `json:"invalidation,omitempty"`
 	Protection   *ProtectionResult   `json:"originProtection,omitempty"`
 	Fleet        *FleetResult        `json:"fleet,omitempty"`
+	Profile      *ProfileResult      `json:"profile,omitempty"`
 }
 
 // Section is one benchmark's bookkeeping: how long it took, the load
@@ -60,6 +61,9 @@ func (r *Results) Markdown() string {
 	}
 	if r.Fleet != nil {
 		r.Fleet.markdown(&b)
+	}
+	if r.Profile != nil {
+		r.Profile.markdown(&b)
 	}
 	b.WriteString("## Sections\n\n| section | time | load avg at start | at end | error |\n|---|---:|---|---|---|\n")
 	for _, s := range r.Sections {

@@ -31,8 +31,12 @@ func main() {
 	os.Exit(run())
 }
 
-// sections, in the order they run.
-var sections = []string{"datapath", "invalidation", "protection", "fleet"}
+// sections, in the order they run; optional ones run only when named
+// with --only.
+var (
+	sections = []string{"datapath", "invalidation", "protection", "fleet", "profile"}
+	optional = map[string]bool{"profile": true}
+)
 
 type flags struct {
 	short                      bool
@@ -49,6 +53,7 @@ type flags struct {
 	invalidation               bench.InvalidationOptions
 	protection                 bench.ProtectionOptions
 	fleet                      bench.FleetOptions
+	profile                    bench.ProfileOptions
 	selected                   map[string]bool
 	originDelay, protectWindow time.Duration
 }
@@ -56,7 +61,7 @@ type flags struct {
 func parseFlags() (*flags, error) {
 	f := &flags{}
 	flag.BoolVar(&f.short, "short", false, "quick look: fewer rounds, shorter loads, fewer objects, fleets of 3 and 10 pods (labelled SHORT in the results)")
-	flag.StringVar(&f.only, "only", "", "comma-separated sections to run: "+strings.Join(sections, ",")+" (default all)")
+	flag.StringVar(&f.only, "only", "", "comma-separated sections to run: "+strings.Join(sections, ",")+" (default all but profile)")
 	flag.StringVar(&f.binDir, "bin-dir", "bin", "directory of cacheproxy, manager and k8s/ (make build envtest)")
 	flag.StringVar(&f.configDir, "config-dir", "hack/bench", "directory of bench.lua, varnish.vcl and nginx.conf")
 	flag.StringVar(&f.crdDir, "crd-dir", "config/crd/bases", "CRD manifests for the local cluster")
@@ -91,7 +96,7 @@ func parseFlags() (*flags, error) {
 	}
 	if len(f.selected) == 0 {
 		for _, s := range sections {
-			f.selected[s] = true
+			f.selected[s] = !optional[s]
 		}
 	}
 	pick := func(set, def, short int) int {
@@ -142,6 +147,12 @@ func parseFlags() (*flags, error) {
 		Before:      time.Second,
 		Window:      f.protectWindow,
 		SlowDelay:   f.originDelay,
+	}
+	f.profile = bench.ProfileOptions{
+		Duration:    pickD(f.duration, 10*time.Second, 4*time.Second),
+		Connections: f.connections,
+		Threads:     1,
+		OutDir:      f.out,
 	}
 	sizes := "3,10,50"
 	if f.short {
@@ -297,6 +308,10 @@ func runSection(ctx context.Context, env *bench.Env, f *flags, name string, res 
 		res.Protection, err = bench.RunProtection(ctx, env, f.protection)
 	case "fleet":
 		res.Fleet, err = bench.RunFleet(ctx, env, f.fleet)
+	case "profile":
+		o := f.profile
+		o.Stamp = res.Started.UTC().Format("20060102-150405")
+		res.Profile, err = bench.RunProfile(ctx, env, o)
 	}
 	return err
 }
