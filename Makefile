@@ -87,9 +87,10 @@ bench: envtest build ## Benchmarks against Varnish and nginx, and purge latency 
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/manager and bin/cacheproxy.
+build: ## Build bin/manager, bin/cacheproxy and bin/kubectl-purge.
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/cacheproxy ./cmd/cacheproxy
+	go build -o $(LOCALBIN)/kubectl-purge ./cmd/kubectl-purge
 
 .PHONY: run
 run: manifests generate ## Run the manager from your host against the cluster in ~/.kube/config (or KUBECONFIG).
