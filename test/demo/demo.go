@@ -38,6 +38,10 @@ type Options struct {
 	// running for the user's own Purges until ctx is cancelled.
 	Exit bool
 
+	// NoTour stops the tour after the CacheProxy is ready: a playground
+	// for your own Purges, without the samples' Purges.
+	NoTour bool
+
 	// Clean removes StateDir when Run returns. Unset, the logs stay for
 	// reading after the demo.
 	Clean bool

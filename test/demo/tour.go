@@ -73,6 +73,9 @@ func (t *tour) run(ctx context.Context) error {
 	if err := t.cacheProxy(ctx); err != nil {
 		return err
 	}
+	if t.env.opts.NoTour {
+		return nil
+	}
 	for i, s := range t.purgeSteps() {
 		t.n.title(fmt.Sprintf("[%d/%d] %s", i+2, len(t.purgeSteps())+1, s.title))
 		if err := t.purge(ctx, s); err != nil {

@@ -55,6 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.BinDir, "bin-dir", "bin", "directory of manager and cacheproxy (make build) and k8s/ (make envtest)")
 	fs.StringVar(&opts.StateDir, "state-dir", "", "directory for the kubeconfig and every log; one demo at a time per directory (default <repo>/test/.state/demo)")
 	fs.BoolVar(&opts.Exit, "exit", false, "exit after the tour: status 0 only if every check passed")
+	fs.BoolVar(&opts.NoTour, "no-tour", false, "stop the tour once the CacheProxy is ready, and hand over: a playground for your own Purges")
 	fs.BoolVar(&opts.Clean, "clean", false, "remove the state directory (logs included) on exit; by default the logs stay until the next demo")
 	fs.DurationVar(&opts.PodCallTimeout, "pod-call-timeout", 0, "the operator's --pod-call-timeout (default: the operator's)")
 	plain := fs.Bool("plain", false, "no spinner and no colour, even on a terminal")

@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,7 +22,7 @@ func TestHelp(t *testing.T) {
 	if code := run([]string{"--help"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("--help exited %d", code)
 	}
-	for _, want := range []string{"make demo", "-exit", "-state-dir", "-bin-dir", "-clean", "-plain", "Ctrl-C"} {
+	for _, want := range []string{"make demo", "-exit", "-state-dir", "-bin-dir", "-clean", "-plain", "-no-tour", "Ctrl-C"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("--help does not mention %q:\n%s", want, stderr.String())
 		}
@@ -42,6 +44,40 @@ func TestMissingBinaries(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr.String(), "manager") || !strings.Contains(stderr.String(), "make demo") {
 		t.Fatalf("exit %d, stderr %q: want 1 and a message naming the missing binaries and make demo", code, stderr.String())
 	}
+}
+
+// The demo program, built once for the tests that run it.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+func demoBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "demo-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "demo")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
 }
 
 // demoProcess is the demo program running in the background.
@@ -69,11 +105,8 @@ func startDemo(t *testing.T, args ...string) (*demoProcess, string) {
 			t.Fatalf("%s is missing: run `make test` (or `make envtest build`) first, which builds it", filepath.Join(binDir, name))
 		}
 	}
+	bin := demoBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "demo")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	state := filepath.Join(dir, "state")
 	cmd := exec.Command(bin, append([]string{"--bin-dir", binDir, "--state-dir", state}, args...)...)
 	stdout, err := cmd.StdoutPipe()
@@ -191,12 +224,12 @@ func assertGone(t *testing.T, procs map[int]string, state string) {
 	}
 }
 
-// TestKeepsRunningUntilInterrupted runs the demo as `make demo` does: after
-// the tour it prints how to reach the cluster; a user applies a Purge with
-// kubectl; Ctrl-C stops everything and the exit status says the tour
-// passed.
+// TestKeepsRunningUntilInterrupted runs the demo as `make demo` does (but
+// for the Purges of the tour): it prints how to reach the cluster; a user
+// applies a Purge with kubectl; Ctrl-C stops everything and the exit
+// status says every check passed.
 func TestKeepsRunningUntilInterrupted(t *testing.T) {
-	d, state := startDemo(t)
+	d, state := startDemo(t, "--no-tour") // the tour itself is package demo's TestTour
 	kubectlPath := d.binDir + "/k8s/kubectl"
 	d.waitFor(t, "checks passed", 3*time.Minute)
 	kubeconfig := strings.TrimPrefix(strings.TrimSpace(d.waitFor(t, "$ export KUBECONFIG=", 10*time.Second)), "$ export KUBECONFIG=")
