@@ -71,6 +71,7 @@ var _ = Describe("Purging through faults", func() {
 		before := warm(ctx, f.pods, path)
 		hung, others := f.pods[1], []corev1.Pod{f.pods[0], f.pods[2]}
 
+		Expect(cluster.ServiceBackends(f.ns, "edge", 8080)).To(ContainElement(podAddr(hung)))
 		f.pause(hung.Name)
 		f.apply(ctx, purgeFile("hung-img", []string{path}, "deadlineSeconds: 10"))
 		p := f.waitPurge(ctx, "hung-img", cachev1alpha1.PurgeConditionFailed)
