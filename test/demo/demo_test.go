@@ -88,6 +88,13 @@ func TestTour(t *testing.T) {
 			t.Errorf("the narration lacks %q", want)
 		}
 	}
+	if _, err := os.Stat(filepath.Join(bin, "kubectl-purge")); err == nil {
+		for _, want := range []string{"$ kubectl purge edge https://www.example.com/products/3", "✓ kubectl purge --wait exited 0", "✓ Purge product-3 Complete"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("bin/kubectl-purge is built, but the narration lacks %q", want)
+			}
+		}
+	}
 	if strings.Contains(text, "✗") {
 		t.Errorf("a check failed")
 	}

@@ -12,7 +12,9 @@
 // fills every pod's cache, changes the content at the origin, shows that
 // users still get the cached copy, applies the Purge, shows `kubectl get
 // purges` and a trimmed `kubectl describe purge` (per-pod status and
-// events), and shows what each pod and the Service serve afterwards.
+// events), and shows what each pod and the Service serve afterwards. When
+// the kubectl plugin is built (bin/kubectl-purge), a last step purges with
+// `kubectl purge edge URL --wait` the same way.
 //
 // Every claim is checked (a hit is a hit, a new version is newer, the
 // Purge's status counts every pod) and marked ✓ or ✗; Run returns

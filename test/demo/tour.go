@@ -87,8 +87,8 @@ func (t *tour) run(ctx context.Context) error {
 	}
 	if !t.hasPlugin() {
 		t.n.println("")
-		t.n.say("(The kubectl purge plugin is not built, so its step is skipped:")
-		t.n.say(" go build -o %s ./cmd/kubectl-purge to see it.)", relPath(filepath.Join(t.env.opts.BinDir, "kubectl-purge")))
+		t.n.say("(%s is not built, so the kubectl purge step is skipped; make build builds it.)",
+			relPath(filepath.Join(t.env.opts.BinDir, "kubectl-purge")))
 	}
 	return nil
 }

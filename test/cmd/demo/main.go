@@ -34,7 +34,8 @@ const usage = `Usage: make demo [DEMO_FLAGS="flags"]
 
 Runs the product end to end on a local cluster (no container engine needed)
 and narrates a tour of config/samples: a CacheProxy of 3 pods, then a simple,
-a soft, a ban, a tag and a refetch Purge, each checked on every pod. Then
+a soft, a ban, a tag and a refetch Purge, and one made with the kubectl purge
+plugin (if bin/kubectl-purge is built), each checked on every pod. Then
 everything keeps running for your own Purges until Ctrl-C (unless --exit),
 which stops every process the demo started.
 
