@@ -131,11 +131,15 @@ var _ = Describe("The CacheProxy controller", func() {
 
 	It("scales through the scale subresource, as kubectl scale and HPAs do", func(ctx SpecContext) {
 		deployment(ctx)
-		scale := &autoscalingv1.Scale{}
-		Expect(k8sClient.SubResource("scale").Get(ctx, cp, scale)).To(Succeed())
-		Expect(scale.Spec.Replicas).To(Equal(int32(3)))
-		scale.Spec.Replicas = 5
-		Expect(k8sClient.SubResource("scale").Update(ctx, cp, client.WithSubResourceBody(scale))).To(Succeed())
+		// As kubectl scale does: read the Scale, write it back, again on a
+		// conflict with the controller's status writes.
+		Eventually(func(g Gomega) {
+			scale := &autoscalingv1.Scale{}
+			g.Expect(k8sClient.SubResource("scale").Get(ctx, cp, scale)).To(Succeed())
+			g.Expect(scale.Spec.Replicas).To(Equal(int32(3)))
+			scale.Spec.Replicas = 5
+			g.Expect(k8sClient.SubResource("scale").Update(ctx, cp, client.WithSubResourceBody(scale))).To(Succeed())
+		}).Should(Succeed())
 		Eventually(func(g Gomega) {
 			d := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())

@@ -103,7 +103,24 @@ func (p *podProxy) stop() {
 		_ = s.Close()
 	}
 	p.servers = nil
-	_ = p.proxy.Close()
+	if p.proxy != nil {
+		_ = p.proxy.Close()
+		p.proxy = nil
+	}
+}
+
+// hang takes the pod's proxy down and leaves in its place an admin port
+// that accepts calls and never answers them, as a hung process would.
+func (p *podProxy) hang() {
+	GinkgoHelper()
+	p.stop()
+	ln, err := net.Listen("tcp", net.JoinHostPort(p.ip, "9090"))
+	Expect(err).NotTo(HaveOccurred())
+	srv := &http.Server{Handler: http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	p.servers = []*http.Server{srv}
 }
 
 // serve starts a proxy on the pod's IP, with the given admin token.

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
@@ -51,16 +52,28 @@ type PurgeReconciler struct {
 	Concurrency int
 	// Backoff spaces the retries of a failed pod.
 	Backoff Backoff
+	// ProgressInterval bounds how long one pass waits for the calls it
+	// started before it writes the results so far; calls still running
+	// wake the Purge when they end. Zero means 500ms.
+	ProgressInterval time.Duration
 	// Metrics, if set, observe purge durations and pod calls.
 	Metrics *PurgeMetrics
+
+	calls *callTracker
 }
 
 // Reconcile moves one Purge forward: resolve its CacheProxy, choose the
-// target pods once, call those that are due, record what they answered,
-// and write the status once.
+// target pods once, record the calls that ended, start those that are due,
+// wait a little for them, and write the status once.
 func (r *PurgeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	// Read live, not from the cache: a pass that started from a status
+	// older than the last one written would call pods again and count
+	// their attempts twice.
 	var purge cachev1alpha1.Purge
-	if err := r.Get(ctx, req.NamespacedName, &purge); err != nil {
+	if err := r.APIReader.Get(ctx, req.NamespacedName, &purge); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.calls.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if isFinished(&purge.Status) {
@@ -78,17 +91,24 @@ func (r *PurgeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	}
 	// Once started, a Purge runs to its end even if its CacheProxy is
 	// deleted: the target pods are purged or gone by the deadline.
+	var recorded []string
 	if status.StartTime != nil {
 		live := byName(pods)
 		markGone(status, live)
-		giveUp(status, deadlineOf(&purge, status), now)
-		r.callDuePods(ctx, &purge, live, status, now)
+		r.startDueCalls(ctx, &purge, live, status, now)
+		r.calls.wait(&purge, r.progressInterval())
+		recorded = r.recordEndedCalls(&purge, status)
+		giveUp(status, deadlineOf(&purge, status), r.Clock.Now(), r.calls.running(&purge))
 	}
 	setTargetResolvedCondition(status, purge.Generation, purge.Spec.CacheProxyRef.Name, status.StartTime != nil)
 	summarize(status, purge.Generation, r.Clock.Now())
 
 	if err := r.patchStatus(ctx, &purge, status); err != nil {
 		return ctrl.Result{}, err
+	}
+	r.calls.drop(&purge, recorded)
+	if isFinished(status) {
+		r.calls.forget(req.NamespacedName)
 	}
 	return r.next(&purge, status), nil
 }
@@ -139,7 +159,9 @@ func (r *PurgeReconciler) patchStatus(ctx context.Context, purge *cachev1alpha1.
 	}
 	before := purge.DeepCopy()
 	purge.Status = *status
-	if err := r.Status().Patch(ctx, purge, client.MergeFrom(before)); err != nil {
+	// The optimistic lock refuses a write based on an outdated status.
+	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+	if err := r.Status().Patch(ctx, purge, patch); err != nil {
 		return fmt.Errorf("patching status of purge %s: %w", klog.KObj(purge), err)
 	}
 	r.report(purge, &before.Status)
@@ -186,6 +208,11 @@ func (r *PurgeReconciler) next(purge *cachev1alpha1.Purge, s *cachev1alpha1.Purg
 		return ctrl.Result{}
 	}
 	due := deadlineOf(purge, s)
+	if n, _ := r.calls.busy(purge, ""); n > 0 {
+		// Calls in flight wake the Purge when they end; this is the
+		// fallback should a wake-up be dropped.
+		due = earliest(due, now.Add(r.callTimeout()))
+	}
 	for i := range s.Pods {
 		if s.Pods[i].Phase == cachev1alpha1.PodPurgePending {
 			if at := nextAttempt(&s.Pods[i], r.Backoff); at.Before(due) {
@@ -197,8 +224,9 @@ func (r *PurgeReconciler) next(purge *cachev1alpha1.Purge, s *cachev1alpha1.Purg
 }
 
 // SetupWithManager registers the controller. It runs when a Purge is
-// created (status writes of its own do not wake it), when the CacheProxy a
-// Purge waits for appears, and when a target pod is deleted.
+// created (status writes of its own do not wake it), when one of its calls
+// ends, when the CacheProxy a Purge waits for appears, and when a target
+// pod is deleted.
 // workers bounds the Purges reconciled at once.
 func (r *PurgeReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cachev1alpha1.Purge{}, cacheProxyRefIndex,
@@ -206,8 +234,10 @@ func (r *PurgeReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error 
 	if err != nil {
 		return fmt.Errorf("indexing purges by CacheProxy: %w", err)
 	}
+	r.calls = newCallTracker()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cachev1alpha1.Purge{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(source.Channel(r.calls.wake, &handler.EnqueueRequestForObject{})).
 		Watches(&cachev1alpha1.CacheProxy{}, handler.EnqueueRequestsFromMapFunc(r.purgesOfCacheProxy),
 			builder.WithPredicates(predicate.Funcs{
 				UpdateFunc: func(event.UpdateEvent) bool { return false },

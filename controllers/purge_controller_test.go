@@ -189,6 +189,30 @@ var _ = Describe("The Purge controller", func() {
 		expectEvent(failed, cachev1alpha1.ReasonDeadlineExceeded, down.name)
 	})
 
+	It("records the answers of the others while a pod hangs, then fails the hung one", func(ctx SpecContext) {
+		f := newFleet(ctx, 3)
+		hung := f.pods[0]
+		hung.hang()
+		p := f.purge(ctx, "hung", cachev1alpha1.PurgeSpec{
+			URLs: []string{"https://" + testHost + "/a"}, DeadlineSeconds: 2,
+		})
+		// The call to the hung pod is still running (no attempt recorded)
+		// while the status already shows the other two pods' results.
+		Eventually(func(g Gomega) {
+			got := &cachev1alpha1.Purge{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), got)).To(Succeed())
+			g.Expect(got.Status.SucceededPods).To(Equal(int32(2)))
+			g.Expect(got.Status.Phase).To(Equal(cachev1alpha1.PurgeRunning))
+			g.Expect(podsIn(got)[hung.name].Attempts).To(BeZero())
+		}).Should(Succeed())
+
+		failed := waitFor(ctx, p, cachev1alpha1.PurgeFailed)
+		s := podsIn(failed)[hung.name]
+		Expect(s.Phase).To(Equal(cachev1alpha1.PodPurgeFailed))
+		Expect(s.LastError).To(Equal("deadline exceeded after 1 attempts; the last call got no answer in time"))
+		Expect(calls.callsTo(hung.endpoint())).To(Equal(1), "one call, cut off at the deadline")
+	})
+
 	It("marks a pod deleted before it answered Gone, and completes", func(ctx SpecContext) {
 		f := newFleet(ctx, 3)
 		gone := f.pods[2]

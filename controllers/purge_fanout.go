@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -17,18 +16,25 @@ import (
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
 
-// callDuePods calls, concurrently and each with a timeout, every Pending
-// pod whose backoff has elapsed, and records each answer in status.
-func (r *PurgeReconciler) callDuePods(ctx context.Context, purge *cachev1alpha1.Purge,
+// startDueCalls starts, in the background, a call to every Pending pod
+// whose backoff has elapsed and that has no call in flight, at most
+// Concurrency calls of the Purge at once, each bounded by CallTimeout. No
+// call starts after the Purge's deadline.
+func (r *PurgeReconciler) startDueCalls(ctx context.Context, purge *cachev1alpha1.Purge,
 	live map[string]*corev1.Pod, status *cachev1alpha1.PurgeStatus, now time.Time) {
 	var due []*cachev1alpha1.PodPurgeStatus
 	for i := range status.Pods {
 		p := &status.Pods[i]
-		if p.Phase == cachev1alpha1.PodPurgePending && !nextAttempt(p, r.Backoff).After(now) {
+		if p.Phase != cachev1alpha1.PodPurgePending || nextAttempt(p, r.Backoff).After(now) {
+			continue
+		}
+		n, busy := r.calls.busy(purge, p.Name)
+		if !busy && n+len(due) < r.concurrency() {
 			due = append(due, p)
 		}
 	}
-	if len(due) == 0 {
+	deadline := deadlineOf(purge, status)
+	if len(due) == 0 || !now.Before(deadline) {
 		return
 	}
 
@@ -42,37 +48,43 @@ func (r *PurgeReconciler) callDuePods(ctx context.Context, purge *cachev1alpha1.
 		return
 	}
 
-	deadline := deadlineOf(purge, status)
+	// A call may run past the Purge's deadline: the pass that gives up at
+	// the deadline cancels it, and the pod keeps the error of its last
+	// finished attempt rather than that of a call cut short.
 	req := invalidationFor(purge)
-	results := make([]callResult, len(due))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.concurrency())
-	for i, p := range due {
+	for _, p := range due {
 		endpoint := adminEndpoint(p.IP, adminPort(live[p.Name]))
-		g.Go(func() error {
-			callCtx, cancel := context.WithDeadline(gctx, earliest(r.Clock.Now().Add(r.callTimeout()), deadline))
-			defer cancel()
+		r.calls.start(purge, p.Name, now.Add(r.callTimeout()), func(ctx context.Context) callResult {
 			start := time.Now()
-			res, err := r.Caller.Invalidate(callCtx, endpoint, token, req)
-			results[i] = callResult{res: res, err: err, at: r.Clock.Now()}
+			res, err := r.Caller.Invalidate(ctx, endpoint, token, req)
 			r.observeCall(time.Since(start), err)
-			return nil
+			return callResult{endpoint: endpoint, res: res, err: err, at: r.Clock.Now()}
 		})
-	}
-	_ = g.Wait() // calls report their errors in results, never here
-	for i, p := range due {
-		err := results[i].err
-		if err != nil {
-			err = fmt.Errorf("calling %s: %w", adminEndpoint(p.IP, adminPort(live[p.Name])), err)
-		}
-		recordCall(p, results[i].res, err, results[i].at)
 	}
 }
 
-type callResult struct {
-	res admin.InvalidationResult
-	err error
-	at  time.Time
+// recordEndedCalls folds the calls that ended into the pods' entries and
+// returns the pods whose results it consumed. A pod no longer Pending
+// (gone, given up) keeps its phase.
+func (r *PurgeReconciler) recordEndedCalls(purge *cachev1alpha1.Purge, status *cachev1alpha1.PurgeStatus) []string {
+	ended := r.calls.ended(purge)
+	consumed := make([]string, 0, len(ended))
+	for name := range ended {
+		consumed = append(consumed, name)
+	}
+	for i := range status.Pods {
+		p := &status.Pods[i]
+		c, ok := ended[p.Name]
+		if !ok || p.Phase != cachev1alpha1.PodPurgePending {
+			continue
+		}
+		err := c.err
+		if err != nil {
+			err = fmt.Errorf("calling %s: %w", c.endpoint, err)
+		}
+		recordCall(p, c.res, err, c.at)
+	}
+	return consumed
 }
 
 // invalidationFor is the admin request for a Purge. Its id, the Purge's
@@ -161,6 +173,13 @@ func (r *PurgeReconciler) callTimeout() time.Duration {
 		return r.CallTimeout
 	}
 	return 10 * time.Second
+}
+
+func (r *PurgeReconciler) progressInterval() time.Duration {
+	if r.ProgressInterval > 0 {
+		return r.ProgressInterval
+	}
+	return 500 * time.Millisecond
 }
 
 func (r *PurgeReconciler) concurrency() int {

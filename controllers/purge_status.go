@@ -72,7 +72,9 @@ func markGone(s *cachev1alpha1.PurgeStatus, live map[string]*corev1.Pod) {
 }
 
 // giveUp marks every Pending pod Failed once the deadline has passed.
-func giveUp(s *cachev1alpha1.PurgeStatus, deadline, now time.Time) {
+// unanswered names the pods whose last call was still running: that call
+// counts as an attempt that got no answer.
+func giveUp(s *cachev1alpha1.PurgeStatus, deadline, now time.Time, unanswered map[string]bool) {
 	if now.Before(deadline) {
 		return
 	}
@@ -83,7 +85,11 @@ func giveUp(s *cachev1alpha1.PurgeStatus, deadline, now time.Time) {
 		}
 		p.Phase = cachev1alpha1.PodPurgeFailed
 		why := "never called"
-		if p.LastError != "" {
+		switch {
+		case unanswered[p.Name]:
+			p.Attempts++
+			why = "the last call got no answer in time"
+		case p.LastError != "":
 			why = "last error: " + p.LastError
 		}
 		p.LastError = truncate(fmt.Sprintf("deadline exceeded after %d attempts; %s", p.Attempts, why))

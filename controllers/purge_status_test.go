@@ -127,12 +127,17 @@ func TestGiveUp(t *testing.T) {
 	s := cachev1alpha1.PurgeStatus{Pods: []cachev1alpha1.PodPurgeStatus{
 		{Name: "tried", Phase: cachev1alpha1.PodPurgePending, Attempts: 4, LastError: "connection refused"},
 		{Name: "ok", Phase: cachev1alpha1.PodPurgeSucceeded},
+		{Name: "hung", Phase: cachev1alpha1.PodPurgePending, Attempts: 1, LastError: "refused"},
 	}}
-	giveUp(&s, t0, t0.Add(-time.Millisecond))
+	unanswered := map[string]bool{"hung": true}
+	giveUp(&s, t0, t0.Add(-time.Millisecond), unanswered)
 	if s.Pods[0].Phase != cachev1alpha1.PodPurgePending {
 		t.Fatal("gave up before the deadline")
 	}
-	giveUp(&s, t0, t0)
+	giveUp(&s, t0, t0, unanswered)
+	if want := "deadline exceeded after 2 attempts; the last call got no answer in time"; s.Pods[2].LastError != want {
+		t.Errorf("hung pod: lastError %q, want %q", s.Pods[2].LastError, want)
+	}
 	if s.Pods[0].Phase != cachev1alpha1.PodPurgeFailed || s.Pods[1].Phase != cachev1alpha1.PodPurgeSucceeded {
 		t.Errorf("phases %s %s", s.Pods[0].Phase, s.Pods[1].Phase)
 	}

@@ -102,9 +102,12 @@ func startManager() (stop func()) {
 		Recorder:    mgr.GetEventRecorder("purge-operator"),
 		Clock:       clock.RealClock{},
 		Caller:      calls,
-		CallTimeout: time.Second,
+		CallTimeout: 3 * time.Second,
 		Backoff:     controllers.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond},
-		Metrics:     metrics,
+		// Short, so a spec sees a pass write partial results while a
+		// call hangs.
+		ProgressInterval: 100 * time.Millisecond,
+		Metrics:          metrics,
 	}).SetupWithManager(mgr, 4)).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())
