@@ -23,11 +23,9 @@
 //
 // Samples are applied as they are, except where they cannot run here: the
 // CacheProxy's origin (http://web.web.svc:8080, a Service of a real
-// cluster) becomes the local origin's URL, and URLs whose path the demo
-// origin does not serve get a stand-in path of the same kind (see
-// standIns); the changed copy is written under the state directory and the
-// narration names each change. A stand-in is dropped as soon as the origin
-// serves the sample's path.
+// cluster) becomes the local origin's URL; the changed copy is written
+// under the state directory and the narration names the change. The demo
+// origin serves every path the Purge samples name.
 //
 // State and logs go to test/.state/demo (git-ignored): the kubeconfig,
 // logs/ (demo.log for the harness, manager.log, origin.log, etcd,

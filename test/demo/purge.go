@@ -117,20 +117,6 @@ var pluginStep = purgeStep{
 	effect: dropped,
 }
 
-// servedPaths maps sample paths to what the demo requests (see standIns).
-func servedPaths(paths []string) []string {
-	out := make([]string, 0, len(paths))
-	for _, p := range paths {
-		path, query, hasQuery := strings.Cut(p, "?")
-		path = servedPath(path)
-		if hasQuery {
-			path += "?" + query
-		}
-		out = append(out, path)
-	}
-	return out
-}
-
 // byPod holds one answer per pod, in t.pods order.
 type byPod []answer
 
@@ -138,7 +124,7 @@ type byPod []answer
 // sample, show the Purge's status, then show and check the effect on
 // every pod.
 func (t *tour) purge(ctx context.Context, s purgeStep) error {
-	purged, kept := servedPaths(s.purged), servedPaths(s.kept)
+	purged, kept := s.purged, s.kept
 	focus := purged[0]
 	for _, line := range s.story {
 		if strings.Contains(line, "%[1]s") {

@@ -47,12 +47,6 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	var err error
 	paths, err = resolvePaths()
 	Expect(err).NotTo(HaveOccurred())
-	// Workaround: envtest (controller-runtime v0.25) takes etcd and
-	// kube-apiserver from KUBEBUILDER_ASSETS before Options.BinDir, and
-	// go test runs in this package's directory, where a relative
-	// KUBEBUILDER_ASSETS (bin/k8s) names nothing. Export the resolved path.
-	Expect(os.Setenv("KUBEBUILDER_ASSETS", paths.k8sBin)).To(Succeed())
-
 	stateDir, err := newStateDir(paths.root)
 	Expect(err).NotTo(HaveOccurred())
 	AddReportEntry("state directory", stateDir)

@@ -35,9 +35,12 @@ func newControlPlane(binDir, logDir string, serviceCIDR netip.Prefix, crdPaths [
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: controlPlaneStartTimeout,
 		ControlPlaneStopTimeout:  controlPlaneStartTimeout,
+		// Explicit paths: envtest would otherwise prefer KUBEBUILDER_ASSETS
+		// (and TEST_ASSET_*) to BinaryAssetsDirectory, so a relative or
+		// different KUBEBUILDER_ASSETS would silently win over binDir.
 		ControlPlane: envtest.ControlPlane{
-			Etcd:      &envtest.Etcd{Out: etcdLog, Err: etcdLog},
-			APIServer: &envtest.APIServer{Out: apiLog, Err: apiLog},
+			Etcd:      &envtest.Etcd{Path: filepath.Join(binDir, "etcd"), Out: etcdLog, Err: etcdLog},
+			APIServer: &envtest.APIServer{Path: filepath.Join(binDir, "kube-apiserver"), Out: apiLog, Err: apiLog},
 		},
 	}
 	env.ControlPlane.APIServer.Configure().Set("service-cluster-ip-range", serviceCIDR.String())

@@ -20,6 +20,8 @@
 //	/img/{name}.svg     image, a year's max-age, tags "images img-{name}"
 //	                    (and "product-{id}" for /img/product-{id}.svg)
 //	/api/products/{id}  JSON, s-maxage above max-age, tags "product-{id} products api"
+//	/api/prices.json    JSON price list, tags "prices products api"
+//	/static/app.js      script, a year's max-age, immutable, tags "static js"
 //
 // Control surface, never cached (Cache-Control: no-store):
 //

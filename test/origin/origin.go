@@ -56,6 +56,8 @@ func (o *Origin) routes() {
 	o.mux.HandleFunc("GET /products/{id}", o.serve(productPage))
 	o.mux.HandleFunc("GET /img/{file}", o.serve(image))
 	o.mux.HandleFunc("GET /api/products/{id}", o.serve(productJSON))
+	o.mux.HandleFunc("GET /static/app.js", o.serve(appScript))
+	o.mux.HandleFunc("GET /api/prices.json", o.serve(priceList))
 	o.mux.HandleFunc("POST /_origin/fail", o.setFailing(true))
 	o.mux.HandleFunc("POST /_origin/recover", o.setFailing(false))
 	o.mux.HandleFunc("POST /_origin/edit", o.edit)

@@ -68,6 +68,8 @@ func TestPages(t *testing.T) {
 		{"/img/product-42.svg", 200, "image/svg+xml", "public, max-age=31536000, stale-if-error=86400", "images img-product-42 product-42", "version 1"},
 		{"/img/logo.svg", 200, "image/svg+xml", "public, max-age=31536000, stale-if-error=86400", "images img-logo", "<svg"},
 		{"/api/products/7", 200, "application/json", "public, max-age=30, s-maxage=120, stale-while-revalidate=15, stale-if-error=600", "product-7 products api", `"version":1`},
+		{"/static/app.js?v=2", 200, "text/javascript; charset=utf-8", "public, max-age=31536000, immutable, stale-if-error=86400", "static js", "version 1"},
+		{"/api/prices.json", 200, "application/json", "public, max-age=30, s-maxage=120, stale-while-revalidate=15, stale-if-error=600", "prices products api", `"version":1`},
 		{"/products/0", 404, "", "public, max-age=10", "", "not found"},
 		{"/products/1000", 404, "", "public, max-age=10", "", "not found"},
 		{"/products/042", 404, "", "public, max-age=10", "", "not found"},

@@ -19,6 +19,8 @@ const (
 	imageCacheControl = "public, max-age=31536000, stale-if-error=86400"
 	// The API: browsers keep it 30s, shared caches two minutes.
 	jsonCacheControl = "public, max-age=30, s-maxage=120, stale-while-revalidate=15, stale-if-error=600"
+	// staticCacheControl: versioned static assets, cached for a year.
+	staticCacheControl = "public, max-age=31536000, immutable, stale-if-error=86400"
 )
 
 // tagProducts tags every page that lists or shows products.
@@ -99,6 +101,37 @@ func productJSON(r *http.Request) (resource, bool) {
 				"image": "/img/product-" + id + ".svg", "version": version,
 				"renderedAt": at.UTC().Format(time.RFC3339Nano),
 			})
+			return append(b, '\n')
+		},
+	}, true
+}
+
+// appScript is the shop's script, /static/app.js (and ?v=N copies), which
+// the simple-purge sample purges.
+func appScript(*http.Request) (resource, bool) {
+	return resource{
+		contentType:  "text/javascript; charset=utf-8",
+		cacheControl: staticCacheControl,
+		tags:         []string{"static", "js"},
+		render: func(version int, at time.Time) []byte {
+			return fmt.Appendf(nil, "// demo shop script: version %d, rendered at %s\ndocument.documentElement.dataset.version = \"%d\";\n",
+				version, at.UTC().Format(time.RFC3339), version)
+		},
+	}, true
+}
+
+// priceList is /api/prices.json, which the refetch sample purges and warms.
+func priceList(*http.Request) (resource, bool) {
+	return resource{
+		contentType:  "application/json",
+		cacheControl: jsonCacheControl,
+		tags:         []string{"prices", tagProducts, "api"},
+		render: func(version int, at time.Time) []byte {
+			prices := map[string]string{}
+			for id := 1; id <= 3; id++ {
+				prices[strconv.Itoa(id)] = price(strconv.Itoa(id))
+			}
+			b, _ := json.Marshal(map[string]any{"prices": prices, "version": version, "renderedAt": at.UTC().Format(time.RFC3339Nano)})
 			return append(b, '\n')
 		},
 	}, true
