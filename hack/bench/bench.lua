@@ -2,10 +2,11 @@
 -- one-line JSON summary (prefix BENCHJSON) that test/bench parses.
 --
 -- Arguments (after `--` on the wrk command line):
---   list   PREFIX N   PREFIX0 .. PREFIX(N-1) in turn (a hot set)
---   random PREFIX N   a uniformly random one of PREFIX0 .. PREFIX(N-1)
---   unique PREFIX     a new URL every request, PREFIX<thread>-<counter>
---                     (misses: nothing is ever requested twice)
+--   list   PREFIX N [FIRST]  PREFIX<FIRST> .. PREFIX<FIRST+N-1> in turn (a hot set)
+--   random PREFIX N [FIRST]  a uniformly random one of those
+--   unique PREFIX            a new URL every request, PREFIX<thread>-<counter>
+--                            (misses: nothing is ever requested twice)
+-- FIRST defaults to 0.
 -- Requests for list and for random with N <= 100000 are formatted once in
 -- init, so wrk spends its time on the network, not in Lua.
 
@@ -15,16 +16,16 @@ function setup(thread)
   thread:set("tid", threads)
 end
 
-local mode, prefix, n
+local mode, prefix, n, first
 local reqs = {}
 local i, counter = 0, 0
 
 function init(args)
-  mode, prefix, n = args[1], args[2], tonumber(args[3] or "1")
+  mode, prefix, n, first = args[1], args[2], tonumber(args[3] or "1"), tonumber(args[4] or "0")
   math.randomseed(os.time() + (tid or 0))
   if mode == "list" or (mode == "random" and n <= 100000) then
     for k = 1, n do
-      reqs[k] = wrk.format(nil, prefix .. (k - 1))
+      reqs[k] = wrk.format(nil, prefix .. (first + k - 1))
     end
   end
 end
@@ -37,7 +38,7 @@ function request()
     if n <= 100000 then
       return reqs[math.random(n)]
     end
-    return wrk.format(nil, prefix .. (math.random(n) - 1))
+    return wrk.format(nil, prefix .. (first + math.random(n) - 1))
   end
   counter = counter + 1
   return wrk.format(nil, prefix .. tid .. "-" .. counter)

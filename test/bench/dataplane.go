@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -21,6 +22,8 @@ type DataPathOptions struct {
 	HotSet      int           `json:"hotSet"`
 	WorkingSet  int           `json:"workingSet"`
 	CacheSize   int64         `json:"cacheSize"`
+	// Only, if not empty, names the scenarios to run.
+	Only []string `json:"only,omitempty"`
 }
 
 // Scenario is one load shape.
@@ -115,7 +118,15 @@ func scenarios(o DataPathOptions) []Scenario {
 
 // RunDataPath runs the data path benchmark.
 func RunDataPath(ctx context.Context, env *Env, o DataPathOptions) (*DataPathResult, error) {
-	res := &DataPathResult{Options: o, Scenarios: scenarios(o)}
+	res := &DataPathResult{Options: o}
+	for _, sc := range scenarios(o) {
+		if len(o.Only) == 0 || slices.Contains(o.Only, sc.Name) {
+			res.Scenarios = append(res.Scenarios, sc)
+		}
+	}
+	if len(res.Scenarios) == 0 {
+		return nil, fmt.Errorf("no data path scenario among %q", o.Only)
+	}
 	servers := map[string]*Server{}
 	defer func() {
 		for _, s := range servers {

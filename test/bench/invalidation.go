@@ -19,6 +19,18 @@ import (
 // miss path; then bans, purges and tag purges against it, and hits with
 // and without active bans. cacheproxy first, then Varnish with the same
 // objects and its own tools (HTTP PURGE, CLI bans); never both at once.
+//
+// Bans and hits. Both servers check a ban lazily, at lookup, against the
+// objects stored before it (and remember per object that it was checked),
+// so 100 active bans cost a lookup something only the first time it meets
+// an object older than them. To compare hits with and without bans in the
+// same process at the same moment, the first half of the objects is
+// stored, then the 100 bans (matching nothing) are registered, then the
+// second half is stored: hits on the first half pay the ban checks, hits
+// on the second do not, and the two alternate round by round. "random"
+// hits are uniform over a half (500,000 objects), so most of them meet an
+// object for the first time since the bans: the worst case; "hot" hits
+// cycle over 100 objects: the steady state.
 
 // InvalidationOptions sizes the invalidation benchmark.
 type InvalidationOptions struct {
@@ -45,16 +57,17 @@ type MemoryPoint struct {
 	NextGC int64 `json:"nextGCBytes,omitempty"`
 }
 
-// BanHitRun is one wrk run of hits with a number of active bans.
+// BanHitRun is one wrk run of hits on objects older or newer than the
+// active bans.
 type BanHitRun struct {
-	Pattern   string  `json:"pattern"` // "hot" or "random"
-	Bans      int     `json:"bans"`
-	Round     int     `json:"round"`
-	RPS       float64 `json:"rps"`
-	P50Millis float64 `json:"p50Millis"`
-	P99Millis float64 `json:"p99Millis"`
-	CPUMicros float64 `json:"cpuMicrosPerRequest"`
-	Origin    int64   `json:"originRequests"`
+	Pattern       string  `json:"pattern"` // "hot" or "random"
+	OlderThanBans bool    `json:"olderThanBans"`
+	Round         int     `json:"round"`
+	RPS           float64 `json:"rps"`
+	P50Millis     float64 `json:"p50Millis"`
+	P99Millis     float64 `json:"p99Millis"`
+	CPUMicros     float64 `json:"cpuMicrosPerRequest"`
+	Origin        int64   `json:"originRequests"`
 }
 
 // InvalidationServerResult is what one server measured.
@@ -72,9 +85,14 @@ type InvalidationServerResult struct {
 	HeapPerObject float64 `json:"liveHeapBytesPerObject,omitempty"`
 
 	// BanRegister is the client round trip of registering each of the
-	// Bans non-matching bans; BanServer is cacheproxy's durationMillis.
-	BanRegister Summary `json:"banRegisterMillis"`
-	BanServer   Summary `json:"banServerMillis"`
+	// Bans non-matching bans, with half the objects stored; BanServer is
+	// cacheproxy's own durationMillis for them. BanRegisterFull and
+	// BanServerFull are the same for a few more bans with every object
+	// stored.
+	BanRegister     Summary `json:"banRegisterMillis"`
+	BanServer       Summary `json:"banServerMillis"`
+	BanRegisterFull Summary `json:"banRegisterFullMillis"`
+	BanServerFull   Summary `json:"banServerFullMillis"`
 	// BanEffect is the time from sending a matching ban to sending the
 	// first request for a banned URL that missed (one client requests it
 	// in a loop, one request at a time, so the ban was in effect when that
@@ -139,27 +157,37 @@ func invalidationOn(ctx context.Context, env *Env, kind string, o InvalidationOp
 	}
 	defer s.Stop()
 	r := &InvalidationServerResult{Server: kind}
+	half := o.Objects / 2
 
-	env.Logf("invalidation %s: filling %d objects", kind, o.Objects)
-	if err := fillMeasured(ctx, s, o, r); err != nil {
+	env.Logf("invalidation %s: filling %d objects, %d bans after the first half", kind, o.Objects, o.Bans)
+	start := time.Now()
+	if err := fillMeasured(ctx, s, o, r, 0, half); err != nil {
 		return r, err
 	}
+	fillTime := time.Since(start)
+	if r.BanRegister, r.BanServer, err = registerBans(ctx, s, o.Bans, "/nomatch"); err != nil {
+		return r, err
+	}
+	env.Logf("invalidation %s: %d bans at %d objects, round trip p50 %s ms", kind, o.Bans, half, fmtMs(r.BanRegister.P50))
+	start = time.Now()
+	if err := fillMeasured(ctx, s, o, r, half, o.Objects); err != nil {
+		return r, err
+	}
+	r.FillSeconds = (fillTime + time.Since(start)).Seconds()
+	memoryPerObject(ctx, s, o, r)
 	env.Logf("invalidation %s: %d objects in %.0fs, %.0f RSS bytes/object", kind, o.Objects, r.FillSeconds, r.BytesPerObject)
 
-	if err := banHits(ctx, env, s, o, r, 0); err != nil {
+	if err := banHits(ctx, env, s, o, r, half); err != nil {
 		return r, err
 	}
-	if err := registerBans(ctx, s, o, r); err != nil {
-		return r, err
-	}
-	env.Logf("invalidation %s: %d bans registered, round trip p50 %s ms", kind, o.Bans, fmtMs(r.BanRegister.P50))
-	if err := banHits(ctx, env, s, o, r, o.Bans); err != nil {
-		return r, err
-	}
-	r.HotCost, r.RandomCost = hitCost(r.Hits, "hot", o.Bans), hitCost(r.Hits, patternRandom, o.Bans)
+	r.HotCost, r.RandomCost = hitCost(r.Hits, patternHot), hitCost(r.Hits, patternRandom)
 	if st, err := s.Stats(ctx); err == nil {
 		r.ActiveBans = st.ActiveBans
 	}
+	if r.BanRegisterFull, r.BanServerFull, err = registerBans(ctx, s, fullBans, "/nomatch-full"); err != nil {
+		return r, err
+	}
+	env.Logf("invalidation %s: %d more bans at %d objects, round trip p50 %s ms", kind, fullBans, o.Objects, fmtMs(r.BanRegisterFull.P50))
 	if err := banEffect(ctx, s, o, r); err != nil {
 		return r, err
 	}
@@ -175,34 +203,46 @@ func invalidationOn(ctx context.Context, env *Env, kind string, o InvalidationOp
 	return r, nil
 }
 
-// fillMeasured fills the cache in Checkpoints steps and reads the RSS at
-// each, for the bytes per object.
-func fillMeasured(ctx context.Context, s *Server, o InvalidationOptions, r *InvalidationServerResult) error {
-	u, err := s.Usage()
-	if err != nil {
-		return err
-	}
-	r.Memory = append(r.Memory, MemoryPoint{Objects: 0, RSS: u.RSS, NextGC: s.goHeapGoal(ctx)})
-	start := time.Now()
-	step := (o.Objects + o.Checkpoints - 1) / o.Checkpoints
-	for from := 0; from < o.Objects; from += step {
-		to := min(from+step, o.Objects)
-		if err := Fill(ctx, s.URL(), from, to, o.FillWorkers, smallPath); err != nil {
-			return fmt.Errorf("filling: %w", err)
-		}
-		if u, err = s.Usage(); err != nil {
+// fullBans is how many more non-matching bans are timed with every object
+// stored.
+const fullBans = 10
+
+// fillMeasured stores objects [from, to) in Checkpoints/2 steps and reads
+// the RSS after each (and before the first, at from 0).
+func fillMeasured(ctx context.Context, s *Server, o InvalidationOptions, r *InvalidationServerResult, from, to int) error {
+	if from == 0 {
+		u, err := s.Usage()
+		if err != nil {
 			return err
 		}
-		r.Memory = append(r.Memory, MemoryPoint{Objects: to, RSS: u.RSS, NextGC: s.goHeapGoal(ctx)})
+		r.Memory = append(r.Memory, MemoryPoint{Objects: 0, RSS: u.RSS, NextGC: s.goHeapGoal(ctx)})
 	}
-	r.FillSeconds = time.Since(start).Seconds()
-	// The first step includes start-up allocations (buffers, pools); fit
-	// over the filled points only.
+	steps := max(o.Checkpoints/2, 1)
+	step := (to - from + steps - 1) / steps
+	for lo := from; lo < to; lo += step {
+		hi := min(lo+step, to)
+		if err := Fill(ctx, s.URL(), lo, hi, o.FillWorkers, smallPath); err != nil {
+			return fmt.Errorf("filling: %w", err)
+		}
+		u, err := s.Usage()
+		if err != nil {
+			return err
+		}
+		r.Memory = append(r.Memory, MemoryPoint{Objects: hi, RSS: u.RSS, NextGC: s.goHeapGoal(ctx)})
+	}
+	return nil
+}
+
+// memoryPerObject fits RSS (and cacheproxy's live heap) against the
+// object count, and checks every object was stored.
+func memoryPerObject(ctx context.Context, s *Server, o InvalidationOptions, r *InvalidationServerResult) {
+	// The point at 0 objects includes start-up allocations (buffers,
+	// pools); fit over the filled points.
 	points := r.Memory[1:]
 	if len(points) < 2 {
 		points = r.Memory
 	}
-	var xs, rss, heap []float64
+	xs, rss, heap := make([]float64, 0, len(points)), make([]float64, 0, len(points)), make([]float64, 0, len(points))
 	for _, p := range points {
 		xs, rss, heap = append(xs, float64(p.Objects)), append(rss, float64(p.RSS)), append(heap, float64(p.NextGC)/2)
 	}
@@ -219,52 +259,97 @@ func fillMeasured(ctx context.Context, s *Server, o InvalidationOptions, r *Inva
 	if n, err := s.VarnishCounter(ctx, "MAIN.n_object"); err == nil && n < int64(o.Objects) {
 		r.Notes = append(r.Notes, fmt.Sprintf("Varnish holds %d objects after the fill, not %d", n, o.Objects))
 	}
-	return nil
 }
 
-// banHits measures hits over the hot set and uniformly at random over all
-// objects, with the bans registered so far.
-func banHits(ctx context.Context, env *Env, s *Server, o InvalidationOptions, r *InvalidationServerResult, bans int) error {
-	patterns := []struct {
-		name string
-		args []string
-	}{
-		{"hot", []string{patternList, "/small/", strconv.Itoa(o.HotSet)}},
-		{patternRandom, []string{patternRandom, "/small/", strconv.Itoa(o.Objects)}},
+// patternHot names the hot-set hits of the invalidation benchmark; the
+// other pattern is patternRandom, uniform over a half.
+const patternHot = "hot"
+
+// banHits alternates hits on objects older than the bans (the first
+// half) with hits on objects newer than them (the second half), hot and
+// random, after a settling run.
+func banHits(ctx context.Context, env *Env, s *Server, o InvalidationOptions, r *InvalidationServerResult, half int) error {
+	type load struct {
+		pattern string
+		older   bool
+		args    []string
+	}
+	loads := make([]load, 0, 4)
+	for _, older := range []bool{true, false} {
+		first := 0
+		if !older {
+			first = half
+		}
+		loads = append(loads,
+			load{patternHot, older, []string{patternList, "/small/", strconv.Itoa(o.HotSet), strconv.Itoa(first)}},
+			load{patternRandom, older, []string{patternRandom, "/small/", strconv.Itoa(half), strconv.Itoa(first)}})
+	}
+	// Settle: the fill's garbage collections and connections wind down
+	// before anything is measured (hot objects of the second half: no
+	// ban checks are spent).
+	if _, err := (WrkRun{URL: s.URL(), Connections: o.Connections, Threads: o.Threads, Duration: 2 * time.Second,
+		Script: env.Script(), Args: loads[2].args}).Run(ctx, env.Wrk); err != nil {
+		return err
 	}
 	for round := 1; round <= o.HitRounds; round++ {
-		for _, p := range patterns {
-			origin0 := env.Origin.Requests()
-			u0, err := s.Usage()
-			if err != nil {
-				return err
+		for _, pattern := range []string{patternHot, patternRandom} {
+			// Older first in odd rounds, newer first in even ones (A B B A),
+			// so neither side always runs right after the other pattern.
+			order := []bool{true, false}
+			if round%2 == 0 {
+				order = []bool{false, true}
 			}
-			w, err := WrkRun{URL: s.URL(), Connections: o.Connections, Threads: o.Threads, Duration: o.HitDuration,
-				Script: env.Script(), Args: p.args}.Run(ctx, env.Wrk)
-			if err != nil {
-				return err
+			for _, older := range order {
+				l := loads[0]
+				for _, c := range loads {
+					if c.pattern == pattern && c.older == older {
+						l = c
+					}
+				}
+				run, err := banHitRun(ctx, env, s, o, l.args)
+				if err != nil {
+					return err
+				}
+				run.Pattern, run.OlderThanBans, run.Round = l.pattern, l.older, round
+				r.Hits = append(r.Hits, run)
+				age := "newer"
+				if l.older {
+					age = "older"
+				}
+				env.Logf("  %s hits on objects %s than the bans, round %d: %.0f req/s, %.1f µs CPU/req, p99 %.2f ms, origin %d",
+					l.pattern, age, round, run.RPS, run.CPUMicros, run.P99Millis, run.Origin)
 			}
-			u1, err := s.Usage()
-			if err != nil {
-				return err
-			}
-			run := BanHitRun{Pattern: p.name, Bans: bans, Round: round, RPS: w.RPS(),
-				P50Millis: float64(w.LatencyMicros.P50) / 1000, P99Millis: float64(w.LatencyMicros.P99) / 1000,
-				Origin: env.Origin.Requests() - origin0}
-			if w.Requests > 0 {
-				run.CPUMicros = float64((u1.CPU - u0.CPU).Microseconds()) / float64(w.Requests)
-			}
-			r.Hits = append(r.Hits, run)
-			env.Logf("  %s hits, %d bans, round %d: %.0f req/s, %.1f µs CPU/req, p99 %.2f ms, origin %d",
-				p.name, bans, round, run.RPS, run.CPUMicros, run.P99Millis, run.Origin)
 		}
 	}
 	return nil
 }
 
-// BanCost compares hits of one pattern without and with the bans: median
-// requests/s and CPU per request, and the cost in percent of each
-// (positive: slower or dearer with the bans).
+func banHitRun(ctx context.Context, env *Env, s *Server, o InvalidationOptions, args []string) (BanHitRun, error) {
+	origin0 := env.Origin.Requests()
+	u0, err := s.Usage()
+	if err != nil {
+		return BanHitRun{}, err
+	}
+	w, err := WrkRun{URL: s.URL(), Connections: o.Connections, Threads: o.Threads, Duration: o.HitDuration,
+		Script: env.Script(), Args: args}.Run(ctx, env.Wrk)
+	if err != nil {
+		return BanHitRun{}, err
+	}
+	u1, err := s.Usage()
+	if err != nil {
+		return BanHitRun{}, err
+	}
+	run := BanHitRun{RPS: w.RPS(), P50Millis: float64(w.LatencyMicros.P50) / 1000, P99Millis: float64(w.LatencyMicros.P99) / 1000,
+		Origin: env.Origin.Requests() - origin0}
+	if w.Requests > 0 {
+		run.CPUMicros = float64((u1.CPU - u0.CPU).Microseconds()) / float64(w.Requests)
+	}
+	return run, nil
+}
+
+// BanCost compares hits of one pattern on objects newer than the bans
+// (nothing to check) and older (checked): median requests/s and CPU per
+// request, and the cost in percent of each (positive: slower or dearer).
 type BanCost struct {
 	RPS0       float64 `json:"rpsNoBans"`
 	RPSBans    float64 `json:"rpsWithBans"`
@@ -275,13 +360,13 @@ type BanCost struct {
 	HasResults bool    `json:"-"`
 }
 
-func hitCost(runs []BanHitRun, pattern string, bans int) BanCost {
+func hitCost(runs []BanHitRun, pattern string) BanCost {
 	var rps0, rps1, cpu0, cpu1 []float64
 	for _, h := range runs {
 		switch {
-		case h.Pattern == pattern && h.Bans == 0:
+		case h.Pattern == pattern && !h.OlderThanBans:
 			rps0, cpu0 = append(rps0, h.RPS), append(cpu0, h.CPUMicros)
-		case h.Pattern == pattern && h.Bans == bans:
+		case h.Pattern == pattern && h.OlderThanBans:
 			rps1, cpu1 = append(rps1, h.RPS), append(cpu1, h.CPUMicros)
 		}
 	}
@@ -311,25 +396,25 @@ func ban(ctx context.Context, s *Server, pathPrefix string) (time.Duration, floa
 	return 0, 0, ErrUnsupported
 }
 
-// registerBans adds o.Bans bans that match no stored object.
-func registerBans(ctx context.Context, s *Server, o InvalidationOptions, r *InvalidationServerResult) error {
+// registerBans adds n bans on prefix<i>/, which match no stored object,
+// and summarises their round trips and (cacheproxy) server times.
+func registerBans(ctx context.Context, s *Server, n int, prefix string) (rtt, server Summary, err error) {
 	var rtts []time.Duration
-	var server []float64
-	for i := range o.Bans {
-		rtt, srv, err := ban(ctx, s, "/nomatch"+strconv.Itoa(i)+"/")
+	var srv []float64
+	for i := range n {
+		d, ms, err := ban(ctx, s, prefix+strconv.Itoa(i)+"/")
 		if err != nil {
-			return fmt.Errorf("registering ban %d: %w", i, err)
+			return rtt, server, fmt.Errorf("registering ban %d: %w", i, err)
 		}
-		rtts = append(rtts, rtt)
-		if !math.IsNaN(srv) {
-			server = append(server, srv)
+		rtts = append(rtts, d)
+		if !math.IsNaN(ms) {
+			srv = append(srv, ms)
 		}
 	}
-	r.BanRegister = Summarize(rtts)
-	if len(server) > 0 {
-		r.BanServer = summarizeMillis(server)
+	if len(srv) > 0 {
+		server = summarizeMillis(srv)
 	}
-	return nil
+	return Summarize(rtts), server, nil
 }
 
 func summarizeMillis(ms []float64) Summary {

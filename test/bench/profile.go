@@ -41,9 +41,9 @@ type ProfileRun struct {
 	CPUFile  string  `json:"cpuProfile"`
 	// AllocFile is the allocation profile after the run (cumulative over
 	// the runs so far); AllocTop its top by bytes allocated.
-	AllocFile string `json:"allocProfile"`
-	AllocTop  string `json:"allocTop"`
-	AllocsMB float64 `json:"allocatedMBPerSecond"`
+	AllocFile string  `json:"allocProfile"`
+	AllocTop  string  `json:"allocTop"`
+	AllocsMB  float64 `json:"allocatedMBPerSecond"`
 	// AllocsPerRequest is heap bytes allocated per request.
 	AllocsPerRequest float64 `json:"allocatedBytesPerRequest"`
 	// Top is `go tool pprof -top` of the CPU profile.

@@ -24,6 +24,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/cacheops/purge-operator/test/bench"
 )
 
@@ -33,9 +36,17 @@ func main() {
 
 // sections, in the order they run; optional ones run only when named
 // with --only.
+const (
+	sectionDataPath     = "datapath"
+	sectionInvalidation = "invalidation"
+	sectionProtection   = "protection"
+	sectionFleet        = "fleet"
+	sectionProfile      = "profile"
+)
+
 var (
-	sections = []string{"datapath", "invalidation", "protection", "fleet", "profile"}
-	optional = map[string]bool{"profile": true}
+	sections = []string{sectionDataPath, sectionInvalidation, sectionProtection, sectionFleet, sectionProfile}
+	optional = map[string]bool{sectionProfile: true}
 )
 
 type flags struct {
@@ -47,7 +58,7 @@ type flags struct {
 	objects, fleetObjects      int
 	fleetPurges                int
 	duration                   time.Duration
-	fleetSizes                 string
+	fleetSizes, scenarios      string
 	keepGoing, keepWork        bool
 	dataPath                   bench.DataPathOptions
 	invalidation               bench.InvalidationOptions
@@ -70,9 +81,10 @@ func parseFlags() (*flags, error) {
 	flag.StringVar(&f.commit, "commit", "unknown", "commit being measured, for the report")
 	flag.StringVar(&f.command, "command", "hack/bench/run.sh", "command line that ran the benchmark, for the report")
 	flag.IntVar(&f.rounds, "rounds", 0, "data path rounds (default 4, short 2)")
-	flag.DurationVar(&f.duration, "duration", 0, "data path wrk run length (default 6s, short 2s)")
+	flag.DurationVar(&f.duration, "duration", 0, "data path wrk run length, whole seconds (default 4s, short 2s)")
 	flag.IntVar(&f.connections, "connections", 64, "wrk connections, and concurrent clients in origin protection")
 	flag.IntVar(&f.objects, "objects", 0, "objects in the invalidation cache (default 1000000, short 100000)")
+	flag.StringVar(&f.scenarios, "scenarios", "", "comma-separated data path scenarios (default all: hit-1k-hot,hit-1k-10k,hit-100k-hot,miss-1k)")
 	flag.StringVar(&f.fleetSizes, "fleet-sizes", "", "comma-separated fleet sizes (default 3,10,50, short 3,10)")
 	flag.IntVar(&f.fleetObjects, "fleet-objects", 0, "objects per fleet pod (default 10000, short 1000)")
 	flag.IntVar(&f.fleetPurges, "fleet-purges", 0, "Purges per kind and fleet size (default 20, short 5)")
@@ -119,7 +131,7 @@ func parseFlags() (*flags, error) {
 	}
 	f.dataPath = bench.DataPathOptions{
 		Rounds:      pick(f.rounds, 4, 2),
-		Duration:    pickD(f.duration, 6*time.Second, 2*time.Second),
+		Duration:    pickD(f.duration, 4*time.Second, 2*time.Second),
 		Warmup:      time.Second,
 		Connections: f.connections,
 		Threads:     1,
@@ -127,16 +139,21 @@ func parseFlags() (*flags, error) {
 		WorkingSet:  10000,
 		CacheSize:   4 << 30,
 	}
+	for s := range strings.SplitSeq(f.scenarios, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			f.dataPath.Only = append(f.dataPath.Only, s)
+		}
+	}
 	f.invalidation = bench.InvalidationOptions{
 		Objects:      pick(f.objects, 1_000_000, 100_000),
-		Checkpoints:  pick(0, 5, 2),
+		Checkpoints:  pick(0, 6, 2),
 		FillWorkers:  32,
 		Bans:         100,
 		Purges:       1000,
 		PurgeWorkers: 16,
 		EffectTrials: pick(0, 5, 3),
-		HitRounds:    pick(0, 2, 1),
-		HitDuration:  pickD(0, 4*time.Second, 2*time.Second),
+		HitRounds:    2,
+		HitDuration:  pickD(0, 3*time.Second, 2*time.Second),
 		HotSet:       100,
 		Connections:  f.connections,
 		Threads:      1,
@@ -198,6 +215,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 2
 	}
+	ctrllog.SetLogger(logr.Discard()) // the cluster harness's libraries log through controller-runtime
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := runAll(ctx, f)
@@ -300,15 +318,15 @@ func selected(f *flags) []string {
 func runSection(ctx context.Context, env *bench.Env, f *flags, name string, res *bench.Results) error {
 	var err error
 	switch name {
-	case "datapath":
+	case sectionDataPath:
 		res.DataPath, err = bench.RunDataPath(ctx, env, f.dataPath)
-	case "invalidation":
+	case sectionInvalidation:
 		res.Invalidation, err = bench.RunInvalidation(ctx, env, f.invalidation)
-	case "protection":
+	case sectionProtection:
 		res.Protection, err = bench.RunProtection(ctx, env, f.protection)
-	case "fleet":
+	case sectionFleet:
 		res.Fleet, err = bench.RunFleet(ctx, env, f.fleet)
-	case "profile":
+	case sectionProfile:
 		o := f.profile
 		o.Stamp = res.Started.UTC().Format("20060102-150405")
 		res.Profile, err = bench.RunProfile(ctx, env, o)
