@@ -115,9 +115,9 @@ uninstall: manifests envtest ## Remove the CRDs (and every CacheProxy and Purge)
 
 .PHONY: deploy
 deploy: manifests envtest ## Deploy CRDs, RBAC and the manager (image IMG) to the cluster.
-	@overlay=$$(mktemp -d) && trap 'rm -rf "$$overlay"' EXIT && \
-	printf 'resources:\n- %s\nimages:\n- name: ghcr.io/cacheops/purge-operator\n  newName: %s\n  newTag: %s\n' \
-		"$(CURDIR)/config/default" "$(firstword $(subst :, ,$(IMG)))" "$(lastword $(subst :, ,$(IMG)))" > "$$overlay/kustomization.yaml" && \
+	@overlay=$$(mktemp -d config/.deploy.XXXXXX) && trap 'rm -rf "$$overlay"' EXIT && \
+	printf 'resources:\n- ../default\nimages:\n- name: ghcr.io/cacheops/purge-operator\n  newName: %s\n  newTag: %s\n' \
+		"$(firstword $(subst :, ,$(IMG)))" "$(lastword $(subst :, ,$(IMG)))" > "$$overlay/kustomization.yaml" && \
 	$(KUBECTL) apply --server-side -k "$$overlay"
 
 .PHONY: undeploy

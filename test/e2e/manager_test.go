@@ -1,8 +1,14 @@
 package e2e_test
 
 import (
+	"context"
+	"path/filepath"
+	"strings"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/cacheops/purge-operator/test/localcluster"
 )
@@ -12,10 +18,55 @@ import (
 // that a hung pod costs a spec seconds rather than the default 10s per
 // attempt. The cacheproxy image stays the default, which the cluster maps
 // to bin/cacheproxy.
-var managerArgs = []string{
-	"--health-probe-bind-address=0",
-	"--metrics-bind-address=0",
-	"--pod-call-timeout=3s",
+// It runs as the ServiceAccount config/rbac sets up, with leader election
+// in its namespace, as `make deploy` runs it.
+func managerArgs() []string {
+	return []string{
+		"--kubeconfig=" + managerKubeconfig,
+		"--leader-elect",
+		"--leader-election-namespace=" + operatorNamespace,
+		"--health-probe-bind-address=0",
+		"--metrics-bind-address=0",
+		"--pod-call-timeout=3s",
+	}
+}
+
+// operatorNamespace and operatorServiceAccount are where config/default
+// puts the manager.
+const (
+	operatorNamespace      = "purge-operator-system"
+	operatorServiceAccount = "purge-operator-controller-manager"
+)
+
+// managerKubeconfig authenticates as operatorServiceAccount.
+var managerKubeconfig string
+
+// serviceAccountKubeconfig writes a kubeconfig for the cluster whose user
+// is the operator's ServiceAccount, with a token from the TokenRequest API.
+func serviceAccountKubeconfig(ctx context.Context, dir string) string {
+	GinkgoHelper()
+	token := strings.TrimSpace(mustKubectl(ctx, "", "create", "token", operatorServiceAccount,
+		"-n", operatorNamespace, "--duration=2h"))
+	cfg, err := clientcmd.LoadFromFile(cluster.KubeconfigPath())
+	Expect(err).NotTo(HaveOccurred())
+	for _, c := range cfg.Contexts {
+		c.AuthInfo = operatorServiceAccount
+	}
+	cfg.AuthInfos = map[string]*clientcmdapi.AuthInfo{operatorServiceAccount: {Token: token}}
+	path := filepath.Join(dir, "manager.kubeconfig")
+	Expect(clientcmd.WriteToFile(*cfg, path)).To(Succeed())
+	return path
+}
+
+// withoutDeployments drops the Deployments from a multi-document manifest.
+func withoutDeployments(manifest string) string {
+	var kept []string
+	for _, doc := range strings.Split(manifest, "\n---\n") {
+		if !strings.Contains(doc, "\nkind: Deployment\n") && !strings.HasPrefix(doc, "kind: Deployment\n") {
+			kept = append(kept, doc)
+		}
+	}
+	return strings.Join(kept, "\n---\n")
 }
 
 // manager is the operator process running next to the cluster.
@@ -25,7 +76,7 @@ type manager struct {
 
 func startManager() *manager {
 	GinkgoHelper()
-	p, err := cluster.StartHostProcess("manager", paths.manager, managerArgs)
+	p, err := cluster.StartHostProcess("manager", paths.manager, managerArgs())
 	Expect(err).NotTo(HaveOccurred())
 	GinkgoWriter.Printf("manager started (pid %d), log in %s\n", p.PID(), p.LogPath())
 	return &manager{proc: p}

@@ -64,10 +64,16 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	DeferCleanup(stopCluster, stateDir)
 	AddReportEntry("cluster start", time.Since(began).Round(time.Millisecond).String())
 
-	// The CRDs go in as `make install` puts them: through the kustomization.
-	mustKubectl(ctx, "", "apply", "--server-side", "-k", filepath.Join(paths.root, "config", "crd"))
+	// What `make deploy` installs goes in through its kustomization: the
+	// CRDs, the namespace, the ServiceAccount and its RBAC. Only the
+	// manager's Deployment is left out (its image cannot run here); the
+	// manager runs as a host process with that ServiceAccount's token, so
+	// every spec also proves config/rbac grants it enough.
+	mustKubectl(ctx, withoutDeployments(mustKubectl(ctx, "", "kustomize", filepath.Join(paths.root, "config", "default"))),
+		"apply", "--server-side", "-f", "-")
 	mustKubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=60s",
 		"crd/cacheproxies.cache.cacheops.io", "crd/purges.cache.cacheops.io")
+	managerKubeconfig = serviceAccountKubeconfig(ctx, stateDir)
 	// A client made after the CRDs exist, so its REST mapper knows them.
 	k8sClient, err = client.New(cluster.RESTConfig(), client.Options{Scheme: newScheme()})
 	Expect(err).NotTo(HaveOccurred())
