@@ -83,7 +83,7 @@ func parseFlags() (*flags, error) {
 	flag.IntVar(&f.rounds, "rounds", 0, "data path rounds (default 4, short 2)")
 	flag.DurationVar(&f.duration, "duration", 0, "data path wrk run length, whole seconds (default 4s, short 2s)")
 	flag.IntVar(&f.connections, "connections", 64, "wrk connections, and concurrent clients in origin protection")
-	flag.IntVar(&f.objects, "objects", 0, "objects in the invalidation cache (default 1000000, short 100000)")
+	flag.IntVar(&f.objects, "objects", 0, "objects in the invalidation cache (default 1000000, short 50000)")
 	flag.StringVar(&f.scenarios, "scenarios", "", "comma-separated data path scenarios (default all: hit-1k-hot,hit-1k-10k,hit-100k-hot,miss-1k)")
 	flag.StringVar(&f.fleetSizes, "fleet-sizes", "", "comma-separated fleet sizes (default 3,10,50, short 3,10)")
 	flag.IntVar(&f.fleetObjects, "fleet-objects", 0, "objects per fleet pod (default 10000, short 1000)")
@@ -132,7 +132,7 @@ func parseFlags() (*flags, error) {
 	f.dataPath = bench.DataPathOptions{
 		Rounds:      pick(f.rounds, 4, 2),
 		Duration:    pickD(f.duration, 4*time.Second, 2*time.Second),
-		Warmup:      time.Second,
+		Warmup:      pickD(0, time.Second, 0), // short: the fill is the only warm-up
 		Connections: f.connections,
 		Threads:     1,
 		HotSet:      100,
@@ -145,14 +145,14 @@ func parseFlags() (*flags, error) {
 		}
 	}
 	f.invalidation = bench.InvalidationOptions{
-		Objects:      pick(f.objects, 1_000_000, 100_000),
+		Objects:      pick(f.objects, 1_000_000, 50_000),
 		Checkpoints:  pick(0, 6, 2),
 		FillWorkers:  32,
 		Bans:         100,
 		Purges:       1000,
 		PurgeWorkers: 16,
 		EffectTrials: pick(0, 5, 3),
-		HitRounds:    2,
+		HitRounds:    pick(0, 2, 1),
 		HitDuration:  pickD(0, 3*time.Second, 2*time.Second),
 		HotSet:       100,
 		Connections:  f.connections,
