@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -94,6 +95,9 @@ func (r *PurgeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 	var recorded []string
 	if status.StartTime != nil {
 		live := byName(pods)
+		if err := r.confirmGone(ctx, purge.Namespace, status, live); err != nil {
+			return ctrl.Result{}, err
+		}
 		markGone(status, live)
 		r.startDueCalls(ctx, &purge, live, status, now)
 		r.calls.wait(&purge, r.progressInterval())
@@ -124,14 +128,41 @@ func (r *PurgeReconciler) resolveTarget(ctx context.Context, purge *cachev1alpha
 		}
 		found = false
 	}
-	// Pods are listed live, not from the cache: the target set must be
-	// the pods that exist when the Purge starts, and a pod the cache has
-	// not seen yet must not be taken for gone.
+	// Pods are listed from the API server's watch cache (resourceVersion
+	// "0"), not the informer's: the target set must be the pods that exist
+	// when the Purge starts, and the informer lags behind the API server.
+	// A consistent list would be fresher still, but right after a write to
+	// another resource (the Purge's creation) it waits for etcd's progress
+	// notification, about 85 ms; a pod this list misses is at most
+	// milliseconds old and its cache nearly empty. A target pod missing
+	// from it is confirmed gone by a consistent GET (confirmGone).
 	var pods corev1.PodList
-	if err := r.APIReader.List(ctx, &pods, client.InNamespace(key.Namespace), client.MatchingLabels(selectorLabels(key.Name))); err != nil {
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(key.Namespace), client.MatchingLabels(selectorLabels(key.Name)),
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}); err != nil {
 		return false, nil, fmt.Errorf("listing pods of CacheProxy %s: %w", key, err)
 	}
 	return found, pods.Items, nil
+}
+
+// confirmGone reads, consistently, each Pending target pod the list did
+// not show as it was, and adds those that still exist to live: a pod is
+// marked Gone only on the API server's word.
+func (r *PurgeReconciler) confirmGone(ctx context.Context, namespace string, s *cachev1alpha1.PurgeStatus, live map[string]*corev1.Pod) error {
+	for _, p := range s.Pods {
+		if pod, ok := live[p.Name]; p.Phase != cachev1alpha1.PodPurgePending || ok && pod.Status.PodIP == p.IP {
+			continue
+		}
+		var pod corev1.Pod
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: p.Name}, &pod)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("reading target pod %s: %w", klog.KRef(namespace, p.Name), err)
+		default:
+			live[p.Name] = &pod
+		}
+	}
+	return nil
 }
 
 func byName(pods []corev1.Pod) map[string]*corev1.Pod {
