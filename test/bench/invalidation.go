@@ -102,6 +102,7 @@ type InvalidationServerResult struct {
 	BanEffect         Summary `json:"banEffectMillis"`
 	BanEffectAnswered Summary `json:"banEffectAnsweredMillis"`
 	BanEffectRTT      Summary `json:"banEffectRegisterMillis"`
+	BanEffectServer   Summary `json:"banEffectServerMillis"` // cacheproxy's durationMillis
 	ActiveBans        int64   `json:"activeBansAfterHits"`
 
 	Hits []BanHitRun `json:"hits"`
@@ -429,6 +430,7 @@ func summarizeMillis(ms []float64) Summary {
 // requesting one of them, and times the first miss.
 func banEffect(ctx context.Context, s *Server, o InvalidationOptions, r *InvalidationServerResult) error {
 	var effects, answered, rtts []time.Duration
+	var server []float64
 	c := &http.Client{Transport: newTransport(1), Timeout: 10 * time.Second}
 	for trial := range o.EffectTrials {
 		prefix := "/small/9" + strconv.Itoa(trial)
@@ -459,7 +461,7 @@ func banEffect(ctx context.Context, s *Server, o InvalidationOptions, r *Invalid
 		time.Sleep(20 * time.Millisecond) // let the loop get going
 		t0 := time.Now()
 		sent.Store(true)
-		rtt, _, err := ban(ctx, s, prefix)
+		rtt, serverMillis, err := ban(ctx, s, prefix)
 		if err != nil {
 			stop()
 			wg.Wait()
@@ -477,8 +479,14 @@ func banEffect(ctx context.Context, s *Server, o InvalidationOptions, r *Invalid
 		stop()
 		wg.Wait()
 		rtts = append(rtts, rtt)
+		if !math.IsNaN(serverMillis) {
+			server = append(server, serverMillis)
+		}
 	}
 	r.BanEffect, r.BanEffectAnswered, r.BanEffectRTT = Summarize(effects), Summarize(answered), Summarize(rtts)
+	if len(server) > 0 {
+		r.BanEffectServer = summarizeMillis(server)
+	}
 	return nil
 }
 

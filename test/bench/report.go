@@ -212,8 +212,12 @@ func (r *InvalidationResult) markdown(b *strings.Builder) {
 		return banRow(s.BanRegisterFull, s.BanServerFull)
 	})
 	row(fmt.Sprintf("ban sent → first request that misses was sent, p50 / max (%d trials)", o.EffectTrials), func(s *InvalidationServerResult) string {
-		return fmt.Sprintf("%s / %s ms (miss answered %s ms, ban round trip %s ms)",
+		out := fmt.Sprintf("%s / %s ms (miss answered %s ms; the ban's own round trip %s ms",
 			fmtMs(s.BanEffect.P50), fmtMs(s.BanEffect.Max), fmtMs(s.BanEffectAnswered.P50), fmtMs(s.BanEffectRTT.P50))
+		if s.BanEffectServer.N > 0 {
+			out += ", server " + fmtMs(s.BanEffectServer.P50) + " ms"
+		}
+		return out + ")"
 	})
 	cost := func(c BanCost) string {
 		if !c.HasResults {
