@@ -6,7 +6,7 @@
 // bench) installs the tools, builds the binaries and runs it:
 //
 //	make bench                      # the default run, under 15 minutes on 2 cores
-//	make bench BENCH_FLAGS=--short  # a quick look, about 3 minutes
+//	make bench BENCH_FLAGS=--short  # a quick look, about 2.5 minutes
 //	hack/bench/run.sh --only=datapath,protection --rounds=2
 package main
 
