@@ -226,7 +226,8 @@ func maxSize(cp *cachev1alpha1.CacheProxy) resource.Quantity {
 }
 
 // resourcesFor fills in requests the user left unset: the scheduler should
-// reserve the memory the cache will grow to.
+// reserve the memory the cache will grow to, garbage collector's headroom
+// included.
 func resourcesFor(cp *cachev1alpha1.CacheProxy) corev1.ResourceRequirements {
 	var r corev1.ResourceRequirements
 	if cp.Spec.Resources != nil {
@@ -239,7 +240,10 @@ func resourcesFor(cp *cachev1alpha1.CacheProxy) corev1.ResourceRequirements {
 		r.Requests[corev1.ResourceCPU] = resource.MustParse(defaultCPU)
 	}
 	if _, ok := r.Requests[corev1.ResourceMemory]; !ok {
-		mem := maxSize(cp)
+		// cacheproxy's Go memory limit is cache-size + 25% + 32Mi: ask
+		// for that and a little more.
+		size := maxSize(cp)
+		mem := *resource.NewQuantity(size.Value()+size.Value()/4, resource.BinarySI)
 		mem.Add(resource.MustParse(memoryOverhead))
 		r.Requests[corev1.ResourceMemory] = mem
 	}

@@ -46,7 +46,7 @@ func TestDeploymentFor(t *testing.T) {
 			"--admin-token-env=ADMIN_TOKEN", "--cache-size=256Mi", "--origin-timeout=30s",
 		},
 		noArgs:   []string{"--host=", "--max-object-size="},
-		replicas: 3, cpu: "100m", mem: "320Mi",
+		replicas: 3, cpu: "100m", mem: "384Mi",
 	}, {
 		name: "hosts sorted, max object size, image override",
 		mutate: func(cp *cachev1alpha1.CacheProxy) {
@@ -56,7 +56,7 @@ func TestDeploymentFor(t *testing.T) {
 		},
 		image:    "registry.local/cacheproxy:dev",
 		wantArgs: []string{"--host=api.example.com", "--host=www.example.com", "--max-object-size=8Mi"},
-		replicas: 3, cpu: "100m", mem: "320Mi",
+		replicas: 3, cpu: "100m", mem: "384Mi",
 	}, {
 		name: "nil replicas defaults to one; user requests and limits kept",
 		mutate: func(cp *cachev1alpha1.CacheProxy) {
@@ -67,7 +67,7 @@ func TestDeploymentFor(t *testing.T) {
 			}
 		},
 		image:    "ghcr.io/cacheops/cacheproxy:v1",
-		replicas: 1, cpu: "2", mem: "320Mi", memLimit: "1Gi",
+		replicas: 1, cpu: "2", mem: "384Mi", memLimit: "1Gi",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -45,8 +45,9 @@ type CacheProxySpec struct {
 	Image string `json:"image,omitempty"`
 
 	// resources are the cacheproxy container's compute requests and limits.
-	// Unset requests default to 100m CPU and cache.maxSize plus 64Mi of
-	// memory, so the scheduler reserves what the cache will use.
+	// Unset requests default to 100m CPU and cache.maxSize plus 25% plus
+	// 64Mi of memory, so the scheduler reserves what the cache will use
+	// (cacheproxy caps its Go heap at cache.maxSize + 25% + 32Mi).
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 }

@@ -221,7 +221,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "keep-alive connections idle longer are closed (both ports)")
 	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 3*time.Second, "on SIGTERM, keep serving this long after /readyz turns 503, so load balancers stop sending first")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 25*time.Second, "bound on draining in-flight requests at shutdown")
-	fs.StringVar(&memLimit, "memory-limit", "auto", "Go runtime soft memory limit (GOMEMLIMIT): `auto` is cache-size + 10% + 32Mi (the GC works harder near it, so the process stays close to --cache-size), \"off\" leaves the runtime default, or a quantity; ignored when GOMEMLIMIT is set")
+	fs.StringVar(&memLimit, "memory-limit", "auto", "Go runtime soft memory limit (GOMEMLIMIT): `auto` is cache-size + 25% + 32Mi (the GC works harder near it, so the process stays close to --cache-size), \"off\" leaves the runtime default, or a quantity; ignored when GOMEMLIMIT is set")
 	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -261,7 +261,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	switch {
 	case getenv("GOMEMLIMIT") != "" || memLimit == "off":
 	case memLimit == "auto":
-		o.memoryLimit = cacheSize + cacheSize/10 + 32<<20
+		o.memoryLimit = cacheSize + cacheSize/4 + 32<<20
 	default:
 		if o.memoryLimit, err = cacheproxy.ParseQuantity(memLimit); err != nil {
 			return o, fmt.Errorf("--memory-limit: %w", err)

@@ -42,7 +42,7 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{"defaults", append(base, "--admin-token-file", tokenFile), "", func(t *testing.T, o options) {
-			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminToken != "file-token" || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/10+32<<20 {
+			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminToken != "file-token" || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 {
 				t.Fatalf("options %+v", o)
 			}
 		}},
