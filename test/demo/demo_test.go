@@ -5,11 +5,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cacheops/purge-operator/test/internal/procs"
 )
 
 // binDir is where make puts manager, cacheproxy and k8s/: BIN_DIR when make
@@ -123,26 +124,5 @@ func TestTour(t *testing.T) {
 // directory (pods) name dir.
 func processesOf(t *testing.T, dir string) []string {
 	t.Helper()
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var found []string
-	for _, e := range entries {
-		proc := filepath.Join("/proc", e.Name())
-		cmdline, err := os.ReadFile(filepath.Join(proc, "cmdline"))
-		if err != nil || len(cmdline) == 0 {
-			continue // not a process, gone, or a zombie
-		}
-		environ, _ := os.ReadFile(filepath.Join(proc, "environ"))
-		cwd, _ := os.Readlink(filepath.Join(proc, "cwd"))
-		stat, _ := os.ReadFile(filepath.Join(proc, "stat"))
-		_, afterComm, _ := bytes.Cut(stat, []byte(") "))
-		fields := strings.Fields(string(afterComm))
-		child := len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid())
-		if child || bytes.Contains(cmdline, []byte(dir)) || bytes.Contains(environ, []byte(dir)) || strings.HasPrefix(cwd, dir) {
-			found = append(found, e.Name()+": "+string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
-		}
-	}
-	return found
+	return procs.Strings(procs.Of(os.Getpid(), dir))
 }

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/cacheops/purge-operator/test/internal/procs"
 )
 
 // suitePaths are the files the suite runs.
@@ -103,52 +103,14 @@ func newStateDir(root string) (string, error) {
 
 // leftoverProcesses lists live processes that are children of this test
 // binary (every process the cluster starts is one: etcd, kube-apiserver,
-// kube-controller-manager, pods, the operator) or whose command line
-// mentions the state directory.
+// kube-controller-manager, pods, the operator) or that mention the state
+// directory.
 func leftoverProcesses(stateDir string) []string {
-	var found []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		state, ppid, ok := procStat(pid)
-		if !ok || state == "Z" {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		cmd := strings.ReplaceAll(string(cmdline), "\x00", " ")
-		if ppid == os.Getpid() || strings.Contains(cmd, stateDir) {
-			found = append(found, fmt.Sprintf("%d: %s", pid, cmd))
-		}
-	}
-	return found
-}
-
-// procStat reads a process's state letter and parent id.
-func procStat(pid int) (state string, ppid int, ok bool) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return "", 0, false
-	}
-	// The command name is in parentheses and may contain spaces.
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(fields) < 2 {
-		return "", 0, false
-	}
-	ppid, _ = strconv.Atoi(fields[1])
-	return fields[0], ppid, true
+	return procs.Strings(procs.Of(os.Getpid(), stateDir))
 }
 
 // alive reports whether pid is a running (not zombie) process.
-func alive(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return false
-	}
-	state, _, ok := procStat(pid)
-	return ok && state != "Z"
-}
+func alive(pid int) bool { return procs.Alive(pid) }
 
 // tail returns the last n lines of a file, for failure reports.
 func tail(path string, n int) string {

@@ -9,12 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cacheops/purge-operator/test/internal/procs"
 )
 
 func TestHelp(t *testing.T) {
@@ -183,44 +184,26 @@ func (d *demoProcess) interrupt(t *testing.T) int {
 func children(t *testing.T, pid int) map[int]string {
 	t.Helper()
 	out := map[int]string{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		_, rest, _ := bytes.Cut(stat, []byte(") "))
-		if fields := strings.Fields(string(rest)); len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
-			cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			out[child] = string(cmdline)
+	for _, p := range procs.Of(pid) {
+		if p.PPID == pid {
+			out[p.PID] = p.Cmdline
 		}
 	}
 	return out
 }
 
-// assertGone checks that none of procs still runs, and that no process
+// assertGone checks that none of running still runs, and that no process
 // names the state directory in its command line, environment or working
 // directory (the operator, kube-controller-manager, the cache pods).
-func assertGone(t *testing.T, procs map[int]string, state string) {
+func assertGone(t *testing.T, running map[int]string, state string) {
 	t.Helper()
-	for pid, cmdline := range procs {
-		if now, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline")); err == nil && string(now) == cmdline && cmdline != "" {
-			t.Errorf("still running: %d %s", pid, strings.ReplaceAll(cmdline, "\x00", " "))
+	for pid, cmdline := range running {
+		if p, ok := procs.Get(pid); ok && p.Cmdline == cmdline {
+			t.Errorf("still running: %s", p)
 		}
 	}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		proc := filepath.Join("/proc", e.Name())
-		cmdline, err := os.ReadFile(filepath.Join(proc, "cmdline"))
-		if err != nil || len(cmdline) == 0 {
-			continue
-		}
-		environ, _ := os.ReadFile(filepath.Join(proc, "environ"))
-		cwd, _ := os.Readlink(filepath.Join(proc, "cwd"))
-		if bytes.Contains(cmdline, []byte(state)) || bytes.Contains(environ, []byte(state)) || strings.HasPrefix(cwd, state) {
-			t.Errorf("still running: %s %s", e.Name(), strings.ReplaceAll(string(cmdline), "\x00", " "))
-		}
+	for _, p := range procs.Of(-1, state) {
+		t.Errorf("still running: %s", p)
 	}
 }
 
