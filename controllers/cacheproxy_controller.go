@@ -36,6 +36,11 @@ type CacheProxyReconciler struct {
 	APIReader client.Reader
 	// DefaultImage is the cacheproxy image of CacheProxies that name none.
 	DefaultImage string
+	// ListenOnPodIP makes the proxies listen on their pod IP rather than on
+	// every interface. Only clusters whose pods share a network namespace
+	// need it: it keeps kubectl port-forward and sidecars, which connect to
+	// localhost, from reaching the proxy.
+	ListenOnPodIP bool
 	// Rand is the source of new admin tokens. Nil means crypto/rand.
 	Rand io.Reader
 }
@@ -58,7 +63,7 @@ func (r *CacheProxyReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := apply(ctx, r.Client, serviceFor(&cp)); err != nil {
 		return ctrl.Result{}, err
 	}
-	deploy := deploymentFor(&cp, r.DefaultImage, tokenHash)
+	deploy := deploymentFor(&cp, fleetDefaults{image: r.DefaultImage, listenOnPodIP: r.ListenOnPodIP}, tokenHash)
 	if err := apply(ctx, r.Client, deploy); err != nil {
 		return ctrl.Result{}, err
 	}

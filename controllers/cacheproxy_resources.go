@@ -112,14 +112,23 @@ func serviceFor(cp *cachev1alpha1.CacheProxy) *corev1.Service {
 	}
 }
 
-// deploymentFor is the Deployment running the fleet. image is the
-// operator's default cacheproxy image; tokenHash is a digest of the admin
-// token, so a new token rolls the pods.
-func deploymentFor(cp *cachev1alpha1.CacheProxy, image, tokenHash string) *appsv1.Deployment {
+// fleetDefaults is what the operator's flags decide for every fleet.
+type fleetDefaults struct {
+	// image is the cacheproxy image of CacheProxies that name none.
+	image string
+	// listenOnPodIP makes the proxies listen on their pod IP only, for
+	// clusters whose pods share one network namespace.
+	listenOnPodIP bool
+}
+
+// deploymentFor is the Deployment running the fleet. tokenHash is a digest
+// of the admin token, so a new token rolls the pods.
+func deploymentFor(cp *cachev1alpha1.CacheProxy, defaults fleetDefaults, tokenHash string) *appsv1.Deployment {
+	image := defaults.image
 	if cp.Spec.Image != "" {
 		image = cp.Spec.Image
 	}
-	args := cacheProxyArgs(cp)
+	args := cacheProxyArgs(cp, defaults.listenOnPodIP)
 	return &appsv1.Deployment{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -136,13 +145,13 @@ func deploymentFor(cp *cachev1alpha1.CacheProxy, image, tokenHash string) *appsv
 					Labels:      objectLabels(cp),
 					Annotations: map[string]string{AnnotationConfigHash: configHash(image, args, tokenHash)},
 				},
-				Spec: podSpecFor(cp, image, args),
+				Spec: podSpecFor(cp, image, args, defaults.listenOnPodIP),
 			},
 		},
 	}
 }
 
-func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string) corev1.PodSpec {
+func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string, listenOnPodIP bool) corev1.PodSpec {
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
@@ -166,17 +175,7 @@ func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string) corev
 			Name:  containerName,
 			Image: image,
 			Args:  args,
-			Env: []corev1.EnvVar{
-				{Name: podIPEnvVar, ValueFrom: &corev1.EnvVarSource{
-					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"},
-				}},
-				{Name: tokenEnvVar, ValueFrom: &corev1.EnvVarSource{
-					SecretKeyRef: &corev1.SecretKeySelector{
-						LocalObjectReference: corev1.LocalObjectReference{Name: tokenSecretName(cp.Name)},
-						Key:                  TokenKey,
-					},
-				}},
-			},
+			Env:   envFor(cp, listenOnPodIP),
 			Ports: []corev1.ContainerPort{
 				{Name: httpPortName, ContainerPort: httpPort, Protocol: corev1.ProtocolTCP},
 				{Name: adminPortName, ContainerPort: admin.DefaultPort, Protocol: corev1.ProtocolTCP},
@@ -193,14 +192,38 @@ func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string) corev
 	}
 }
 
-// cacheProxyArgs renders the spec as cacheproxy flags. Each pod binds to
-// its own IP ($(POD_IP) is expanded by the kubelet), so pods that share a
-// network namespace never collide on a port.
-func cacheProxyArgs(cp *cachev1alpha1.CacheProxy) []string {
+// envFor is the container's environment: the admin token from its Secret
+// and, when the proxy listens on it, the pod IP from the downward API.
+func envFor(cp *cachev1alpha1.CacheProxy, listenOnPodIP bool) []corev1.EnvVar {
+	var env []corev1.EnvVar
+	if listenOnPodIP {
+		env = append(env, corev1.EnvVar{Name: podIPEnvVar, ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"},
+		}})
+	}
+	return append(env, corev1.EnvVar{Name: tokenEnvVar, ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: tokenSecretName(cp.Name)},
+			Key:                  TokenKey,
+		},
+	}})
+}
+
+// cacheProxyArgs renders the spec as cacheproxy flags. By default the
+// proxy listens on every interface of its pod, so that kubectl
+// port-forward and service-mesh sidecars, which connect to localhost, reach
+// it. With listenOnPodIP each pod binds to its own IP only ($(POD_IP) is
+// expanded by the kubelet), so pods that share a network namespace, as on
+// the local cluster of make demo, never collide on a port.
+func cacheProxyArgs(cp *cachev1alpha1.CacheProxy, listenOnPodIP bool) []string {
+	host := ""
+	if listenOnPodIP {
+		host = fmt.Sprintf("$(%s)", podIPEnvVar)
+	}
 	args := []string{
 		"--origin=" + cp.Spec.Origin.URL,
-		fmt.Sprintf("--listen=$(%s):%d", podIPEnvVar, httpPort),
-		fmt.Sprintf("--admin-listen=$(%s):%d", podIPEnvVar, admin.DefaultPort),
+		fmt.Sprintf("--listen=%s:%d", host, httpPort),
+		fmt.Sprintf("--admin-listen=%s:%d", host, admin.DefaultPort),
 		"--admin-token-env=" + tokenEnvVar,
 		"--cache-size=" + ptr.To(maxSize(cp)).String(),
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +33,7 @@ func TestDeploymentFor(t *testing.T) {
 	tests := []struct {
 		name     string
 		mutate   func(*cachev1alpha1.CacheProxy)
+		podIP    bool
 		image    string
 		wantArgs []string
 		noArgs   []string
@@ -42,10 +44,16 @@ func TestDeploymentFor(t *testing.T) {
 		name:  "defaults",
 		image: "ghcr.io/cacheops/cacheproxy:v1",
 		wantArgs: []string{
-			"--origin=http://web.web.svc:8080", "--listen=$(POD_IP):8080", "--admin-listen=$(POD_IP):9090",
+			"--origin=http://web.web.svc:8080", "--listen=:8080", "--admin-listen=:9090",
 			"--admin-token-env=ADMIN_TOKEN", "--cache-size=256Mi", "--origin-timeout=30s",
 		},
 		noArgs:   []string{"--host=", "--max-object-size="},
+		replicas: 3, cpu: "100m", mem: "384Mi",
+	}, {
+		name:     "listening on the pod IP",
+		podIP:    true,
+		image:    "ghcr.io/cacheops/cacheproxy:v1",
+		wantArgs: []string{"--listen=$(POD_IP):8080", "--admin-listen=$(POD_IP):9090"},
 		replicas: 3, cpu: "100m", mem: "384Mi",
 	}, {
 		name: "hosts sorted, max object size, image override",
@@ -72,7 +80,7 @@ func TestDeploymentFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cp := testCacheProxy(tt.mutate)
-			d := deploymentFor(cp, "ghcr.io/cacheops/cacheproxy:v1", "tokenhash")
+			d := deploymentFor(cp, fleetDefaults{image: "ghcr.io/cacheops/cacheproxy:v1", listenOnPodIP: tt.podIP}, "tokenhash")
 			if got := *d.Spec.Replicas; got != tt.replicas {
 				t.Errorf("replicas = %d, want %d", got, tt.replicas)
 			}
@@ -113,15 +121,22 @@ func TestDeploymentFor(t *testing.T) {
 }
 
 func TestDeploymentForPodSpec(t *testing.T) {
-	d := deploymentFor(testCacheProxy(nil), "img", "h")
+	envOf := func(d *appsv1.Deployment) map[string]corev1.EnvVar {
+		env := map[string]corev1.EnvVar{}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			env[e.Name] = e
+		}
+		return env
+	}
+	if env := envOf(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img", listenOnPodIP: true}, "h")); env["POD_IP"].ValueFrom == nil || env["POD_IP"].ValueFrom.FieldRef.FieldPath != "status.podIP" {
+		t.Errorf("POD_IP env = %+v, want the downward API's status.podIP", env["POD_IP"])
+	}
+	d := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}, "h")
 	spec := d.Spec.Template.Spec
 	c := spec.Containers[0]
-	env := map[string]corev1.EnvVar{}
-	for _, e := range c.Env {
-		env[e.Name] = e
-	}
-	if f := env["POD_IP"].ValueFrom; f == nil || f.FieldRef.FieldPath != "status.podIP" {
-		t.Errorf("POD_IP env = %+v, want the downward API's status.podIP", env["POD_IP"])
+	env := envOf(d)
+	if _, ok := env["POD_IP"]; ok {
+		t.Errorf("POD_IP env set though the proxy listens on every interface")
 	}
 	if s := env["ADMIN_TOKEN"].ValueFrom; s == nil || s.SecretKeyRef.Name != "edge-admin-token" || s.SecretKeyRef.Key != "token" {
 		t.Errorf("ADMIN_TOKEN env = %+v, want the token Secret", env["ADMIN_TOKEN"])
@@ -141,23 +156,24 @@ func TestDeploymentForPodSpec(t *testing.T) {
 }
 
 func TestConfigHash(t *testing.T) {
-	base := deploymentFor(testCacheProxy(nil), "img", "token-a").Spec.Template.Annotations[AnnotationConfigHash]
-	if again := deploymentFor(testCacheProxy(nil), "img", "token-a").Spec.Template.Annotations[AnnotationConfigHash]; again != base {
+	base := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]
+	if again := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]; again != base {
 		t.Errorf("hash not deterministic: %s then %s", base, again)
 	}
 	changes := map[string]*string{
-		"token":   ptr.To(deploymentFor(testCacheProxy(nil), "img", "token-b").Spec.Template.Annotations[AnnotationConfigHash]),
-		"image":   ptr.To(deploymentFor(testCacheProxy(nil), "img2", "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
-		"origin":  ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Origin.URL = "http://x" }), "img", "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
-		"size":    ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Cache.MaxSize = ptr.To(resource.MustParse("1Gi")) }), "img", "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
-		"hostset": ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Hosts = []string{"a.example"} }), "img", "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
+		"token":   ptr.To(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}, "token-b").Spec.Template.Annotations[AnnotationConfigHash]),
+		"image":   ptr.To(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img2"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
+		"listen":  ptr.To(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img", listenOnPodIP: true}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
+		"origin":  ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Origin.URL = "http://x" }), fleetDefaults{image: "img"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
+		"size":    ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Cache.MaxSize = ptr.To(resource.MustParse("1Gi")) }), fleetDefaults{image: "img"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
+		"hostset": ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Hosts = []string{"a.example"} }), fleetDefaults{image: "img"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
 	}
 	for what, h := range changes {
 		if *h == base {
 			t.Errorf("changing the %s leaves the config hash %s: pods would not roll", what, base)
 		}
 	}
-	if replicas := deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Replicas = ptr.To[int32](9) }), "img", "token-a"); replicas.Spec.Template.Annotations[AnnotationConfigHash] != base {
+	if replicas := deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Replicas = ptr.To[int32](9) }), fleetDefaults{image: "img"}, "token-a"); replicas.Spec.Template.Annotations[AnnotationConfigHash] != base {
 		t.Error("scaling must not roll the pods")
 	}
 }

@@ -39,6 +39,7 @@ type options struct {
 	leaderElectNamespace string
 	enableHTTP2          bool
 	cacheProxyImage      string
+	listenOnPodIP        bool
 	podCallTimeout       time.Duration
 	podCallConcurrency   int
 	purgeWorkers         int
@@ -60,6 +61,8 @@ func main() {
 		"Allow HTTP/2 on the metrics server. Off by default because of the HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
 	flag.StringVar(&o.cacheProxyImage, "cacheproxy-image", "ghcr.io/cacheops/cacheproxy:v0.1.0",
 		"Container image of the cacheproxy pods, for CacheProxies whose spec.image is empty.")
+	flag.BoolVar(&o.listenOnPodIP, "cacheproxy-listen-on-pod-ip", false,
+		"Make cacheproxy pods listen on their pod IP only instead of every interface. For clusters whose pods share one network namespace, such as the local cluster of make demo; in a real cluster it keeps kubectl port-forward and sidecars from reaching the proxy.")
 	flag.DurationVar(&o.podCallTimeout, "pod-call-timeout", 10*time.Second,
 		"Bound on one admin API call to a cacheproxy pod; a call that takes longer fails and is retried.")
 	flag.IntVar(&o.podCallConcurrency, "pod-call-concurrency", 32,
@@ -141,9 +144,10 @@ func run(o options) error {
 
 func setupControllers(mgr ctrl.Manager, o options) error {
 	err := (&controllers.CacheProxyReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		DefaultImage: o.cacheProxyImage,
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		DefaultImage:  o.cacheProxyImage,
+		ListenOnPodIP: o.listenOnPodIP,
 	}).SetupWithManager(mgr)
 	if err != nil {
 		return fmt.Errorf("setting up the CacheProxy controller: %w", err)

@@ -170,6 +170,7 @@ func RunFleet(ctx context.Context, env *Env, o FleetOptions) (*FleetResult, erro
 		"--health-probe-bind-address=0",
 		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(metricsPort),
 		"--metrics-secure=false",
+		"--cacheproxy-listen-on-pod-ip",
 	})
 	if err != nil {
 		return nil, err

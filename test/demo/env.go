@@ -142,9 +142,10 @@ func (e *environment) startOrigin(ctx context.Context) error {
 }
 
 // managerArgs are the operator's flags: no fixed ports, so two demos (or
-// a demo and a test) never collide.
+// a demo and a test) never collide, and proxies that listen on their pod
+// IP, because the local cluster's pods share one network namespace.
 func (e *environment) managerArgs() []string {
-	args := []string{"--health-probe-bind-address=0", "--metrics-bind-address=0"}
+	args := []string{"--health-probe-bind-address=0", "--metrics-bind-address=0", "--cacheproxy-listen-on-pod-ip"}
 	if e.opts.PodCallTimeout > 0 {
 		args = append(args, "--pod-call-timeout="+e.opts.PodCallTimeout.String())
 	}

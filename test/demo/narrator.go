@@ -56,9 +56,34 @@ func (n *narrator) say(format string, args ...any) {
 	n.println("  " + fmt.Sprintf(format, args...))
 }
 
-// command shows a command as typed at a prompt.
+// commandWidth is where a shown command breaks onto a continuation line.
+const commandWidth = 76
+
+// command shows a command as typed at a prompt, broken at spaces with a
+// shell's " \\" continuation when it is long, so it stays readable and
+// can still be pasted.
 func (n *narrator) command(cmd string) {
-	n.println("  " + n.style(styleCyan, "$ "+cmd))
+	for _, line := range wrapCommand(cmd, commandWidth) {
+		n.println("  " + n.style(styleCyan, line))
+	}
+}
+
+// wrapCommand lays cmd out after a "$ " prompt in lines of at most width
+// runes where the words allow, continuation lines indented by four.
+func wrapCommand(cmd string, width int) []string {
+	lines := []string{"$"}
+	empty := true // the last line holds no word yet
+	for word := range strings.FieldsSeq(cmd) {
+		last := &lines[len(lines)-1]
+		if !empty && utf8.RuneCountInString(*last)+1+utf8.RuneCountInString(word)+2 > width {
+			*last += " \\"
+			lines = append(lines, "   ")
+			last = &lines[len(lines)-1]
+		}
+		*last += " " + word
+		empty = false
+	}
+	return lines
 }
 
 // output shows what a command printed, indented under it.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -159,5 +160,27 @@ func TestChecksAreCounted(t *testing.T) {
 	}
 	if !reflect.DeepEqual(tr.failures, []string{"second: because"}) {
 		t.Errorf("failures = %q", tr.failures)
+	}
+}
+
+func TestWrapCommand(t *testing.T) {
+	tests := []struct {
+		cmd  string
+		want []string
+	}{
+		{"kubectl get purges", []string{"$ kubectl get purges"}},
+		{"bin/manager --health-probe-bind-address=0 --metrics-bind-address=0 --cacheproxy-listen-on-pod-ip", []string{
+			"$ bin/manager --health-probe-bind-address=0 --metrics-bind-address=0 \\",
+			"    --cacheproxy-listen-on-pod-ip",
+		}},
+		{"/a/very/long/path/that/alone/is/wider/than/the/line/allows/for/any/command/at/all --x", []string{
+			"$ /a/very/long/path/that/alone/is/wider/than/the/line/allows/for/any/command/at/all \\",
+			"    --x",
+		}},
+	}
+	for _, tt := range tests {
+		if got := wrapCommand(tt.cmd, 76); !slices.Equal(got, tt.want) {
+			t.Errorf("wrapCommand(%q) =\n%q, want\n%q", tt.cmd, got, tt.want)
+		}
 	}
 }

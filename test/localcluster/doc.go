@@ -22,7 +22,8 @@
 //     namespace, so a container must listen on its pod IP, usually from
 //     `fieldRef: status.podIP` and `--listen=$(POD_IP):8080`: two pods
 //     listening on ":8080" would collide, where in a real cluster they would
-//     not.
+//     not. The operator does this when started with
+//     --cacheproxy-listen-on-pod-ip.
 //   - A service proxy plays kube-proxy: the API server allocates ClusterIPs
 //     from another random loopback /16, and for each Service with a selector
 //     the proxy listens on ClusterIP:port and spreads connections round-robin

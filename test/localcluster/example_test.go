@@ -30,7 +30,7 @@ func ExampleStart() {
 	}()
 
 	manager, err := cluster.StartHostProcess("manager", "bin/manager",
-		[]string{"--health-probe-bind-address=0", "--metrics-bind-address=0"})
+		[]string{"--health-probe-bind-address=0", "--metrics-bind-address=0", "--cacheproxy-listen-on-pod-ip"})
 	if err != nil {
 		panic(err)
 	}

@@ -4,7 +4,8 @@
 // machine without a container engine:
 //
 //	go run ./test/cmd/localcluster --image cacheproxy=bin/cacheproxy \
-//	    --crd-dir config/crd/bases --run manager=bin/manager
+//	    --crd-dir config/crd/bases \
+//	    --run 'manager=bin/manager --cacheproxy-listen-on-pod-ip'
 //
 // Once the cluster is ready it prints KUBECONFIG=<path> on stdout and
 // writes <state-dir>/localcluster.env (export lines for KUBECONFIG and the
