@@ -262,19 +262,36 @@ func BenchmarkBan(b *testing.B) {
 			i++
 		}
 	})
-	b.Run("invalidate-request/1M-objects", func(b *testing.B) {
-		// A whole ban request through the admin path: registration plus the
-		// read-only pass that counts the matches for the answer.
-		b.ReportAllocs()
-		for b.Loop() {
-			req := banRequest("https://www.example.com/section7/nothing-here/")
-			if _, err := p.Invalidate(b.Context(), req); err != nil {
-				b.Fatal(err)
+	// Whole ban requests through the admin path: registration plus the
+	// read-only pass that counts the matches for the answer. The dry runs
+	// count what a ban would match without registering it, so the objects
+	// stay for the next iteration.
+	for _, c := range []struct {
+		name, pattern string
+		dryRun        bool
+		matched       int64
+	}{
+		{"invalidate-request/1M-objects-0-matched", "https://www.example.com/section7/nothing-here/", false, 0},
+		{"invalidate-request/1M-objects-1000-matched-dry-run", "https://www.example.com/section7/", true, 1000},
+		{"invalidate-request/1M-objects-wildcard-1000-matched-dry-run", "https://www.example.com/section7/*.html", true, 1000},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := banRequest(c.pattern)
+				req.DryRun = c.dryRun
+				res, err := p.Invalidate(b.Context(), req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Matched != c.matched {
+					b.Fatalf("matched %d, want %d", res.Matched, c.matched)
+				}
 			}
-		}
-		b.StopTimer()
-		p.bans.trim(p.bans.headSeq())
-	})
+			b.StopTimer()
+			p.bans.trim(p.bans.headSeq())
+		})
+	}
 }
 
 var banSeq atomic.Int64

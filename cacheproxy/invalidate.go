@@ -196,25 +196,37 @@ func first(variants []*object) *object {
 }
 
 // countBanned counts the objects stored before at that any pattern matches,
-// one shard at a time under its read lock. It walks the shard's map, so it
-// touches an object only when its key matches.
+// one shard at a time under its read lock. Each pattern visits only the
+// keys under its literal prefix (its text up to the first "*"); a key that
+// several patterns match is counted for the first of them only.
 func (p *Proxy) countBanned(patterns []banPattern, at int64) int64 {
 	var n int64
-	for i := range p.store.shards {
-		p.store.scanKeys(i, func(key string, head *object) {
-			for j := range patterns {
-				if patterns[j].match(key) {
-					for o := head; o != nil; o = o.nextVariant {
-						if o.storedAt < at {
-							n++
-						}
-					}
+	for j := range patterns {
+		pat, earlier := &patterns[j], patterns[:j]
+		for i := range p.store.shards {
+			p.store.scanPrefix(i, pat.segs[0], func(key string, head *object) {
+				if !pat.match(key) || anyMatch(earlier, key) {
 					return
 				}
-			}
-		})
+				for o := head; o != nil; o = o.nextVariant {
+					if o.storedAt < at {
+						n++
+					}
+				}
+			})
+		}
 	}
 	return n
+}
+
+// anyMatch reports whether one of patterns matches key.
+func anyMatch(patterns []banPattern, key string) bool {
+	for i := range patterns {
+		if patterns[i].match(key) {
+			return true
+		}
+	}
+	return false
 }
 
 // recentPurges remembers URL and tag purges for FetchTimeout, the longest a

@@ -4,8 +4,11 @@ import (
 	"hash/maphash"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/google/btree"
 )
 
 // The store: objects in shards, each shard a map from primary key to the
@@ -24,6 +27,13 @@ import (
 // from the shards in turn until it fits. Between the insert and the
 // eviction the bound can be exceeded by at most the objects being inserted
 // at that moment (each at most the maximum object size).
+//
+// Each shard also keeps its keys in a B-tree, so that counting what a ban
+// matches seeks to the ban's literal prefix instead of walking the whole
+// cache: the answer to a ban over a million objects costs a seek per shard
+// plus the keys under the prefix. Keeping the tree costs a miss one
+// O(log n) insert under the write lock it already holds; hits never touch
+// it.
 
 // store holds the cached objects.
 type store struct {
@@ -44,6 +54,7 @@ type shard struct {
 	// nextVariant and removed fields of every object in this shard.
 	mu      sync.RWMutex
 	entries map[string]*object              // primary key → newest variant
+	keys    *btree.BTreeG[string]           // the keys of entries, in order
 	tags    map[string]map[*object]struct{} // tag → objects carrying it
 	head    *object                         // newest in the SIEVE queue
 	tail    *object                         // oldest
@@ -51,11 +62,16 @@ type shard struct {
 	_       [40]byte                        // keep neighbouring shards' locks off one cache line
 }
 
+// keyIndexDegree is the degree of the shards' key B-trees: nodes of up to
+// 63 keys, a few cache lines of string headers each.
+const keyIndexDegree = 32
+
 // newStore returns an empty store of nShards (a power of two) shards.
 func newStore(maxBytes int64, nShards int) *store {
 	s := &store{shards: make([]shard, nShards), mask: uint64(nShards - 1), seed: maphash.MakeSeed(), maxBytes: maxBytes}
 	for i := range s.shards {
 		s.shards[i].entries = make(map[string]*object)
+		s.shards[i].keys = btree.NewOrderedG[string](keyIndexDegree)
 		s.shards[i].tags = make(map[string]map[*object]struct{})
 	}
 	return s
@@ -132,6 +148,9 @@ func (s *store) insert(o *object, keep func(*object) bool) bool {
 			sh.unlink(v)
 		}
 		v = next
+	}
+	if sh.entries[o.key] == nil {
+		sh.keys.ReplaceOrInsert(o.key)
 	}
 	o.nextVariant = sh.entries[o.key]
 	sh.entries[o.key] = o
@@ -222,6 +241,7 @@ func (sh *shard) unlink(o *object) {
 	if head := sh.entries[o.key]; head == o {
 		if o.nextVariant == nil {
 			delete(sh.entries, o.key)
+			sh.keys.Delete(o.key)
 		} else {
 			sh.entries[o.key] = o.nextVariant
 		}
@@ -283,13 +303,18 @@ func (s *store) scanShard(i int, fn func(*object)) {
 	}
 }
 
-// scanKeys calls fn with each key of shard i and its newest variant (the
-// others hang off nextVariant) under the shard's read lock.
-func (s *store) scanKeys(i int, fn func(key string, head *object)) {
+// scanPrefix calls fn, under shard i's read lock and in key order, with
+// each key of the shard that starts with prefix and its newest variant (the
+// others hang off nextVariant). The empty prefix visits every key.
+func (s *store) scanPrefix(i int, prefix string, fn func(key string, head *object)) {
 	sh := &s.shards[i]
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	for k, o := range sh.entries {
-		fn(k, o)
-	}
+	sh.keys.AscendGreaterOrEqual(prefix, func(key string) bool {
+		if !strings.HasPrefix(key, prefix) {
+			return false
+		}
+		fn(key, sh.entries[key])
+		return true
+	})
 }

@@ -1,7 +1,9 @@
 package cacheproxy
 
 import (
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -61,6 +63,11 @@ func TestStoreAccounting(t *testing.T) {
 		if chained != queued {
 			t.Fatalf("shard %d: %d objects in the map, %d in the queue", i, chained, queued)
 		}
+		var indexed []string
+		sh.keys.Ascend(func(key string) bool { indexed = append(indexed, key); return true })
+		if keys := slices.Sorted(maps.Keys(sh.entries)); !slices.Equal(indexed, keys) {
+			t.Fatalf("shard %d: key index %q, map keys %q", i, indexed, keys)
+		}
 		for tag, set := range sh.tags {
 			for o := range set {
 				if o.removed {
@@ -74,5 +81,59 @@ func TestStoreAccounting(t *testing.T) {
 	}
 	if s.evictions.Load() == 0 {
 		t.Fatal("no evictions: the test does not exercise the bound")
+	}
+}
+
+// TestCountBannedAgreesWithAWalk checks the count of a ban's matches, which
+// seeks each shard's key index to the patterns' literal prefixes, against a
+// walk of every stored object, over random keys, Vary variants, removals
+// and patterns with and without wildcards, overlapping ones included.
+func TestCountBannedAgreesWithAWalk(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	p := &Proxy{store: newStore(1<<40, 8)}
+	hosts := []string{"a.example", "ab.example", "b.example"}
+	segment := func() string { return []string{"x", "xy", "y", "img", "i"}[r.IntN(5)] }
+	var stored []*object
+	for range 3000 {
+		key := hosts[r.IntN(len(hosts))] + "/" + segment() + "/" + segment()
+		if r.IntN(3) == 0 {
+			key += "?v=" + segment()
+		}
+		o := &object{key: key, storedAt: int64(r.IntN(10))}
+		if r.IntN(4) == 0 {
+			o.vary, o.variant = []string{"Accept-Language"}, segment()
+		}
+		o.computeSize()
+		p.store.insert(o, nil)
+		stored = append(stored, o)
+		if r.IntN(5) == 0 {
+			p.store.remove(stored[r.IntN(len(stored))])
+		}
+	}
+	patterns := []string{
+		"https://a.example/", "https://a.example/x", "https://a.example/x/", "https://a*.example/i",
+		"https://*.example/*/img", "http://b.example/*?v=x", "https://ab.example/xy/y", "https://a.example/nothing/",
+	}
+	for trial := range 200 {
+		var pats []banPattern
+		for range 1 + r.IntN(3) {
+			pat, err := compileBan(patterns[r.IntN(len(patterns))])
+			if err != nil {
+				t.Fatal(err)
+			}
+			pats = append(pats, pat)
+		}
+		at := int64(r.IntN(11))
+		var want int64
+		for i := range p.store.shards {
+			p.store.scanShard(i, func(o *object) {
+				if o.storedAt < at && anyMatch(pats, o.key) {
+					want++
+				}
+			})
+		}
+		if got := p.countBanned(pats, at); got != want {
+			t.Fatalf("trial %d: %v before %d: counted %d, a walk finds %d", trial, pats, at, got, want)
+		}
 	}
 }
