@@ -13,6 +13,8 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/klog/v2/textlogger"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/cacheops/purge-operator/test/internal/repo"
 )
 
 // Options configures Run.
@@ -173,23 +175,13 @@ func (o *Options) complete() error {
 	return nil
 }
 
-// findRepoDir walks up from the working directory to the directory
-// holding go.mod.
+// findRepoDir is the repository's root directory.
 func findRepoDir() (string, error) {
-	dir, err := os.Getwd()
+	dir, err := repo.Root()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: run the demo from the repository (make demo)", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run the demo from the repository (make demo)")
-		}
-		dir = parent
-	}
+	return dir, nil
 }
 
 // relPath shortens path relative to the working directory when it is

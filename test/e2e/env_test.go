@@ -1,13 +1,13 @@
 package e2e_test
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/cacheops/purge-operator/test/internal/procs"
+	"github.com/cacheops/purge-operator/test/internal/repo"
 )
 
 // suitePaths are the files the suite runs.
@@ -68,23 +68,13 @@ func executable(path string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// repoRoot walks up from the working directory to the directory holding
-// go.mod.
+// repoRoot is the repository's root directory.
 func repoRoot() (string, error) {
-	dir, err := os.Getwd()
+	dir, err := repo.Root()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: run the suite from inside the repository", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run the suite from inside the repository")
-		}
-		dir = parent
-	}
+	return dir, nil
 }
 
 // newStateDir makes a directory of its own for this run under test/.state
