@@ -59,9 +59,9 @@ func (n *narrator) say(format string, args ...any) {
 // commandWidth is where a shown command breaks onto a continuation line.
 const commandWidth = 76
 
-// command shows a command as typed at a prompt, broken at spaces with a
-// shell's " \\" continuation when it is long, so it stays readable and
-// can still be pasted.
+// command shows a command as typed at a prompt. A long one is broken
+// before its flags with a shell's " \\" continuation, so it stays
+// readable and can still be pasted.
 func (n *narrator) command(cmd string) {
 	for _, line := range wrapCommand(cmd, commandWidth) {
 		n.println("  " + n.style(styleCyan, line))
@@ -69,19 +69,25 @@ func (n *narrator) command(cmd string) {
 }
 
 // wrapCommand lays cmd out after a "$ " prompt in lines of at most width
-// runes where the words allow, continuation lines indented by four.
+// runes where the flags allow: it breaks only before a word that starts
+// with "-", never inside a comment, and indents continuation lines by
+// four. A command without flags stays on one line whatever its length,
+// so "export KUBECONFIG=<path>" is one line to copy.
 func wrapCommand(cmd string, width int) []string {
 	lines := []string{"$"}
-	empty := true // the last line holds no word yet
+	comment := false
 	for word := range strings.FieldsSeq(cmd) {
+		comment = comment || strings.HasPrefix(word, "#")
 		last := &lines[len(lines)-1]
-		if !empty && utf8.RuneCountInString(*last)+1+utf8.RuneCountInString(word)+2 > width {
+		if !comment && strings.HasPrefix(word, "-") && utf8.RuneCountInString(*last)+1+utf8.RuneCountInString(word)+2 > width {
 			*last += " \\"
 			lines = append(lines, "   ")
 			last = &lines[len(lines)-1]
 		}
 		*last += " " + word
-		empty = false
+	}
+	if len(lines) == 1 {
+		return []string{"$ " + cmd} // as written, spacing before a comment kept
 	}
 	return lines
 }

@@ -177,6 +177,16 @@ func TestWrapCommand(t *testing.T) {
 			"$ /a/very/long/path/that/alone/is/wider/than/the/line/allows/for/any/command/at/all \\",
 			"    --x",
 		}},
+		{"export KUBECONFIG=/tmp/TestKeepsRunningUntilInterrupted1763899091/001/state/kubeconfig", []string{
+			"$ export KUBECONFIG=/tmp/TestKeepsRunningUntilInterrupted1763899091/001/state/kubeconfig",
+		}},
+		{"export PATH=/a/rather/long/path/to/the/bin/dir:$PATH    # kubectl is bin/k8s/kubectl --not-a-flag", []string{
+			"$ export PATH=/a/rather/long/path/to/the/bin/dir:$PATH    # kubectl is bin/k8s/kubectl --not-a-flag",
+		}},
+		{"kubectl purge edge https://www.example.com/products/1 https://www.example.com/products/2 --wait --soft", []string{
+			"$ kubectl purge edge https://www.example.com/products/1 https://www.example.com/products/2 \\",
+			"    --wait --soft",
+		}},
 	}
 	for _, tt := range tests {
 		if got := wrapCommand(tt.cmd, 76); !slices.Equal(got, tt.want) {

@@ -87,7 +87,8 @@ type demoProcess struct {
 	binDir string
 	lines  chan string // stdout, line by line; closed at EOF
 	seen   []string
-	done   chan error
+	done   chan error    // cmd.Wait's result
+	exited chan struct{} // closed once cmd.Wait returned: stderr is complete
 }
 
 // startDemo builds the program and starts it on a fresh state directory.
@@ -119,7 +120,7 @@ func startDemo(t *testing.T, args ...string) (*demoProcess, string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &demoProcess{cmd: cmd, binDir: binDir, lines: make(chan string, 1000), done: make(chan error, 1)}
+	d := &demoProcess{cmd: cmd, binDir: binDir, lines: make(chan string, 1000), done: make(chan error, 1), exited: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -127,9 +128,19 @@ func startDemo(t *testing.T, args ...string) (*demoProcess, string) {
 		}
 		close(d.lines)
 		d.done <- cmd.Wait()
+		close(d.exited)
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
+		for line := range d.lines {
+			d.seen = append(d.seen, line)
+		}
+		select {
+		case <-d.exited:
+		case <-time.After(30 * time.Second):
+			t.Errorf("the demo's output was still open 30s after it was killed")
+			return // stderr is still being written: not safe to read
+		}
 		if t.Failed() {
 			t.Logf("demo output:\n%s\nstderr:\n%s", strings.Join(d.seen, "\n"), stderr.String())
 		}
