@@ -88,10 +88,11 @@ bench: envtest build ## Benchmarks against Varnish and nginx, and purge latency 
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/manager, bin/cacheproxy and bin/kubectl-purge.
+build: ## Build bin/manager, bin/cacheproxy and bin/kubectl-purge (with its completion link, kubectl_complete-purge).
 	go build -o $(LOCALBIN)/manager ./cmd/manager
 	go build -o $(LOCALBIN)/cacheproxy ./cmd/cacheproxy
 	go build -o $(LOCALBIN)/kubectl-purge ./cmd/kubectl-purge
+	ln -sf kubectl-purge $(LOCALBIN)/kubectl_complete-purge
 
 .PHONY: run
 run: manifests generate ## Run the manager from your host against the cluster in ~/.kube/config (or KUBECONFIG).

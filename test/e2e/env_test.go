@@ -16,6 +16,7 @@ type suitePaths struct {
 	k8sBin     string // etcd, kube-apiserver, kube-controller-manager, kubectl
 	manager    string
 	cacheproxy string
+	binDir     string // also kubectl-purge and its completion link
 }
 
 // resolvePaths finds the binaries from KUBEBUILDER_ASSETS and BIN_DIR
@@ -44,6 +45,7 @@ func resolvePaths() (suitePaths, error) {
 		k8sBin:     k8sBin,
 		manager:    filepath.Join(binDir, "manager"),
 		cacheproxy: filepath.Join(binDir, "cacheproxy"),
+		binDir:     binDir,
 	}
 	var missing []string
 	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
@@ -51,7 +53,7 @@ func resolvePaths() (suitePaths, error) {
 			missing = append(missing, filepath.Join(k8sBin, name)+" (make envtest)")
 		}
 	}
-	for _, f := range []string{p.manager, p.cacheproxy} {
+	for _, f := range []string{p.manager, p.cacheproxy, filepath.Join(binDir, "kubectl-purge"), filepath.Join(binDir, "kubectl_complete-purge")} {
 		if !executable(f) {
 			missing = append(missing, f+" (make build)")
 		}

@@ -111,7 +111,9 @@ func newRootCommand(env *Env) *cobra.Command {
 	k := &kube{flags: genericclioptions.NewConfigFlags(true), env: env}
 	root := newCreateCommand(env, k)
 	k.flags.AddFlags(root.PersistentFlags())
-	root.AddCommand(newListCommand(env, k), newStatusCommand(env, k))
+	list, status := newListCommand(env, k), newStatusCommand(env, k)
+	root.AddCommand(list, status)
+	k.registerCompletions(root, list, status)
 	root.SetUsageTemplate(usageTemplate)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SilenceErrors = true
