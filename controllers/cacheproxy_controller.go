@@ -38,8 +38,8 @@ type CacheProxyReconciler struct {
 	DefaultImage string
 	// ListenOnPodIP makes the proxies listen on their pod IP rather than on
 	// every interface. Only clusters whose pods share a network namespace
-	// need it: it keeps kubectl port-forward and sidecars, which connect to
-	// localhost, from reaching the proxy.
+	// need it; elsewhere it would keep kubectl port-forward and sidecars,
+	// which connect to localhost, from reaching the proxy.
 	ListenOnPodIP bool
 	// Rand is the source of new admin tokens. Nil means crypto/rand.
 	Rand io.Reader

@@ -33,24 +33,9 @@ const completionTimeout = 5 * time.Second
 
 // registerCompletions wires completion functions into the command tree.
 func (k *kube) registerCompletions(root, list, status *cobra.Command) {
-	root.ValidArgsFunction = func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		if len(args) > 0 {
-			return nil, cobra.ShellCompDirectiveNoFileComp // URLs: nothing to offer
-		}
-		return k.completeNames(&cachev1alpha1.CacheProxyList{}, true, toComplete)
-	}
-	list.ValidArgsFunction = func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		if len(args) > 0 {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		return k.completeNames(&cachev1alpha1.CacheProxyList{}, true, toComplete)
-	}
-	status.ValidArgsFunction = func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		if len(args) > 0 {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		return k.completeNames(&cachev1alpha1.PurgeList{}, true, toComplete)
-	}
+	root.ValidArgsFunction = k.completeFirstArg(func() client.ObjectList { return &cachev1alpha1.CacheProxyList{} })
+	list.ValidArgsFunction = k.completeFirstArg(func() client.ObjectList { return &cachev1alpha1.CacheProxyList{} })
+	status.ValidArgsFunction = k.completeFirstArg(func() client.ObjectList { return &cachev1alpha1.PurgeList{} })
 	// The kubeconfig flags are persistent flags of the root, so their
 	// completions are registered there once for every command.
 	_ = root.RegisterFlagCompletionFunc("namespace", func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
@@ -70,6 +55,18 @@ func (k *kube) registerCompletions(root, list, status *cobra.Command) {
 		slices.Sort(names)
 		return names, cobra.ShellCompDirectiveNoFileComp
 	})
+}
+
+// completeFirstArg completes a command's first argument with the names of
+// the namespace's objects of one kind, and offers nothing after it (the
+// root command's further arguments are URLs).
+func (k *kube) completeFirstArg(newList func() client.ObjectList) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return k.completeNames(newList(), true, toComplete)
+	}
 }
 
 // completeNames lists the objects of list's kind, in the command's
