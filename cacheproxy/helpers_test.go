@@ -158,6 +158,33 @@ func (e *env) get(path string, header ...string) response {
 	return e.do(http.MethodGet, path, header...)
 }
 
+// getAllAtOnce sends n concurrent GETs of path, waits until every one of
+// them has reached the proxy's handler, then closes release (which the
+// test's origin blocks on) and returns the n responses.
+func (e *env) getAllAtOnce(path string, n int, release chan struct{}) []response {
+	entered := make(chan struct{}, n)
+	front := e.front.Config.Handler
+	e.front.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		front.ServeHTTP(w, r)
+	})
+	var wg sync.WaitGroup
+	results := make([]response, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = e.get(path)
+		}()
+	}
+	for range n {
+		<-entered
+	}
+	close(release)
+	wg.Wait()
+	return results
+}
+
 // invalidate calls the admin API through the operator's client.
 func (e *env) invalidate(req admin.InvalidationRequest) admin.InvalidationResult {
 	e.t.Helper()

@@ -250,26 +250,7 @@ func TestConcurrentMissesCoalesce(t *testing.T) {
 		_, _ = io.WriteString(w, "shared")
 	})
 	const n = 100
-	entered := make(chan struct{}, n)
-	front := e.front.Config.Handler
-	e.front.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		front.ServeHTTP(w, r)
-	})
-	var wg sync.WaitGroup
-	results := make([]response, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = e.get("/hot")
-		}()
-	}
-	for range n {
-		<-entered
-	}
-	close(release)
-	wg.Wait()
+	results := e.getAllAtOnce("/hot", n, release)
 	collapsed := 0
 	for i, r := range results {
 		if r.status != 200 || r.body != "shared" {
@@ -567,26 +548,7 @@ func TestCoalescedWaitersShareAnOriginError(t *testing.T) {
 		http.Error(w, "overloaded", http.StatusServiceUnavailable)
 	})
 	const n = 30
-	entered := make(chan struct{}, n)
-	front := e.front.Config.Handler
-	e.front.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		front.ServeHTTP(w, r)
-	})
-	var wg sync.WaitGroup
-	results := make([]response, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = e.get("/busy")
-		}()
-	}
-	for range n {
-		<-entered
-	}
-	close(release)
-	wg.Wait()
+	results := e.getAllAtOnce("/busy", n, release)
 	for i, r := range results {
 		if r.status != http.StatusServiceUnavailable || r.body != "overloaded\n" {
 			t.Fatalf("client %d got %d %q", i, r.status, r.body)
