@@ -17,19 +17,53 @@ import (
 // The pods are local processes and reach it at URL.
 type testOrigin struct {
 	*origin.Origin
-	URL string
+	URL  string
+	addr string
+	srv  *http.Server // nil while down
 }
 
 // startOrigin starts an origin that the spec's cleanup stops.
 func startOrigin(ctx context.Context) *testOrigin {
 	GinkgoHelper()
-	o := origin.New(origin.Options{})
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	o := &testOrigin{Origin: origin.New(origin.Options{}), addr: "127.0.0.1:0"}
+	o.up(ctx)
+	o.URL = "http://" + o.addr
+	DeferCleanup(func() {
+		if o.srv != nil {
+			_ = o.srv.Close()
+		}
+	})
+	return o
+}
+
+// up serves the origin on its address (a free port the first time).
+func (o *testOrigin) up(ctx context.Context) {
+	GinkgoHelper()
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.addr)
 	Expect(err).NotTo(HaveOccurred())
-	srv := &http.Server{Handler: o, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	DeferCleanup(srv.Close)
-	return &testOrigin{Origin: o, URL: "http://" + ln.Addr().String()}
+	o.addr = ln.Addr().String()
+	o.srv = &http.Server{Handler: o.Origin, ReadHeaderTimeout: 10 * time.Second}
+	go func(srv *http.Server) { _ = srv.Serve(ln) }(o.srv)
+}
+
+// down takes the origin off the network, as a crashed origin is: its port
+// refuses connections until the spec's cleanup (or back) serves it again,
+// with the same content and counters.
+func (o *testOrigin) down(ctx context.Context) {
+	GinkgoHelper()
+	Expect(o.srv.Close()).To(Succeed())
+	o.srv = nil
+	DeferCleanup(func(ctx SpecContext) {
+		if o.srv == nil {
+			o.up(ctx)
+		}
+	})
+}
+
+// back brings a down origin up again on the same address.
+func (o *testOrigin) back(ctx context.Context) {
+	GinkgoHelper()
+	o.up(ctx)
 }
 
 // control calls the origin's control surface as an operator would with
