@@ -67,7 +67,7 @@ lint: golangci-lint ## Run golangci-lint (config: .golangci.yml).
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: verify-gen verify-fmt vet envtest build ## Run every test: unit, fuzz seeds, envtest suites and end to end (first run builds Kubernetes, about 15 minutes).
+test: verify-gen verify-fmt vet envtest build ## Run every test: unit, fuzz seeds, envtest suites and end to end (first run builds Kubernetes, 15 to 25 minutes on 2 cores).
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-e2e
