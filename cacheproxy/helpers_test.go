@@ -158,10 +158,11 @@ func (e *env) get(path string, header ...string) response {
 	return e.do(http.MethodGet, path, header...)
 }
 
-// getAllAtOnce sends n concurrent GETs of path, waits until every one of
+// getAllAtOnce sends n concurrent GETs of path, the i-th with the header
+// pairs header(i) returns (none if header is nil), waits until every one of
 // them has reached the proxy's handler, then closes release (which the
 // test's origin blocks on) and returns the n responses.
-func (e *env) getAllAtOnce(path string, n int, release chan struct{}) []response {
+func (e *env) getAllAtOnce(path string, n int, release chan struct{}, header func(i int) []string) []response {
 	entered := make(chan struct{}, n)
 	front := e.front.Config.Handler
 	e.front.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -174,7 +175,11 @@ func (e *env) getAllAtOnce(path string, n int, release chan struct{}) []response
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = e.get(path)
+			var h []string
+			if header != nil {
+				h = header(i)
+			}
+			results[i] = e.get(path, h...)
 		}()
 	}
 	for range n {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -250,7 +249,7 @@ func TestConcurrentMissesCoalesce(t *testing.T) {
 		_, _ = io.WriteString(w, "shared")
 	})
 	const n = 100
-	results := e.getAllAtOnce("/hot", n, release)
+	results := e.getAllAtOnce("/hot", n, release, nil)
 	collapsed := 0
 	for i, r := range results {
 		if r.status != 200 || r.body != "shared" {
@@ -473,26 +472,9 @@ func TestCoalescedWaitersOfAnotherVariantCoalesceAgain(t *testing.T) {
 		_, _ = io.WriteString(w, "lang="+r.Header.Get("Accept-Language"))
 	})
 	const n = 20
-	entered := make(chan struct{}, n)
-	front := e.front.Config.Handler
-	e.front.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		front.ServeHTTP(w, r)
+	results := e.getAllAtOnce("/l", n, release, func(i int) []string {
+		return []string{"Accept-Language", []string{"en", "fr"}[i%2]}
 	})
-	var wg sync.WaitGroup
-	results := make([]response, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = e.get("/l", "Accept-Language", []string{"en", "fr"}[i%2])
-		}()
-	}
-	for range n {
-		<-entered
-	}
-	close(release)
-	wg.Wait()
 	for i, r := range results {
 		if want := "lang=" + []string{"en", "fr"}[i%2]; r.body != want {
 			t.Fatalf("client %d got %q, want %q", i, r.body, want)
@@ -548,7 +530,7 @@ func TestCoalescedWaitersShareAnOriginError(t *testing.T) {
 		http.Error(w, "overloaded", http.StatusServiceUnavailable)
 	})
 	const n = 30
-	results := e.getAllAtOnce("/busy", n, release)
+	results := e.getAllAtOnce("/busy", n, release, nil)
 	for i, r := range results {
 		if r.status != http.StatusServiceUnavailable || r.body != "overloaded\n" {
 			t.Fatalf("client %d got %d %q", i, r.status, r.body)
