@@ -250,16 +250,8 @@ func TestKeepsRunningUntilInterrupted(t *testing.T) {
 		}
 		return string(out)
 	}
-	kubectl(`apiVersion: cache.cacheops.io/v1alpha1
-kind: Purge
-metadata:
-  name: my-purge
-spec:
-  cacheProxyRef:
-    name: edge
-  urls:
-  - https://www.example.com/products/1
-`, "apply", "-f", "-")
+	// The Purge file the hand-over tells the user to apply.
+	kubectl("", "apply", "-f", filepath.Join(state, "my-purge.yaml"))
 	kubectl("", "wait", "--for=condition=Complete", "purge/my-purge", "--timeout=60s")
 	if out := kubectl("", "get", "purge", "my-purge", "-o", "jsonpath={.status.progress}"); out != "3/3" {
 		t.Errorf("my-purge progress %q, want 3/3", out)
