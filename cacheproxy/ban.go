@@ -25,9 +25,9 @@ import (
 // object the same way, removes banned ones and brings every object's banSeq
 // up to date; after a full pass, the bans every object has been checked
 // against are cut off the list's tail, so the list only holds bans that
-// still matter. New objects are checked against the bans registered while
-// they were being fetched when they are inserted, so a fetch that raced a
-// ban never stores content the ban meant to invalidate.
+// still matter. A fetch in flight when a ban is registered is marked by it
+// at once (inflight.go), so it never stores content the ban meant to
+// invalidate, however many sweeps pass before it ends.
 
 // ban is one registered ban.
 type ban struct {
@@ -148,7 +148,7 @@ func (l *banList) sweep(s *store) int64 {
 	return removed
 }
 
-// sweepLoop runs the ban sweeper and forgets old purges until Close.
+// sweepLoop runs the ban sweeper until Close.
 func (p *Proxy) sweepLoop() {
 	t := time.NewTicker(p.cfg.BanSweepInterval)
 	defer t.Stop()
@@ -160,7 +160,6 @@ func (p *Proxy) sweepLoop() {
 			if n := p.bans.sweep(p.store); n > 0 {
 				p.log.Debug("Ban sweep", "removed", n, "activeBans", p.bans.active.Load())
 			}
-			p.recent.prune(p.now() - int64(p.cfg.FetchTimeout))
 		}
 	}
 }

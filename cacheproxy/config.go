@@ -32,6 +32,16 @@ type Config struct {
 	// hosts behind the proxy expect.
 	RewriteHost bool
 
+	// DisableUnsafeMethodInvalidation keeps cached objects when a client's
+	// request with an unsafe method (POST, PUT, DELETE, PATCH, or any method
+	// not known to be safe) succeeds. False (the default) removes the
+	// target URL and the same-host Location and Content-Location, as RFC
+	// 9111 §4.4 asks of a shared cache; but that lets any client of the
+	// public port evict any URL the origin accepts such a request for. True
+	// closes that unauthenticated path: content then changes only by
+	// expiry and through the admin API.
+	DisableUnsafeMethodInvalidation bool
+
 	// CacheSize bounds the memory charged to stored objects, in bytes.
 	// Zero means 256 MiB.
 	CacheSize int64

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 )
 
 // The one place where failures to reach the origin become client answers:
 //
 //	connection refused, reset, DNS failure, bad response → 502 Bad Gateway
+//	unknown transfer coding in the response              → 502, detail=origin-unsupported-transfer-coding
 //	timeout (dial, response headers, fetch deadline)      → 504 Gateway Timeout
 //	client went away                                      → 499 (logged, nothing written)
 //
@@ -31,6 +33,11 @@ func originFailure(err error) (status int, detail string) {
 		return http.StatusGatewayTimeout, "origin-timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return http.StatusBadGateway, "origin-refused"
+	case strings.Contains(err.Error(), "unsupported transfer encoding"):
+		// net/http refuses a response whose Transfer-Encoding is not just
+		// "chunked" (its error type is unexported): never stored, and the
+		// client is told why.
+		return http.StatusBadGateway, "origin-unsupported-transfer-coding"
 	default:
 		return http.StatusBadGateway, "origin-error"
 	}
@@ -55,6 +62,8 @@ func describe(detail string) string {
 		return "did not answer in time"
 	case "origin-refused":
 		return "refused the connection"
+	case "origin-unsupported-transfer-coding":
+		return "sent a transfer coding this proxy does not know"
 	default:
 		return "could not be reached or sent an invalid response"
 	}

@@ -48,7 +48,8 @@ type fill struct {
 	stale       *object // stored copy being revalidated or refreshed, or nil
 	requestTime int64
 	banSeq      uint64
-	proto       string // X-Forwarded-Proto override for refetches
+	mark        *fetchMark // this fetch in the in-flight registry (inflight.go)
+	proto       string     // X-Forwarded-Proto override for refetches
 
 	// Set by the ReverseProxy hooks, read after rp.ServeHTTP returns.
 	conditional bool
@@ -85,13 +86,18 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, key string, stale 
 }
 
 func (p *Proxy) fetchWith(f *fill, r *http.Request) *fetchResult {
-	f.requestTime = f.p.now()
-	f.banSeq = p.bans.headSeq()
+	f.mark, f.banSeq = p.inflight.begin(f.key, p.now, p.bans.headSeq)
+	f.requestTime = f.mark.start
+	defer p.inflight.end(f.mark)
 	ctx, cancel := p.fetchContext(f, r)
 	defer cancel()
 	in := r.WithContext(context.WithValue(ctx, fillKey{}, f))
 	p.rp.ServeHTTP(&fillWriter{f: f, header: make(http.Header)}, in)
-	return f.finish()
+	res := f.finish()
+	if p.afterFetch != nil {
+		p.afterFetch(f.key, f.requestTime)
+	}
+	return res
 }
 
 // fetchContext detaches the fetch from the client's cancellation. When the
@@ -188,11 +194,15 @@ func (f *fill) onResponse(resp *http.Response) {
 	case resp.StatusCode == http.StatusNotModified && f.conditional:
 		f.mode = modeRevalidated
 		f.refreshed = f.stale.refreshed(resp.Header, tags, f.requestTime, now)
+		if f.refreshed != nil {
+			p.inflight.setTags(f.mark, f.refreshed.tags)
+		}
 		return
 	case resp.StatusCode >= 500 && f.stale != nil && f.stale.staleUsable(now, f.stale.sie, p.cfg.SoftPurgeGrace):
 		f.mode = modeStaleOnErr
 		return
 	}
+	p.inflight.setTags(f.mark, tags)
 	date := responseDate(resp.Header, time.Unix(0, now))
 	pol := decide(f.reqHeader, resp.StatusCode, resp.Header, date)
 	if pol.store && resp.ContentLength > p.cfg.MaxObjectSize {
@@ -296,7 +306,7 @@ func (f *fill) finishRevalidated() *fetchResult {
 	if o == nil { // the 304 made the response unstorable: serve it once, drop it
 		p.store.remove(f.stale)
 		o = f.stale
-	} else if p.insert(o) {
+	} else if f.insert(o) {
 		res.stored = true
 	}
 	res.share = o
@@ -330,7 +340,7 @@ func (f *fill) finishForwarded() *fetchResult {
 			o.body = slices.Clip(slices.Clone(o.body))
 		}
 		o.computeSize()
-		if p.insert(o) {
+		if f.insert(o) {
 			res.stored, res.share = true, o
 		}
 	case f.stale != nil && f.status >= 200 && f.status < 500:
@@ -385,11 +395,12 @@ func setField(fields []headerField, name string, values []string) []headerField 
 	return slices.Clip(slices.Insert(fields, i, headerField{name: name, values: values}))
 }
 
-// insert stores o unless a ban or a purge registered while it was being
-// fetched applies to it (a soft purge stores it already soft-purged).
-func (p *Proxy) insert(o *object) bool {
-	return p.store.insert(o, func(o *object) bool {
-		return !p.bans.banned(o) && p.recent.admit(o)
+// insert stores o unless an invalidation that reached the fetch while it
+// was in flight forbids it (inflight.go; a soft purge stores it already
+// soft-purged) or a ban registered since applies to it.
+func (f *fill) insert(o *object) bool {
+	return f.p.store.insert(o, func(o *object) bool {
+		return f.mark.admit(o) && !f.p.bans.banned(o)
 	})
 }
 
@@ -429,10 +440,9 @@ func (p *Proxy) onPassResponse(ps *passState, resp *http.Response) {
 			keys = append(keys, key)
 		}
 	}
-	now := p.now()
 	// Like a purge: fetches that started before this answer must not store
 	// what it changed.
-	p.recent.add(keys, nil, now, false, now-int64(p.cfg.FetchTimeout))
+	p.inflight.purgeKeys(keys, p.now(), false)
 	for _, key := range keys {
 		p.removeKey(key)
 	}
@@ -573,6 +583,6 @@ func shareableError(req http.Header, resp *http.Response) bool {
 	if resp.StatusCode < 500 || len(resp.Header["Set-Cookie"]) > 0 || req.Get("Authorization") != "" {
 		return false
 	}
-	cc := parseCacheControl(resp.Header["Cache-Control"])
+	cc, _ := responseCacheControl(resp.Header)
 	return !cc.private && !cc.noStore
 }

@@ -157,8 +157,8 @@ type policy struct {
 // client request's header; date is the response's Date (responseTime when
 // absent).
 func decide(reqHeader http.Header, status int, h http.Header, date time.Time) policy {
-	cc := parseCacheControl(h["Cache-Control"])
-	lifetime, explicit := freshnessLifetime(cc, status, h, date)
+	cc, targeted := responseCacheControl(h)
+	lifetime, explicit := freshnessLifetime(cc, targeted, status, h, date)
 	p := policy{
 		lifetime: lifetime,
 		swr:      cc.staleWhileRevalidate,
@@ -174,23 +174,49 @@ func decide(reqHeader http.Header, status int, h http.Header, date time.Time) po
 	return p
 }
 
+// responseCacheControl returns the directives this cache obeys, and whether
+// they came from CDN-Cache-Control. RFC 9213: a cache that honours that
+// targeted field uses it, when the response has it, instead of
+// Cache-Control and Expires, for every storage and freshness decision (as
+// CDNs do); Cache-Control still reaches clients unchanged, for the caches
+// after this one.
+func responseCacheControl(h http.Header) (cc cacheControl, targeted bool) {
+	if lines := h["Cdn-Cache-Control"]; hasDirective(lines) {
+		return parseCacheControl(lines), true
+	}
+	return parseCacheControl(h["Cache-Control"]), false
+}
+
+// hasDirective reports whether the field lines hold anything but blanks
+// and commas; an empty CDN-Cache-Control is no field at all.
+func hasDirective(lines []string) bool {
+	for _, l := range lines {
+		if strings.Trim(l, " \t,") != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // freshnessLifetime is the response's freshness lifetime (RFC 9111
-// §4.2.1): s-maxage, else max-age, else Expires, else a heuristic for the
-// status codes that allow one (§4.2.2). explicit is false for the
-// heuristic, or when there is none.
-func freshnessLifetime(cc cacheControl, status int, h http.Header, date time.Time) (lifetime time.Duration, explicit bool) {
+// §4.2.1): s-maxage, else max-age, else Expires (not when the directives
+// are CDN-Cache-Control's), else a heuristic for the status codes that
+// allow one (§4.2.2). explicit is false for the heuristic, or when there is
+// none.
+func freshnessLifetime(cc cacheControl, targeted bool, status int, h http.Header, date time.Time) (lifetime time.Duration, explicit bool) {
 	switch {
 	case cc.hasSMaxAge:
 		return cc.sMaxAge, true
 	case cc.hasMaxAge:
 		return cc.maxAge, true
-	case len(h["Expires"]) > 0:
-		if exp, err := http.ParseTime(h.Get("Expires")); err == nil && exp.After(date) {
+	case len(h["Expires"]) > 0 && !targeted:
+		// Invalid (or given twice) means already expired (RFC 9111 §5.3).
+		if exp, ok := headerDate(h, "Expires"); ok && exp.After(date) {
 			return min(exp.Sub(date), maxDelta), true
 		}
 		return 0, true
 	}
-	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil && heuristicStatus(status) && lm.Before(date) {
+	if lm, ok := headerDate(h, "Last-Modified"); ok && heuristicStatus(status) && lm.Before(date) {
 		return min(date.Sub(lm)/10, maxHeuristic), false
 	}
 	return 0, false
@@ -238,15 +264,27 @@ func whyUseless(h http.Header, cc cacheControl, lifetime time.Duration) string {
 // initialAge is corrected_initial_age of RFC 9111 §4.2.3.
 func initialAge(h http.Header, requestTime, responseTime, date time.Time) time.Duration {
 	apparent := max(responseTime.Sub(date), 0)
-	ageValue := parseDelta(strings.TrimSpace(h.Get("Age")))
+	ageValue := parseDelta(firstAgeMember(h))
 	corrected := ageValue + max(responseTime.Sub(requestTime), 0)
 	return max(apparent, corrected)
 }
 
+// firstAgeMember returns the first member of the Age field: a list value
+// (several lines, or commas) is an error RFC 9111 §5.1 resolves by taking
+// the first member. An invalid value counts as no Age (parseDelta → 0).
+func firstAgeMember(h http.Header) string {
+	lines := h["Age"]
+	if len(lines) == 0 {
+		return ""
+	}
+	first, _, _ := strings.Cut(lines[0], ",")
+	return strings.Trim(first, " \t")
+}
+
 // responseDate returns the response's Date, or responseTime when it has none
-// or an unparsable one.
+// or an invalid one.
 func responseDate(h http.Header, responseTime time.Time) time.Time {
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+	if d, ok := headerDate(h, "Date"); ok {
 		return d
 	}
 	return responseTime

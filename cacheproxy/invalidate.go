@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
@@ -17,9 +15,9 @@ import (
 // affect the objects stored before T, where "stored" means the request time
 // of the fetch or the last revalidation that brought the content: the
 // origin vouched for anything newer. A ban applies to objects stored before
-// T. Purges also stay on record for FetchTimeout (recentPurges), so a fetch
-// that started before T and finishes after it cannot store what the purge
-// removed.
+// T. Fetches in flight are marked first (inflight.go), so a fetch that
+// started before T and finishes after it, however late, cannot store what
+// the invalidation removed.
 //
 // Counting: Matched counts the stored objects the request matches (each
 // Vary variant apart, each object once even when several URLs or tags name
@@ -125,6 +123,7 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 			for _, pat := range pl.patterns {
 				p.bans.add(pat, at)
 			}
+			p.inflight.ban(pl.patterns, at)
 		}
 		res.Matched = p.countBanned(pl.patterns, at)
 		if !req.DryRun {
@@ -133,6 +132,12 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 		return res
 	}
 	soft := req.Mode == admin.ModeSoft
+	if !req.DryRun {
+		// Fetches first, then the store: a fetch that stores meanwhile is
+		// either doomed or found below.
+		p.inflight.purgeKeys(pl.keys, at, soft)
+		p.inflight.purgeTags(req.Tags, at, soft)
+	}
 	seen := make(map[*object]struct{})
 	var targets []*object
 	var refetch []refetchTarget
@@ -172,7 +177,6 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 	if req.DryRun {
 		return res
 	}
-	p.recent.add(pl.keys, req.Tags, at, soft, p.now()-int64(p.cfg.FetchTimeout))
 	for _, o := range targets {
 		if soft {
 			o.softPurgedAt.Store(at)
@@ -227,86 +231,4 @@ func anyMatch(patterns []banPattern, key string) bool {
 		}
 	}
 	return false
-}
-
-// recentPurges remembers URL and tag purges for FetchTimeout, the longest a
-// fetch that started before them can still be running.
-type recentPurges struct {
-	n atomic.Int64 // len(keys)+len(tags), read without the lock
-	// mu guards keys and tags.
-	mu   sync.Mutex
-	keys map[string]recentPurge
-	tags map[string]recentPurge
-}
-
-type recentPurge struct {
-	at   int64
-	soft bool
-}
-
-// add records purges at time at and forgets those older than horizon.
-func (r *recentPurges) add(keys, tags []string, at int64, soft bool, horizon int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.keys == nil {
-		r.keys, r.tags = make(map[string]recentPurge), make(map[string]recentPurge)
-	}
-	r.pruneLocked(horizon)
-	for _, k := range keys {
-		r.keys[k] = recentPurge{at: at, soft: soft}
-	}
-	for _, t := range tags {
-		r.tags[t] = recentPurge{at: at, soft: soft}
-	}
-	r.n.Store(int64(len(r.keys) + len(r.tags)))
-}
-
-func (r *recentPurges) prune(horizon int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pruneLocked(horizon)
-	r.n.Store(int64(len(r.keys) + len(r.tags)))
-}
-
-func (r *recentPurges) pruneLocked(horizon int64) {
-	for k, v := range r.keys {
-		if v.at < horizon {
-			delete(r.keys, k)
-		}
-	}
-	for k, v := range r.tags {
-		if v.at < horizon {
-			delete(r.tags, k)
-		}
-	}
-}
-
-// admit reports whether an object about to be stored may be: false when a
-// simple purge after its fetch started names it; a soft purge lets it in
-// already soft-purged.
-func (r *recentPurges) admit(o *object) bool {
-	if r.n.Load() == 0 {
-		return true
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	check := func(rp recentPurge, ok bool) bool {
-		if !ok || rp.at <= o.storedAt {
-			return true
-		}
-		if rp.soft {
-			o.softPurgedAt.Store(rp.at)
-			return true
-		}
-		return false
-	}
-	if rp, ok := r.keys[o.key]; !check(rp, ok) {
-		return false
-	}
-	for _, t := range o.tags {
-		if rp, ok := r.tags[t]; !check(rp, ok) {
-			return false
-		}
-	}
-	return true
 }

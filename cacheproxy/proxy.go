@@ -29,13 +29,13 @@ type Proxy struct {
 	hosts map[string]bool // normalised served hosts; nil means all
 	log   *slog.Logger
 
-	store   *store
-	bans    banList
-	recent  recentPurges
-	flights singleflight.Group // coalesces concurrent fetches of one object
-	rp      *httputil.ReverseProxy
-	metrics *metrics
-	ids     *idempotency
+	store    *store
+	bans     banList
+	inflight *inflight          // fetches in flight, for invalidations to reach
+	flights  singleflight.Group // coalesces concurrent fetches of one object
+	rp       *httputil.ReverseProxy
+	metrics  *metrics
+	ids      *idempotency
 
 	refetchSem chan struct{} // bounds refetches in flight
 	tokenSum   [sha256.Size]byte
@@ -47,6 +47,9 @@ type Proxy struct {
 
 	// afterRefresh, if set (tests only), runs when a background refresh ends.
 	afterRefresh func(key string)
+	// afterFetch, if set (tests only), runs when a fetch has stored its
+	// answer or decided not to.
+	afterFetch func(key string, requestTime int64)
 
 	bgCtx  context.Context // cancelled by Close; parent of all background work
 	stop   context.CancelFunc
@@ -68,6 +71,7 @@ func New(cfg Config) (*Proxy, error) {
 		log:        cfg.Logger,
 		store:      newStore(cfg.CacheSize, cfg.Shards),
 		ids:        newIdempotency(cfg.IdempotencyEntries, cfg.IdempotencyTTL),
+		inflight:   newInflight(),
 		refetchSem: make(chan struct{}, cfg.RefetchConcurrency),
 		refreshing: make(map[string]struct{}),
 	}
@@ -171,23 +175,38 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.refuse(w, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served by this proxy", r.Host))
 		return
 	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		if r.Header["Upgrade"] != nil {
 			p.pass(w, r, key, fwdBypass, "upgrade", false)
 			return
 		}
 		p.serveCacheable(w, r, key)
-	case http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch:
-		p.pass(w, r, key, fwdMethod, "", true)
-	default:
-		if isInvalidationMethod(r.Method) {
-			w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
-			p.refuse(w, http.StatusMethodNotAllowed, r.Method+" is not accepted on the public port; invalidate through the admin API")
-			return
-		}
+	case isInvalidationMethod(r.Method):
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
+		p.refuse(w, http.StatusMethodNotAllowed, r.Method+" is not accepted on the public port; invalidate through the admin API")
+	case r.Method == "PRI":
+		// The HTTP/2 preface sent to an HTTP/1.1 port is not a request.
+		p.refuse(w, http.StatusHTTPVersionNotSupported, "HTTP/2 without TLS (h2c) is not spoken here")
+	case isSafeMethod(r.Method):
 		p.pass(w, r, key, fwdMethod, "", false)
+	default:
+		// RFC 9111 §4.4: any method not known to be safe may change the
+		// resource, so a non-error answer invalidates it.
+		p.pass(w, r, key, fwdMethod, "", !p.cfg.DisableUnsafeMethodInvalidation)
 	}
+}
+
+// isSafeMethod reports the methods registered as safe (RFC 9110 §9.2.1 and
+// the IANA method registry) other than GET and HEAD: they pass through and
+// invalidate nothing. Every other method, unknown ones included, is treated
+// as unsafe.
+func isSafeMethod(m string) bool {
+	switch m {
+	case http.MethodOptions, http.MethodTrace, "PROPFIND", "REPORT", "SEARCH", "QUERY":
+		return true
+	}
+	return false
 }
 
 // isInvalidationMethod reports the CDN invalidation methods the public port

@@ -95,12 +95,12 @@ func notModified(req http.Header, o *object) bool {
 		return false
 	}
 	if ims := req["If-Modified-Since"]; ims != nil && o.lastModified != "" {
-		since, err := http.ParseTime(ims[0])
-		if err != nil {
+		since, ok := parseHTTPDate(ims[0])
+		if !ok {
 			return false
 		}
-		lm, err := http.ParseTime(o.lastModified)
-		return err == nil && !lm.After(since)
+		lm, ok := parseHTTPDate(o.lastModified)
+		return ok && !lm.After(since)
 	}
 	return false
 }

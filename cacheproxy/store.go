@@ -126,13 +126,15 @@ func (s *store) variants(key string) []*object {
 	return out
 }
 
-// insert stores o, replacing the variant with the same Vary values, then
-// evicts until the store fits its bound again. keep, if not nil, runs under
+// insert stores o, replacing the variant with the same Vary values unless
+// that one was fetched later, then evicts until the store fits its bound
+// again. keep, if not nil, runs under
 // the shard lock and may veto the insert (a ban registered meanwhile).
 func (s *store) insert(o *object, keep func(*object) bool) bool {
 	sh := s.shardFor(o.key)
 	sh.mu.Lock()
-	if keep != nil && !keep(o) {
+	if !sh.admits(o, keep) {
+		o.removed = true // never in the store: a later remove is a no-op
 		sh.mu.Unlock()
 		return false
 	}
@@ -174,6 +176,21 @@ func (s *store) insert(o *object, keep func(*object) bool) bool {
 	s.objects.Add(1 - dropped)
 	s.used.Add(o.size - freed)
 	s.evict()
+	return true
+}
+
+// admits reports whether o may replace what the shard holds: keep allows
+// it, and no copy of the same variant fetched later is stored (a refetch
+// that overtook a slow miss stays). sh.mu is held.
+func (sh *shard) admits(o *object, keep func(*object) bool) bool {
+	if keep != nil && !keep(o) {
+		return false
+	}
+	for v := sh.entries[o.key]; v != nil; v = v.nextVariant {
+		if v.variant == o.variant && v.storedAt > o.storedAt {
+			return false
+		}
+	}
 	return true
 }
 
