@@ -63,6 +63,7 @@ type fill struct {
 	wroteClient bool
 	clientGone  bool
 	buf         []byte
+	reserved    int64       // bytes reserved in the store for buf (store.reserve)
 	buffering   atomic.Bool // read by the client-gone callback
 	shareOnly   bool        // obj is an error answer for the waiters only, never stored
 }
@@ -93,6 +94,7 @@ func (p *Proxy) fetchWith(f *fill, r *http.Request) *fetchResult {
 	defer cancel()
 	in := r.WithContext(context.WithValue(ctx, fillKey{}, f))
 	p.rp.ServeHTTP(&fillWriter{f: f, header: make(http.Header)}, in)
+	defer f.release()
 	res := f.finish()
 	if p.afterFetch != nil {
 		p.afterFetch(f.key, f.requestTime)
@@ -208,14 +210,17 @@ func (f *fill) onResponse(resp *http.Response) {
 	if pol.store && resp.ContentLength > p.cfg.MaxObjectSize {
 		pol.store, pol.why = false, "too-large"
 	}
-	f.cs = cacheStatus{fwd: f.fwd, fwdStatus: resp.StatusCode, stored: pol.store}
-	if !pol.store {
-		f.cs.detail = "not-stored-" + pol.why
-	}
 	// An origin error that may not be stored is still handed to the
 	// clients waiting on this fetch, so a failing origin gets one request,
 	// not one per waiter. Never a private, cookie-setting or authorised one.
 	f.shareOnly = !pol.store && shareableError(f.reqHeader, resp) && resp.ContentLength <= p.cfg.MaxObjectSize
+	if (pol.store || f.shareOnly) && !f.reserve(initialReservation(resp.ContentLength)) {
+		pol.store, pol.why, f.shareOnly = false, "memory", false
+	}
+	f.cs = cacheStatus{fwd: f.fwd, fwdStatus: resp.StatusCode, stored: pol.store}
+	if !pol.store {
+		f.cs.detail = "not-stored-" + pol.why
+	}
 	if pol.store || f.shareOnly {
 		h := resp.Header.Clone()
 		delete(h, "Age")
@@ -255,6 +260,7 @@ func (f *fill) onResponse(resp *http.Response) {
 // finish stores what the fetch produced and answers the client when the
 // ReverseProxy did not (revalidation, stale on error, origin failure).
 func (f *fill) finish() *fetchResult {
+	f.release() // an object stored is charged its own size
 	switch {
 	case f.originErr != nil || f.mode == modeStaleOnErr:
 		return f.finishFailed()
@@ -291,6 +297,13 @@ func (f *fill) finishFailed() *fetchResult {
 		p.log.Warn("Origin request failed", "key", f.key, "status", status, "error", f.originErr)
 	}
 	if f.client != nil {
+		if status == statusClientClosed {
+			// The client's connection ended (or it half-closed, which
+			// net/http cannot tell apart): close it without an answer,
+			// never with net/http's implicit empty 200 (red team F4).
+			res.abort = true
+			return res
+		}
 		f.count(iError)
 		writeOriginError(f.client, status, res.cs)
 	}
@@ -362,6 +375,31 @@ func (f *fill) bufferedObject() *object {
 	return o
 }
 
+// initialReservation is what a fetch reserves when it starts buffering a
+// body: its Content-Length, or 64 KiB when unknown (Write reserves more,
+// doubling, as the body grows).
+func initialReservation(contentLength int64) int64 {
+	if contentLength >= 0 {
+		return contentLength
+	}
+	return 64 << 10
+}
+
+// reserve charges n more bytes for the body being buffered.
+func (f *fill) reserve(n int64) bool {
+	if !f.p.store.reserve(n) {
+		return false
+	}
+	f.reserved += n
+	return true
+}
+
+// release gives back what the fetch reserved.
+func (f *fill) release() {
+	f.p.store.release(f.reserved)
+	f.reserved = 0
+}
+
 // count counts the outcome of a client's request; a background fetch
 // (refresh, refetch) serves no client and counts nothing.
 func (f *fill) count(outcome int) {
@@ -411,14 +449,17 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	status, detail := originFailure(err)
+	if status == statusClientClosed {
+		// Nothing was written yet: abort the connection rather than let
+		// net/http send its implicit empty 200 (red team F4).
+		panic(http.ErrAbortHandler)
+	}
 	cs := cacheStatus{fwd: fwdBypass, detail: detail}
 	if ps, ok := r.Context().Value(passKey{}).(*passState); ok {
 		cs.fwd = ps.fwd
 	}
-	if status != statusClientClosed {
-		p.log.Warn("Origin request failed", "url", r.URL.String(), "status", status, "error", err)
-		p.metrics.count(iError)
-	}
+	p.log.Warn("Origin request failed", "url", r.URL.String(), "status", status, "error", err)
+	p.metrics.count(iError)
 	writeOriginError(w, status, cs)
 }
 
@@ -522,9 +563,11 @@ func (fw *fillWriter) Write(b []byte) (int, error) {
 	}
 	f := fw.f
 	if f.buffering.Load() {
-		if int64(len(f.buf)+len(b)) > f.p.cfg.MaxObjectSize {
+		need := int64(len(f.buf) + len(b))
+		if need > f.p.cfg.MaxObjectSize || (need > f.reserved && !f.reserve(max(need, 2*f.reserved)-f.reserved)) {
 			f.buffering.Store(false)
 			f.buf = nil
+			f.release()
 		} else {
 			f.buf = append(f.buf, b...)
 		}

@@ -42,7 +42,7 @@ type store struct {
 	seed     maphash.Seed
 	maxBytes int64
 
-	used      atomic.Int64  // bytes charged to stored objects
+	used      atomic.Int64  // bytes charged to stored objects and reserved by fetches (reserve)
 	objects   atomic.Int64  // stored objects, variants counted apart
 	evictions atomic.Int64  // objects evicted to stay under maxBytes
 	cursor    atomic.Uint64 // next shard to evict from
@@ -193,6 +193,27 @@ func (sh *shard) admits(o *object, keep func(*object) bool) bool {
 	}
 	return true
 }
+
+// reserve charges n bytes for a body a fetch is about to buffer, evicting
+// stored objects to make room, so stored objects and bodies in flight
+// together stay under maxBytes (red team F6: concurrent large misses each
+// buffered up to the maximum object size on top of a full cache). It
+// returns false, charging nothing, when the bodies in flight alone would
+// exceed the bound: the fetch then streams its answer without storing it.
+func (s *store) reserve(n int64) bool {
+	if s.used.Add(n) <= s.maxBytes {
+		return true
+	}
+	s.evict()
+	if s.used.Load() <= s.maxBytes {
+		return true
+	}
+	s.used.Add(-n)
+	return false
+}
+
+// release gives back bytes reserve charged.
+func (s *store) release(n int64) { s.used.Add(-n) }
 
 // evict removes objects, shard by shard in turn, until the store fits.
 func (s *store) evict() {
