@@ -2,10 +2,12 @@ package cacheproxy
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -375,4 +377,89 @@ func BenchmarkMemoryBound(b *testing.B) {
 			b.ReportMetric(over, "MiB-over-bound")
 		})
 	}
+}
+
+// BenchmarkServe sends hits over real loopback connections with a client
+// that allocates nothing (a pre-formatted request, the response read into
+// a reused buffer), so allocs/op is the server's: the fast path (Server)
+// against plain net/http serving the same Proxy.
+func BenchmarkServe(b *testing.B) {
+	for _, size := range []int{1 << 10, 100 << 10} {
+		p := newBenchProxy(b, newCannedOrigin(size), 256<<20)
+		p.ServeHTTP(&benchWriter{h: http.Header{}}, httptest.NewRequest(http.MethodGet, "http://www.example.com/hot", nil))
+		for _, front := range []string{"fast", "net-http"} {
+			b.Run(fmt.Sprintf("%s/%dKiB", front, size>>10), func(b *testing.B) {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				srv := &http.Server{Handler: p}
+				if front == "fast" {
+					fs := NewServer(p, srv)
+					go fs.Serve(ln)
+					defer fs.Close()
+				} else {
+					go srv.Serve(ln)
+					defer srv.Close()
+				}
+				req := []byte("GET /hot HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					c, err := net.Dial("tcp", ln.Addr().String())
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					defer c.Close()
+					buf := make([]byte, size+4096)
+					for pb.Next() {
+						if _, err := c.Write(req); err != nil {
+							b.Error(err)
+							return
+						}
+						if err := readRawResponse(c, buf); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// readRawResponse reads one response with a Content-Length from c, using
+// buf (large enough for the whole response) and allocating nothing.
+func readRawResponse(c net.Conn, buf []byte) error {
+	n, headEnd, want := 0, -1, 0
+	for headEnd < 0 || n < want {
+		m, err := c.Read(buf[n:])
+		if err != nil {
+			return err
+		}
+		n += m
+		if headEnd < 0 {
+			if i := bytes.Index(buf[:n], []byte("\r\n\r\n")); i >= 0 {
+				headEnd = i + 4
+				j := bytes.Index(buf[:i], []byte("Content-Length: "))
+				if j < 0 {
+					return errors.New("no Content-Length")
+				}
+				cl := 0
+				for _, d := range buf[j+len("Content-Length: ") : i+2] {
+					if d < '0' || d > '9' {
+						break
+					}
+					cl = cl*10 + int(d-'0')
+				}
+				want = headEnd + cl
+			}
+		}
+	}
+	if n != want {
+		return fmt.Errorf("read %d bytes, the response has %d", n, want)
+	}
+	return nil
 }

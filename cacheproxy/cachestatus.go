@@ -51,7 +51,12 @@ type cacheStatus struct {
 // String renders the member, e.g. "cacheproxy; hit; ttl=42".
 func (c cacheStatus) String() string {
 	var buf [128]byte
-	b := append(buf[:0], cacheStatusName...)
+	return string(c.appendTo(buf[:0]))
+}
+
+// appendTo appends the member to b.
+func (c cacheStatus) appendTo(b []byte) []byte {
+	b = append(b, cacheStatusName...)
 	if c.hit {
 		b = append(b, "; hit"...)
 	}
@@ -77,7 +82,7 @@ func (c cacheStatus) String() string {
 		b = append(b, "; detail="...)
 		b = append(b, c.detail...)
 	}
-	return string(b)
+	return b
 }
 
 // after appends the member to the origin's own Cache-Status list, if any.

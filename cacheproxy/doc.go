@@ -5,12 +5,18 @@
 // pattern, refetch, dry runs, idempotent by id.
 //
 // A Proxy is an http.Handler for the public port; AdminHandler is the
-// handler for the admin port. The program cmd/cacheproxy wires both into
-// http.Servers.
+// handler for the admin port. The program cmd/cacheproxy serves the public
+// port with a Server (fresh hits answered by a fast path of its own, every
+// other request by net/http and the Proxy) and the admin port with an
+// http.Server.
 //
 // One file per concern:
 //
 //	config.go        Config and its defaults
+//	h1server.go      Server: the public port, a fast path for hits in front of net/http
+//	h1request.go     the fast path's request reader (what it may answer, what goes to net/http)
+//	hitpath.go       the fast path's hit: lookup and one write, no allocation
+//	wirehead.go      an object's response head, rendered once
 //	proxy.go         the request story: hit, stale, coalesced fetch, pass
 //	fetch.go         origin requests through httputil.ReverseProxy, storing
 //	freshness.go     storability and freshness (RFC 9111 §3, §4.2)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -108,13 +110,33 @@ func newEnv(t *testing.T, h http.HandlerFunc, configure ...func(*Config)) *env {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { p.Close() })
-	front := httptest.NewServer(p)
-	t.Cleanup(front.Close)
+	front := newFront(t, p)
 	adm := httptest.NewServer(p.AdminHandler())
 	t.Cleanup(adm.Close)
 	tr := &http.Transport{DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
 	return &env{transport: tr, t: t, clock: clock, origin: o, proxy: p, front: front, admin: adm, client: &admin.Client{Token: testToken}}
+}
+
+// newFront serves p's public port as cmd/cacheproxy does: the fast path
+// (Server) in front of net/http. Every test through env goes through both.
+func newFront(t *testing.T, p *Proxy) *httptest.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := &httptest.Server{Listener: ln, Config: &http.Server{Handler: p}, URL: "http://" + ln.Addr().String()}
+	srv := NewServer(p, front.Config)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return front
 }
 
 // response is what a client got.

@@ -41,6 +41,7 @@ type object struct {
 	softPurgedAt atomic.Int64  // unix nanos of a soft purge, 0 if none
 	visited      atomic.Bool   // SIEVE visited bit, set on hits
 	hitHeaders   atomic.Pointer[hitHeaders]
+	wireHead     atomic.Pointer[wireHead] // the head the fast path writes, rendered on first use (wirehead.go)
 
 	// Guarded by the owning shard's mu.
 	newer, older *object // SIEVE queue: head is newest

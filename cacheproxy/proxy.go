@@ -157,12 +157,18 @@ func (p *Proxy) now() int64 { return p.cfg.Now().UnixNano() }
 // servesHost reports whether requests for the normalised host are served.
 // A --host without a port admits that host on any port (clients may reach
 // the proxy through any port mapping); one with a port admits only it.
-func (p *Proxy) servesHost(host string) bool {
-	if p.hosts == nil || p.hosts[host] {
+func (p *Proxy) servesHost(host string) bool { return servedIn(p.hosts, host) }
+
+// servedIn is servesHost over a set of hosts, for a host in a string or,
+// on the fast path, in bytes (a map index with string(b) does not allocate).
+func servedIn[T string | []byte](hosts map[string]bool, host T) bool {
+	if hosts == nil || hosts[string(host)] {
 		return true
 	}
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		return p.hosts[host[:i]]
+	for i := len(host) - 1; i >= 0 && host[i] != ']'; i-- {
+		if host[i] == ':' {
+			return hosts[string(host[:i])]
+		}
 	}
 	return false
 }

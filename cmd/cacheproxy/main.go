@@ -75,12 +75,15 @@ func serve(opts options, logger *slog.Logger, signals <-chan os.Signal, listenin
 		return fmt.Errorf("admin listener: %w", err)
 	}
 	errLog := log.New(&slogWriter{logger}, "", 0)
-	public := &http.Server{Handler: p, ReadHeaderTimeout: opts.readHeaderTimeout, IdleTimeout: opts.idleTimeout, ErrorLog: errLog}
+	var public publicServer = &http.Server{Handler: p, ReadHeaderTimeout: opts.readHeaderTimeout, IdleTimeout: opts.idleTimeout, ErrorLog: errLog}
+	if opts.fastPath {
+		public = cacheproxy.NewServer(p, public.(*http.Server))
+	}
 	adminSrv := &http.Server{Handler: p.AdminHandler(), ReadHeaderTimeout: opts.readHeaderTimeout, IdleTimeout: opts.idleTimeout, ErrorLog: errLog}
 	failed := make(chan error, 2)
 	go func() { failed <- public.Serve(publicLn) }()
 	go func() { failed <- adminSrv.Serve(adminLn) }()
-	logger.Info("Serving", "listen", publicLn.Addr().String(), "adminListen", adminLn.Addr().String(),
+	logger.Info("Serving", "listen", publicLn.Addr().String(), "adminListen", adminLn.Addr().String(), "fastPath", opts.fastPath,
 		"origin", cfg.Origin.String(), "cacheSize", cacheproxy.FormatQuantity(cfg.CacheSize), "hosts", cfg.Hosts, "memoryLimit", opts.memoryLimit)
 	if listening != nil {
 		listening(publicLn.Addr(), adminLn.Addr())
@@ -118,8 +121,17 @@ func serve(opts options, logger *slog.Logger, signals <-chan os.Signal, listenin
 	return nil
 }
 
+// publicServer is what serves the public port: the proxy's Server (the
+// fast path in front of net/http) or, with --fast-path=false, net/http alone.
+type publicServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
 // options are the parsed flags.
 type options struct {
+	fastPath          bool
 	config            cacheproxy.Config
 	listen            string
 	adminListen       string
@@ -216,6 +228,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.IntVar(&o.config.IdempotencyEntries, "idempotency-entries", cacheproxy.DefaultIdempotencyEntries, "invalidation ids remembered at most (a repeated id returns the first answer)")
 	fs.DurationVar(&o.config.IdempotencyTTL, "idempotency-ttl", cacheproxy.DefaultIdempotencyTTL, "how long an invalidation id is remembered after its first receipt")
 	fs.DurationVar(&o.config.BanSweepInterval, "ban-sweep-interval", cacheproxy.DefaultBanSweepInterval, "how often banned objects are swept from memory (bans take effect at once regardless)")
+	fs.BoolVar(&o.fastPath, "fast-path", true, "answer HTTP/1.1 cache hits on the public port without net/http (pre-rendered heads, one write per response); everything else is served by net/http as with false")
 	fs.BoolVar(&o.config.RewriteHost, "rewrite-host", false, "send the origin's host as Host instead of the client's")
 	fs.DurationVar(&o.readHeaderTimeout, "read-header-timeout", 10*time.Second, "bound on reading a client's request headers (both ports)")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "keep-alive connections idle longer are closed (both ports)")

@@ -42,13 +42,18 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{"defaults", append(base, "--admin-token-file", tokenFile), "", func(t *testing.T, o options) {
-			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminToken != "file-token" || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 {
+			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminToken != "file-token" || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 || !o.fastPath {
 				t.Fatalf("options %+v", o)
 			}
 		}},
 		{"quantities", append(base, "--admin-token-env=ADMIN_TOKEN", "--cache-size=1Gi", "--max-object-size=500M", "--memory-limit=off"), "", func(t *testing.T, o options) {
 			if o.config.CacheSize != 1<<30 || o.config.MaxObjectSize != 500_000_000 || o.memoryLimit != 0 {
 				t.Fatalf("options %+v", o)
+			}
+		}},
+		{"net/http alone", append(base, "--admin-token-env=ADMIN_TOKEN", "--fast-path=false"), "", func(t *testing.T, o options) {
+			if o.fastPath {
+				t.Fatal("fast path on")
 			}
 		}},
 		{"plain bytes", append(base, "--admin-token-env=ADMIN_TOKEN", "--cache-size=1048576"), "", func(t *testing.T, o options) {

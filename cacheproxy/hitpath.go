@@ -1,0 +1,161 @@
+package cacheproxy
+
+import (
+	"hash/maphash"
+	"time"
+)
+
+// The fast path's answer to a request h1request.go accepted: a fresh hit
+// on an object without Vary, written as the object's rendered head
+// (wirehead.go), Age and Cache-Status, and the body, with no allocation.
+// Everything else (misses, stale copies, Vary, bans that apply, hosts not
+// served, keys that need normalising) returns false, and the connection
+// goes to net/http and the full handler, which answers exactly as
+// serveCacheable always has. What the fast path writes is what
+// serveCacheable's fresh-hit branch writes (TestFastPathMatchesHandler).
+
+// serveFastHit answers req on c from the cache; false leaves it, unanswered,
+// to the full handler.
+func (p *Proxy) serveFastHit(c *h1conn, req *h1Request) bool {
+	key, ok := appendHostKey(c.key[:0], req.host)
+	if !ok {
+		return false
+	}
+	c.key = key
+	if !servedIn(p.hosts, key) {
+		return false
+	}
+	if !fastTarget(req.target) {
+		return false
+	}
+	key = append(key, req.target...)
+	c.key = key
+	o := p.store.lookupPlain(key)
+	if o == nil || p.bans.banned(o) {
+		return false
+	}
+	now := p.now()
+	if !o.fresh(now) {
+		return false
+	}
+	w := o.wire()
+	if !w.fast {
+		return false
+	}
+	if !o.visited.Load() {
+		o.visited.Store(true)
+	}
+	p.metrics.count(iHit)
+	out := append(c.out, w.b...)
+	out = append(out, "Age: "...)
+	out = appendInt(out, int64(o.age(now)/time.Second))
+	out = append(out, "\r\nCache-Status: "...)
+	if o.upstreamStatus != "" {
+		out = append(out, o.upstreamStatus...)
+		out = append(out, ", "...)
+	}
+	out = cacheStatus{hit: true, ttl: o.ttl(now), hasTTL: true}.appendTo(out)
+	out = append(out, "\r\n"...)
+	if req.close {
+		out = append(out, "Connection: close\r\n"...)
+	}
+	out = append(out, "\r\n"...)
+	c.out = out
+	if !req.head {
+		c.writeBody(o.body)
+	}
+	return true
+}
+
+// appendInt appends the decimal form of n (strconv.AppendInt, kept from
+// escaping its buffer).
+func appendInt(b []byte, n int64) []byte {
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	var d [20]byte
+	i := len(d)
+	for {
+		i--
+		d[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return append(b, d[i:]...)
+}
+
+// lookupPlain returns the object stored under key when the key has exactly
+// one variant and no Vary: the fast path's lookup, without a string or a
+// header map. Anything else is the full lookup's to find.
+func (s *store) lookupPlain(key []byte) *object {
+	sh := &s.shards[maphash.Bytes(s.seed, key)&s.mask]
+	sh.mu.RLock()
+	o := sh.entries[string(key)]
+	sh.mu.RUnlock()
+	if o == nil || o.vary != nil || o.nextVariant != nil {
+		return nil
+	}
+	return o
+}
+
+// appendHostKey appends the key form of a Host value (normalizeHost) to
+// dst. It handles what the fast path's reader admits (letters, digits, '.',
+// '-', ':', brackets); false for a port that is not a number, which the
+// full handler keys.
+func appendHostKey(dst, h []byte) ([]byte, bool) {
+	start := len(dst)
+	for _, c := range h {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	host := dst[start:]
+	colon := -1 // the port's separator: the last ':' not inside an IPv6 literal
+	for i := len(host) - 1; i >= 0 && host[i] != ']'; i-- {
+		if host[i] == ':' {
+			colon = i
+			break
+		}
+	}
+	nameEnd, port := len(host), host[len(host):]
+	if colon >= 0 {
+		nameEnd, port = colon, host[colon+1:]
+		for _, c := range port {
+			if c < '0' || c > '9' {
+				return dst, false
+			}
+		}
+	}
+	if nameEnd > 0 && host[nameEnd-1] == '.' {
+		nameEnd--
+	}
+	if len(port) == 0 || string(port) == "80" || string(port) == "443" {
+		return dst[:start+nameEnd], true
+	}
+	n := copy(host[nameEnd:], host[colon:])
+	return dst[:start+nameEnd+n], true
+}
+
+// fastTarget reports whether a request target is its own key form
+// (normalizePathQuery would return it unchanged), and has no empty or dot
+// segments, which a stricter normalisation might resolve. The reader
+// already refused '%' and bytes outside visible ASCII.
+func fastTarget(t []byte) bool {
+	inPath := true
+	for i, c := range t {
+		if mustEscape(c) {
+			return false
+		}
+		switch {
+		case c == '?':
+			inPath = false
+		case inPath && c == '/' && i+1 < len(t) && (t[i+1] == '/' || t[i+1] == '.'):
+			return false
+		}
+	}
+	return true
+}
