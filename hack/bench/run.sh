@@ -5,6 +5,9 @@
 #   make bench BENCH_FLAGS=--short    # quick look: about 2.5 minutes, labelled SHORT
 #   hack/bench/run.sh --only=datapath,protection --rounds=2
 #   hack/bench/run.sh --help          # every flag of the driver
+#   hack/bench/run.sh --baseline=HEAD~1 --only=datapath
+#                                     # before/after: cacheproxy built from
+#                                     # that revision runs beside this one
 #
 # What it does:
 #   1. installs Varnish, nginx (with the cache purge module) and wrk from the
@@ -80,12 +83,32 @@ log "go:       $(go version)"
 [[ -e $purge_module ]] && log "nginx cache purge module: $purge_module"
 
 # --- 2. build --------------------------------------------------------------
+# --baseline=REV is run.sh's own flag; the rest go to the driver. Only the
+# fleet section needs the Kubernetes binaries: --only without it skips them.
+orig=("$@")
+baseline=
+args=()
+needs_k8s=1
+for arg in "$@"; do
+	case $arg in
+	--baseline=*) baseline=${arg#--baseline=} ;;
+	*)
+		[[ $arg == --only=* && $arg != *fleet* ]] && needs_k8s=
+		args+=("$arg")
+		;;
+	esac
+done
+set -- "${args[@]}"
+targets=(build)
+[[ -n $needs_k8s ]] && targets+=(envtest)
 if [[ -z ${MAKELEVEL:-} ]]; then
-	log "building bin/cacheproxy, bin/manager, bin/k8s (make build envtest)"
-	make --no-print-directory build envtest >&2
+	log "building (make ${targets[*]})"
+	make --no-print-directory "${targets[@]}" >&2
 fi
-for bin in bin/cacheproxy bin/manager bin/k8s/kube-apiserver bin/k8s/etcd bin/k8s/kube-controller-manager bin/k8s/kubectl; do
-	[[ -x $bin ]] || { log "$bin missing: run make build envtest"; exit 1; }
+bins=(bin/cacheproxy bin/manager)
+[[ -n $needs_k8s ]] && bins+=(bin/k8s/kube-apiserver bin/k8s/etcd bin/k8s/kube-controller-manager bin/k8s/kubectl)
+for bin in "${bins[@]}"; do
+	[[ -x $bin ]] || { log "$bin missing: run make ${targets[*]}"; exit 1; }
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/purge-bench-driver-XXXXXX")
 driver_pid=
@@ -103,6 +126,15 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 go build -o "$work/bench" ./test/bench/cmd/bench
+if [[ -n $baseline ]]; then
+	rev=$(git rev-parse --short "$baseline")
+	log "building cacheproxy at $rev (--baseline) as cacheproxy-before"
+	git worktree add --quiet --detach "$work/baseline-src" "$rev"
+	(cd "$work/baseline-src" && go build -o "$work/cacheproxy-before" ./cmd/cacheproxy) || true
+	git worktree remove --force "$work/baseline-src"
+	[[ -x $work/cacheproxy-before ]] || { log "building the baseline failed"; exit 1; }
+	set -- --baseline-bin="$work/cacheproxy-before" "$@"
+fi
 
 # --- 3. run ----------------------------------------------------------------
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -110,9 +142,9 @@ if [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
 	commit+="+uncommitted"
 fi
 if [[ -n ${MAKELEVEL:-} ]]; then
-	command="make bench${*:+ BENCH_FLAGS='$*'}"
+	command="make bench${orig[*]:+ BENCH_FLAGS='${orig[*]}'}"
 else
-	command="hack/bench/run.sh${*:+ $*}"
+	command="hack/bench/run.sh${orig[*]:+ ${orig[*]}}"
 fi
 "$work/bench" --bin-dir "$root/bin" --config-dir "$root/hack/bench" --crd-dir "$root/config/crd/bases" \
 	--out "$root/test/.state/bench" --commit "$commit" --command "$command" "$@" &

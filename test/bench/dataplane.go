@@ -64,12 +64,16 @@ type DataPathSummary struct {
 	Ratios      []float64 `json:"ratios,omitempty"`
 	MedianRatio float64   `json:"medianRatio,omitempty"`
 	MissRatio   float64   `json:"originRequestsPerRequest"`
-	Errors      int64     `json:"errors"`
+	// CPUPerNginx is CPUMicros over nginx's median in the same scenario.
+	CPUPerNginx float64 `json:"cpuPerNginx,omitempty"`
+	Errors      int64   `json:"errors"`
 }
 
 // DataPathResult is the whole data path benchmark.
 type DataPathResult struct {
-	Options   DataPathOptions   `json:"options"`
+	Options DataPathOptions `json:"options"`
+	// Servers are the servers measured, in the order they ran each round.
+	Servers   []string          `json:"servers"`
 	Scenarios []Scenario        `json:"scenarios"`
 	Runs      []DataPathRun     `json:"runs"`
 	Summary   []DataPathSummary `json:"summary"`
@@ -118,7 +122,10 @@ func scenarios(o DataPathOptions) []Scenario {
 
 // RunDataPath runs the data path benchmark.
 func RunDataPath(ctx context.Context, env *Env, o DataPathOptions) (*DataPathResult, error) {
-	res := &DataPathResult{Options: o}
+	res := &DataPathResult{Options: o, Servers: Kinds}
+	if env.BaselineBin != "" {
+		res.Servers = []string{KindCacheproxy, KindCacheproxyBefore, KindVarnish, KindNginx}
+	}
 	for _, sc := range scenarios(o) {
 		if len(o.Only) == 0 || slices.Contains(o.Only, sc.Name) {
 			res.Scenarios = append(res.Scenarios, sc)
@@ -133,7 +140,7 @@ func RunDataPath(ctx context.Context, env *Env, o DataPathOptions) (*DataPathRes
 			s.Stop()
 		}
 	}()
-	for _, kind := range Kinds {
+	for _, kind := range res.Servers {
 		s, err := StartServer(ctx, env, kind, ServerOptions{CacheSize: o.CacheSize})
 		if err != nil {
 			return nil, err
@@ -142,7 +149,7 @@ func RunDataPath(ctx context.Context, env *Env, o DataPathOptions) (*DataPathRes
 	}
 	for _, sc := range res.Scenarios {
 		env.Logf("data path: %s (%s)", sc.Name, sc.Description)
-		for _, kind := range Kinds {
+		for _, kind := range res.Servers {
 			if sc.warm != nil {
 				if err := sc.warm(ctx, servers[kind].URL()); err != nil {
 					return nil, fmt.Errorf("warming %s for %s: %w", kind, sc.Name, err)
@@ -155,7 +162,7 @@ func RunDataPath(ctx context.Context, env *Env, o DataPathOptions) (*DataPathRes
 			}
 		}
 		for round := 1; round <= o.Rounds; round++ {
-			for _, kind := range Kinds {
+			for _, kind := range res.Servers {
 				run, err := runOne(ctx, env, servers[kind], sc, round, o, o.Duration)
 				if err != nil {
 					return nil, err
@@ -166,7 +173,7 @@ func RunDataPath(ctx context.Context, env *Env, o DataPathOptions) (*DataPathRes
 			}
 		}
 	}
-	res.Summary = summarizeDataPath(res.Scenarios, res.Runs)
+	res.Summary = summarizeDataPath(res.Scenarios, res.Servers, res.Runs)
 	return res, nil
 }
 
@@ -204,7 +211,10 @@ func runOne(ctx context.Context, env *Env, s *Server, sc Scenario, round int, o 
 	return run, nil
 }
 
-func summarizeDataPath(scs []Scenario, runs []DataPathRun) []DataPathSummary {
+// summarizeDataPath gives medians per scenario and server, cacheproxy's
+// requests/s over each other server's per round, and each server's CPU per
+// request over nginx's.
+func summarizeDataPath(scs []Scenario, servers []string, runs []DataPathRun) []DataPathSummary {
 	var out []DataPathSummary
 	for _, sc := range scs {
 		cpRPS := map[int]float64{}
@@ -213,7 +223,8 @@ func summarizeDataPath(scs []Scenario, runs []DataPathRun) []DataPathSummary {
 				cpRPS[r.Round] = r.RPS
 			}
 		}
-		for _, kind := range Kinds {
+		first := len(out)
+		for _, kind := range servers {
 			s := DataPathSummary{Scenario: sc.Name, Server: kind}
 			var rps, p50, p99, cpu []float64
 			var reqs, origin int64
@@ -240,6 +251,13 @@ func summarizeDataPath(scs []Scenario, runs []DataPathRun) []DataPathSummary {
 				s.MissRatio = float64(origin) / float64(reqs)
 			}
 			out = append(out, s)
+		}
+		for i := first; i < len(out); i++ {
+			if out[i].Server == KindNginx && out[i].CPUMicros > 0 {
+				for j := first; j < len(out); j++ {
+					out[j].CPUPerNginx = out[j].CPUMicros / out[i].CPUMicros
+				}
+			}
 		}
 	}
 	return out

@@ -85,12 +85,13 @@ func versions(v map[string]string) string {
 
 func (d *DataPathResult) markdown(b *strings.Builder) {
 	o := d.Options
-	fmt.Fprintf(b, "## Data path\n\nwrk with %d thread, %d connections, %s per run, %d rounds alternating cacheproxy, Varnish, nginx; "+
-		"medians over the rounds. CPU is the server's user+system time (all its processes) per request. "+
+	fmt.Fprintf(b, "## Data path\n\nwrk with %d thread, %d connections, %s per run, %d rounds alternating %s; "+
+		"medians over the rounds. CPU is the server's user+system time (all its processes) per request; "+
+		"\"CPU ÷ nginx\" divides it by nginx's in the same scenario. "+
 		"\"origin\" counts the origin requests during the measured runs (0 for hits).\n\n",
-		o.Threads, o.Connections, o.Duration, o.Rounds)
-	b.WriteString("| scenario | server | req/s | p50 ms | p99 ms | CPU µs/req | origin | cacheproxy ÷ server, per round | median ratio |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---|---:|\n")
+		o.Threads, o.Connections, o.Duration, o.Rounds, strings.Join(d.Servers, ", "))
+	b.WriteString("| scenario | server | req/s | p50 ms | p99 ms | CPU µs/req | CPU ÷ nginx | origin | cacheproxy ÷ server (req/s), per round | median ratio |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
 	last := ""
 	for _, s := range d.Summary {
 		name := s.Scenario
@@ -112,8 +113,8 @@ func (d *DataPathResult) markdown(b *strings.Builder) {
 				origin += r.OriginRequests
 			}
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %.2f | %.2f | %.1f | %d | %s | %s |\n",
-			name, s.Server, fmtInt(s.RPS), s.P50Millis, s.P99Millis, s.CPUMicros, origin, ratios, median)
+		fmt.Fprintf(b, "| %s | %s | %s | %.2f | %.2f | %.1f | %.2f | %d | %s | %s |\n",
+			name, s.Server, fmtInt(s.RPS), s.P50Millis, s.P99Millis, s.CPUMicros, s.CPUPerNginx, origin, ratios, median)
 	}
 	b.WriteString("\n")
 	for _, sc := range d.Scenarios {

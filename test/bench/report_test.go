@@ -21,14 +21,14 @@ func TestSummarizeDataPathRatios(t *testing.T) {
 	for round, rps := range [][3]float64{{100, 50, 200}, {120, 60, 100}, {90, 100, 90}} {
 		for i, kind := range Kinds {
 			runs = append(runs, DataPathRun{Scenario: "s", Server: kind, Round: round + 1, RPS: rps[i],
-				Wrk: WrkResult{Requests: 1000}, OriginRequests: 10})
+				CPUMicrosPerRq: float64(10 * (i + 1)), Wrk: WrkResult{Requests: 1000}, OriginRequests: 10})
 		}
 	}
-	sum := summarizeDataPath(scs, runs)
+	sum := summarizeDataPath(scs, Kinds, runs)
 	if len(sum) != 3 {
 		t.Fatalf("%d summaries, want 3", len(sum))
 	}
-	if cp := sum[0]; cp.Server != KindCacheproxy || cp.RPS != 100 || len(cp.Ratios) != 0 || cp.MissRatio != 0.01 {
+	if cp := sum[0]; cp.Server != KindCacheproxy || cp.RPS != 100 || len(cp.Ratios) != 0 || cp.MissRatio != 0.01 || cp.CPUPerNginx != 10.0/30 {
 		t.Errorf("cacheproxy summary %+v", cp)
 	}
 	// Ratios per round: 2, 2, 0.9 → median 2; 0.5, 1.2, 1 → median 1.
@@ -45,7 +45,8 @@ func TestMarkdownAndJSON(t *testing.T) {
 	for _, kind := range Kinds {
 		dp.Runs = append(dp.Runs, DataPathRun{Scenario: "hit-1k-hot", Server: kind, Round: 1, RPS: 1000, Wrk: WrkResult{Requests: 1000}})
 	}
-	dp.Summary = summarizeDataPath(dp.Scenarios, dp.Runs)
+	dp.Servers = Kinds
+	dp.Summary = summarizeDataPath(dp.Scenarios, dp.Servers, dp.Runs)
 	r := &Results{
 		Mode: "short", Started: time.Now(), DataPath: dp,
 		Invalidation: &InvalidationResult{Servers: []InvalidationServerResult{{Server: KindVarnish, PurgeBatchMillis: -1, TagServerMillis: -1}}},

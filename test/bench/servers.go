@@ -33,6 +33,11 @@ const (
 // Kinds is the order servers run in, round after round (A B C A B C).
 var Kinds = []string{KindCacheproxy, KindVarnish, KindNginx}
 
+// KindCacheproxyBefore is cacheproxy built from an earlier commit
+// (Env.BaselineBin), run beside the current one in the data path so that
+// one run shows before and after under the same load.
+const KindCacheproxyBefore = "cacheproxy-before"
+
 // ErrUnsupported says a server cannot do what a benchmark asks (nginx
 // without the cache purge module cannot purge, for instance).
 var ErrUnsupported = errors.New("not supported by this server")
@@ -41,13 +46,16 @@ var ErrUnsupported = errors.New("not supported by this server")
 // configuration templates are, a scratch directory, the processes it
 // started, and the shared origin.
 type Env struct {
-	BinDir    string // bin/cacheproxy, bin/manager, bin/k8s
-	ConfigDir string // hack/bench: bench.lua, varnish.vcl, nginx.conf
-	WorkDir   string // scratch space of this run, removed at the end
-	ShmDir    string // a tmpfs directory for nginx's cache, or "" for WorkDir
-	Wrk       string // wrk binary
-	Procs     *Procs
-	Origin    *Origin
+	BinDir string // bin/cacheproxy, bin/manager, bin/k8s
+	// BaselineBin, if set, is a cacheproxy binary of an earlier commit the
+	// data path also runs, as KindCacheproxyBefore.
+	BaselineBin string
+	ConfigDir   string // hack/bench: bench.lua, varnish.vcl, nginx.conf
+	WorkDir     string // scratch space of this run, removed at the end
+	ShmDir      string // a tmpfs directory for nginx's cache, or "" for WorkDir
+	Wrk         string // wrk binary
+	Procs       *Procs
+	Origin      *Origin
 	// OriginAddr is the origin's "127.0.0.1:port".
 	OriginAddr string
 	// Logf reports progress on the terminal.
@@ -102,7 +110,7 @@ func (s *Server) Usage() (GroupUsage, error) { return s.Proc.Usage() }
 // IsHit reports whether a response was served from the cache without
 // contacting the origin.
 func (s *Server) IsHit(h http.Header) bool {
-	if s.Kind == KindCacheproxy {
+	if s.Kind == KindCacheproxy || s.Kind == KindCacheproxyBefore {
 		return strings.HasPrefix(h.Get("Cache-Status"), "cacheproxy; hit")
 	}
 	return h.Get("X-Cache") == "HIT"
@@ -117,7 +125,9 @@ func StartServer(ctx context.Context, env *Env, kind string, opts ServerOptions)
 		var s *Server
 		switch kind {
 		case KindCacheproxy:
-			s, err = startCacheproxy(ctx, env, opts)
+			s, err = startCacheproxy(ctx, env, KindCacheproxy, filepath.Join(env.BinDir, "cacheproxy"), opts)
+		case KindCacheproxyBefore:
+			s, err = startCacheproxy(ctx, env, KindCacheproxyBefore, env.BaselineBin, opts)
 		case KindVarnish:
 			s, err = startVarnish(ctx, env, opts)
 		case KindNginx:
@@ -153,8 +163,8 @@ func serverDir(env *Env, kind string) (string, error) {
 	return os.MkdirTemp(env.WorkDir, kind+"-")
 }
 
-func startCacheproxy(ctx context.Context, env *Env, opts ServerOptions) (*Server, error) {
-	dir, err := serverDir(env, KindCacheproxy)
+func startCacheproxy(ctx context.Context, env *Env, kind, bin string, opts ServerOptions) (*Server, error) {
+	dir, err := serverDir(env, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -183,11 +193,11 @@ func startCacheproxy(ctx context.Context, env *Env, opts ServerOptions) (*Server
 		"--log-level=warn",
 	)
 	args = append(args, opts.ExtraArgs...)
-	p, err := env.Procs.Start(KindCacheproxy, filepath.Join(dir, "log"), filepath.Join(env.BinDir, "cacheproxy"), args...)
+	p, err := env.Procs.Start(kind, filepath.Join(dir, "log"), bin, args...)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Kind: KindCacheproxy, Addr: addr, Proc: p,
+	s := &Server{Kind: kind, Addr: addr, Proc: p,
 		adminURL: "http://127.0.0.1:" + strconv.Itoa(adminPort),
 		admin:    admin.Client{Token: token, HTTPClient: &http.Client{Transport: newTransport(16)}}}
 	if err := waitHTTP(ctx, s.adminURL+admin.ReadyzPath, p); err != nil {

@@ -50,23 +50,23 @@ var (
 )
 
 type flags struct {
-	short                      bool
-	only, binDir, configDir    string
-	out, wrk, crdDir           string
-	commit, command            string
-	rounds, connections        int
-	objects, fleetObjects      int
-	fleetPurges                int
-	duration                   time.Duration
-	fleetSizes, scenarios      string
-	keepGoing, keepWork        bool
-	dataPath                   bench.DataPathOptions
-	invalidation               bench.InvalidationOptions
-	protection                 bench.ProtectionOptions
-	fleet                      bench.FleetOptions
-	profile                    bench.ProfileOptions
-	selected                   map[string]bool
-	originDelay, protectWindow time.Duration
+	short                         bool
+	only, binDir, configDir       string
+	out, wrk, crdDir, baselineBin string
+	commit, command               string
+	rounds, connections           int
+	objects, fleetObjects         int
+	fleetPurges                   int
+	duration                      time.Duration
+	fleetSizes, scenarios         string
+	keepGoing, keepWork           bool
+	dataPath                      bench.DataPathOptions
+	invalidation                  bench.InvalidationOptions
+	protection                    bench.ProtectionOptions
+	fleet                         bench.FleetOptions
+	profile                       bench.ProfileOptions
+	selected                      map[string]bool
+	originDelay, protectWindow    time.Duration
 }
 
 func parseFlags() (*flags, error) {
@@ -78,6 +78,7 @@ func parseFlags() (*flags, error) {
 	flag.StringVar(&f.crdDir, "crd-dir", "config/crd/bases", "CRD manifests for the local cluster")
 	flag.StringVar(&f.out, "out", "test/.state/bench", "directory for results-<timestamp>.md and .json, and the cluster's logs")
 	flag.StringVar(&f.wrk, "wrk", "wrk", "wrk binary")
+	flag.StringVar(&f.baselineBin, "baseline-bin", "", "a cacheproxy binary of an earlier commit: the data path runs it too, as cacheproxy-before (run.sh --baseline=REV builds it)")
 	flag.StringVar(&f.commit, "commit", "unknown", "commit being measured, for the report")
 	flag.StringVar(&f.command, "command", "hack/bench/run.sh", "command line that ran the benchmark, for the report")
 	flag.IntVar(&f.rounds, "rounds", 0, "data path rounds (default 4, short 2)")
@@ -268,7 +269,7 @@ func runAll(ctx context.Context, f *flags) (*bench.Results, error) {
 	procs := &bench.Procs{}
 	defer procs.StopAll()
 	env := &bench.Env{
-		BinDir: f.binDir, ConfigDir: f.configDir, WorkDir: work, ShmDir: shm, Wrk: f.wrk,
+		BinDir: f.binDir, BaselineBin: f.baselineBin, ConfigDir: f.configDir, WorkDir: work, ShmDir: shm, Wrk: f.wrk,
 		Procs: procs, Origin: origin, OriginAddr: originAddr, Logf: logf, Short: f.short,
 	}
 	mode := "default"
