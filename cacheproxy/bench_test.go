@@ -396,10 +396,10 @@ func BenchmarkServe(b *testing.B) {
 				srv := &http.Server{Handler: p}
 				if front == "fast" {
 					fs := NewServer(p, srv)
-					go fs.Serve(ln)
+					go func() { _ = fs.Serve(ln) }()
 					defer fs.Close()
 				} else {
-					go srv.Serve(ln)
+					go func() { _ = srv.Serve(ln) }()
 					defer srv.Close()
 				}
 				req := []byte("GET /hot HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
