@@ -232,11 +232,7 @@ func (c *h1conn) serve() {
 			return
 		}
 		if c.req.close {
-			c.flush()
-			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
-				_ = cw.CloseWrite()
-			}
-			c.nc.Close()
+			c.closeWriteAndWait()
 			return
 		}
 		if c.start == c.end {
@@ -324,6 +320,34 @@ func (c *h1conn) flush() bool {
 	}
 	return err == nil
 }
+
+// closeWriteAndWait ends a connection the client asked to close as
+// net/http does: the answers written, the sending side shut, then a short
+// wait for the client to close its side, so that bytes it sent after its
+// last request do not make the kernel reset the connection before the
+// answers are read.
+func (c *h1conn) closeWriteAndWait() {
+	defer c.nc.Close()
+	if !c.flush() {
+		return
+	}
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.idle.Store(true) // Shutdown may close it
+	if c.nc.SetReadDeadline(time.Now().Add(rstAvoidanceDelay)) != nil {
+		return
+	}
+	for {
+		if _, err := c.nc.Read(c.buf); err != nil {
+			return
+		}
+	}
+}
+
+// rstAvoidanceDelay is how long closeWriteAndWait waits, net/http's figure.
+const rstAvoidanceDelay = 500 * time.Millisecond
 
 // handOff gives the connection, with the bytes read and not answered, to
 // net/http. The answers already queued are written first, so the order of

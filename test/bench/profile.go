@@ -73,7 +73,7 @@ func RunProfile(ctx context.Context, env *Env, o ProfileOptions) (*ProfileResult
 		return nil, err
 	}
 	// As cmd/cacheproxy serves the public port.
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := cacheproxy.NewServer(p, &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute})
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
