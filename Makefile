@@ -67,7 +67,7 @@ lint: golangci-lint ## Run golangci-lint (config: .golangci.yml).
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: verify-gen verify-fmt vet envtest build ## Run every test: unit, fuzz seeds, envtest suites and end to end (first run builds Kubernetes, 15 to 25 minutes on 2 cores).
+test: verify-gen verify-fmt vet envtest build chromium ## Run every test: unit, fuzz seeds, envtest suites and end to end (first run builds Kubernetes, 15 to 25 minutes on 2 cores).
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-e2e
@@ -130,6 +130,10 @@ undeploy: envtest ## Remove what deploy installed.
 .PHONY: envtest
 envtest: ## Build kube-apiserver, etcd, kube-controller-manager and kubectl into bin/k8s (once).
 	K8S_VERSION=$(K8S_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) hack/setup-envtest.sh >/dev/null
+
+.PHONY: chromium
+chromium: ## Install Debian's chromium for the dashboard's browser tests if missing (they skip, saying so, if it cannot be).
+	@hack/install-chromium.sh >/dev/null
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.

@@ -60,7 +60,7 @@ Exit status:
      message, an unknown CacheProxy, a name in use, an unconfirmed host-root ban
   3  --wait timed out; the Purge goes on in the cluster
 
-To purge a CacheProxy named list or status, put -- before its name:
+To purge a CacheProxy named list, status or dashboard, put -- before its name:
 kubectl purge [flags] -- list URL...`
 
 const createExample = `  # Remove two objects from every pod of CacheProxy edge, and follow the Purge

@@ -130,10 +130,14 @@ func age(p *cachev1alpha1.Purge, now time.Time) string {
 	return duration.HumanDuration(now.Sub(p.CreationTimestamp.Time))
 }
 
-// createdBy is "kubectl-purge (alice)" for Purges the plugin made, else the
-// field manager that wrote the spec ("kubectl-client-side-apply",
+// createdBy is the caller the purge gateway recorded, else
+// "kubectl-purge (alice)" for Purges the plugin made, else the field
+// manager that wrote the spec ("kubectl-client-side-apply",
 // "kustomize-controller"...), else "-".
 func createdBy(p *cachev1alpha1.Purge) string {
+	if caller := p.Annotations[AnnotationGatewayRequestedBy]; caller != "" {
+		return caller
+	}
 	if p.Labels[LabelCreatedBy] == CreatedByValue {
 		if user := p.Annotations[AnnotationRequestedBy]; user != "" {
 			return fmt.Sprintf("%s (%s)", CreatedByValue, user)

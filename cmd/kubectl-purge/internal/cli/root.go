@@ -27,6 +27,9 @@ type Env struct {
 	// a confirmation can be asked. Nil checks In with golang.org/x/term
 	// when it is an *os.File.
 	StdinIsTerminal func() bool
+	// OpenBrowser opens the dashboard's URL. Nil runs the system's opener
+	// (xdg-open, open, or rundll32 on Windows).
+	OpenBrowser func(url string) error
 	// PendingNotice is how long --wait lets a Purge go without status
 	// before saying the operator may not be running. Zero means 15s, more
 	// than the operator's default pod call timeout (10s), which can delay
@@ -112,7 +115,7 @@ func newRootCommand(env *Env) *cobra.Command {
 	root := newCreateCommand(env, k)
 	k.flags.AddFlags(root.PersistentFlags())
 	list, status := newListCommand(env, k), newStatusCommand(env, k)
-	root.AddCommand(list, status)
+	root.AddCommand(list, status, newDashboardCommand(env, k))
 	k.registerCompletions(root, list, status)
 	root.SetUsageTemplate(usageTemplate)
 	root.CompletionOptions.DisableDefaultCmd = true

@@ -1,0 +1,219 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
+)
+
+// statsTimeout bounds the read of one pod's metrics.
+const statsTimeout = 5 * time.Second
+
+// fleet is a CacheProxy and its pods, as the Fleets page shows them.
+type fleet struct {
+	Namespace     string   `json:"namespace"`
+	Name          string   `json:"name"`
+	Replicas      int32    `json:"replicas"`
+	ReadyReplicas int32    `json:"readyReplicas"`
+	Available     string   `json:"available"`
+	Hosts         []string `json:"hosts"`
+	Origin        string   `json:"origin"`
+	CacheSize     string   `json:"cacheSize"`
+	Pods          []podRow `json:"pods"`
+	// PodsError is the API server's refusal to list the pods.
+	PodsError string `json:"podsError,omitempty"`
+	// StatsError says why the pods' cache statistics are missing: the
+	// API server's refusal of pods/proxy, most often.
+	StatsError string `json:"statsError,omitempty"`
+}
+
+// podRow is one pod of a fleet with the statistics its admin port's
+// metrics give, read through the API server's pod proxy.
+type podRow struct {
+	Name  string `json:"name"`
+	IP    string `json:"ip"`
+	Ready bool   `json:"ready"`
+	Phase string `json:"phase"`
+	// Objects is the number of stored objects; nil when unknown.
+	Objects *int64 `json:"objects,omitempty"`
+	// HitRatio is hits / (hits + misses + stale + revalidated +
+	// collapsed) since the pod started; nil when unknown or no request
+	// was cached yet.
+	HitRatio *float64 `json:"hitRatio,omitempty"`
+	// Bytes is the memory charged to stored objects.
+	Bytes *int64 `json:"bytes,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// serveFleets lists the CacheProxies of a namespace with their pods and
+// each pod's cache statistics. Statistics come from each pod's /metrics
+// (no admin token needed) through the API server's pods/proxy, as the
+// user: a user without that permission sees the fleets without them, and
+// why.
+func (s *server) serveFleets(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := requestContext(r)
+	defer cancel()
+	ns := r.URL.Query().Get("namespace")
+	var list cachev1alpha1.CacheProxyList
+	if err := s.opts.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		writeError(w, err)
+		return
+	}
+	fleets := make([]fleet, len(list.Items))
+	var wg sync.WaitGroup
+	for i := range list.Items {
+		wg.Go(func() { fleets[i] = s.fleetOf(ctx, &list.Items[i]) })
+	}
+	wg.Wait()
+	slices.SortFunc(fleets, func(a, b fleet) int {
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	writeJSON(w, http.StatusOK, fleets)
+}
+
+func (s *server) fleetOf(ctx context.Context, cp *cachev1alpha1.CacheProxy) fleet {
+	f := fleet{
+		Namespace:     cp.Namespace,
+		Name:          cp.Name,
+		Replicas:      cp.Status.Replicas,
+		ReadyReplicas: cp.Status.ReadyReplicas,
+		Hosts:         cp.Spec.Hosts,
+		Origin:        cp.Spec.Origin.URL,
+		Available:     "Unknown",
+		Pods:          []podRow{},
+	}
+	if c := meta.FindStatusCondition(cp.Status.Conditions, cachev1alpha1.CacheProxyConditionAvailable); c != nil {
+		f.Available = string(c.Status)
+	}
+	if cp.Spec.Cache.MaxSize != nil {
+		f.CacheSize = cp.Spec.Cache.MaxSize.String()
+	}
+	if cp.Status.Selector == "" {
+		return f
+	}
+	sel, err := labels.Parse(cp.Status.Selector)
+	if err != nil {
+		f.PodsError = fmt.Sprintf("status.selector %q: %v", cp.Status.Selector, err)
+		return f
+	}
+	var pods corev1.PodList
+	if err := s.opts.Client.List(ctx, &pods, client.InNamespace(cp.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		_, body := errorBody(err)
+		f.PodsError = body.Message
+		return f
+	}
+	f.Pods = make([]podRow, len(pods.Items))
+	var wg sync.WaitGroup
+	var mu sync.Mutex // guards f.StatsError
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		f.Pods[i] = podRow{Name: pod.Name, IP: pod.Status.PodIP, Ready: podReady(pod), Phase: string(pod.Status.Phase)}
+		if pod.Status.PodIP == "" {
+			continue
+		}
+		wg.Go(func() {
+			if err := s.readStats(ctx, pod, &f.Pods[i]); err != nil {
+				_, body := errorBody(err)
+				if body.Reason != "" { // the API server refused: say it once, for the fleet
+					mu.Lock()
+					f.StatsError = body.Message
+					mu.Unlock()
+					return
+				}
+				f.Pods[i].Error = body.Message
+			}
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(f.Pods, func(a, b podRow) int { return strings.Compare(a.Name, b.Name) })
+	return f
+}
+
+// adminPortName names the cacheproxy container's admin port in the pods
+// the operator makes.
+const adminPortName = "admin"
+
+// adminPort is the pod's container port named "admin", or the default, as
+// the operator calls it.
+func adminPort(pod *corev1.Pod) int32 {
+	for _, c := range pod.Spec.Containers {
+		for _, p := range c.Ports {
+			if p.Name == adminPortName {
+				return p.ContainerPort
+			}
+		}
+	}
+	return admin.DefaultPort
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// readStats reads a pod's cache statistics from its admin port's
+// /metrics through the API server's pod proxy.
+func (s *server) readStats(ctx context.Context, pod *corev1.Pod, row *podRow) error {
+	ctx, cancel := context.WithTimeout(ctx, statsTimeout)
+	defer cancel()
+	body, err := s.kube.CoreV1().Pods(pod.Namespace).
+		ProxyGet("http", pod.Name, fmt.Sprint(adminPort(pod)), admin.MetricsPath, nil).DoRaw(ctx)
+	if err != nil {
+		return err
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("reading the metrics of pod %s: %w", pod.Name, err)
+	}
+	gauge := func(name string) *int64 {
+		mf := families[name]
+		if mf == nil || len(mf.Metric) == 0 {
+			return nil
+		}
+		v := int64(mf.Metric[0].GetGauge().GetValue())
+		return &v
+	}
+	row.Objects, row.Bytes = gauge("cacheproxy_objects"), gauge("cacheproxy_bytes")
+	if mf := families["cacheproxy_requests_total"]; mf != nil {
+		var hits, cached float64
+		for _, m := range mf.Metric {
+			for _, l := range m.Label {
+				if l.GetName() != "cache" {
+					continue
+				}
+				switch v := m.GetCounter().GetValue(); l.GetValue() {
+				case "hit":
+					hits += v
+					cached += v
+				case "miss", "stale", "revalidated", "collapsed":
+					cached += v
+				}
+			}
+		}
+		if cached > 0 {
+			ratio := hits / cached
+			row.HitRatio = &ratio
+		}
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package dashboard_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/cmd/kubectl-purge/internal/cli"
+	"github.com/cacheops/purge-operator/controllers"
+)
+
+// The dashboard runs as `kubectl purge dashboard` does (cli.Main, in
+// process) against a real kube-apiserver and etcd (envtest) with the
+// operator's controllers running, and is driven by a real headless
+// Chromium through the DevTools protocol (chromedp). envtest has no
+// kubelet: the specs create a CacheProxy's pods themselves and serve each
+// with a real cacheproxy (fleet_test.go), on a non-loopback address of
+// this machine, because the API server's pod proxy (the Fleets page's
+// statistics) refuses loopback pod IPs.
+
+var (
+	testEnv   *envtest.Environment
+	cfg       *rest.Config
+	k8sClient client.Client
+	// adminKubeconfig is a kubeconfig file of a cluster administrator.
+	adminKubeconfig string
+)
+
+func TestDashboard(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "kubectl purge dashboard suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
+		"KUBEBUILDER_ASSETS is unset: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)")
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
+
+	testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	var err error
+	cfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(cachev1alpha1.AddToScheme(scheme.Scheme)).To(Succeed())
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
+	Expect(err).NotTo(HaveOccurred())
+	adminKubeconfig = kubeconfigOf(envtest.User{Name: "admin", Groups: []string{"system:masters"}})
+	startManager()
+})
+
+var _ = AfterSuite(func() {
+	if testEnv != nil {
+		Expect(testEnv.Stop()).To(Succeed())
+	}
+})
+
+// startManager runs the operator's controllers as cmd/manager wires them,
+// with short retry delays.
+func startManager() {
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect((&controllers.CacheProxyReconciler{
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		DefaultImage: "ghcr.io/cacheops/cacheproxy:test",
+	}).SetupWithManager(mgr)).To(Succeed())
+	metrics, err := controllers.NewPurgeMetrics(prometheus.NewRegistry())
+	Expect(err).NotTo(HaveOccurred())
+	Expect((&controllers.PurgeReconciler{
+		Client:           mgr.GetClient(),
+		APIReader:        mgr.GetAPIReader(),
+		Recorder:         mgr.GetEventRecorder("purge-operator"),
+		Clock:            clock.RealClock{},
+		Caller:           controllers.NewAdminCaller(64),
+		CallTimeout:      3 * time.Second,
+		Backoff:          controllers.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond},
+		ProgressInterval: 100 * time.Millisecond,
+		Metrics:          metrics,
+	}).SetupWithManager(mgr, 4)).To(Succeed())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	DeferCleanup(func() { cancel(); <-done })
+}
+
+// kubeconfigOf writes a kubeconfig file for a user of the test API server.
+func kubeconfigOf(u envtest.User) string {
+	user, err := testEnv.AddUser(u, nil)
+	Expect(err).NotTo(HaveOccurred())
+	data, err := user.KubeConfig()
+	Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(GinkgoT().TempDir(), u.Name+".kubeconfig")
+	Expect(os.WriteFile(path, data, 0o600)).To(Succeed())
+	return path
+}
+
+// newNamespace creates a namespace for one spec.
+func newNamespace() string {
+	GinkgoHelper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "dashboard-"}}
+	Expect(k8sClient.Create(context.Background(), ns)).To(Succeed())
+	return ns.Name
+}
+
+// grant gives user a Role in ns with rules, and returns a kubeconfig.
+func grant(ns, user string, rules ...rbacv1.PolicyRule) string {
+	GinkgoHelper()
+	ctx := context.Background()
+	Expect(k8sClient.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: user}, Rules: rules})).To(Succeed())
+	Expect(k8sClient.Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: user},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+	})).To(Succeed())
+	return kubeconfigOf(envtest.User{Name: user})
+}
+
+// runningDashboard is a running `kubectl purge dashboard`.
+type runningDashboard struct {
+	url  string
+	host string // ADDRESS:PORT
+}
+
+var dashboardLine = regexp.MustCompile(`^Dashboard: (http://([^/]+)/)\n`)
+
+// startDashboard runs `kubectl purge dashboard --no-browser` with a
+// kubeconfig on namespace ns until the spec ends, and returns its address
+// from the first line it prints.
+func startDashboard(kubeconfig, ns string, args ...string) *runningDashboard {
+	GinkgoHelper()
+	out, errOut := gbytes.NewBuffer(), gbytes.NewBuffer()
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() {
+		defer GinkgoRecover()
+		env := cli.Env{IOStreams: genericiooptions.IOStreams{In: gbytes.NewBuffer(), Out: out, ErrOut: errOut},
+			OpenBrowser: func(string) error { panic("--no-browser opened a browser") }}
+		code <- cli.Main(ctx, env, append([]string{"dashboard", "--no-browser", "--kubeconfig", kubeconfig, "-n", ns}, args...))
+	}()
+	DeferCleanup(func() {
+		cancel()
+		Eventually(code).Should(Receive(Equal(cli.ExitOK)), "the dashboard stops on Ctrl-C with status 0; stderr: %s", errOut.Contents())
+	})
+	Eventually(out).Should(gbytes.Say(`Dashboard: http://\S+/\n`))
+	m := dashboardLine.FindStringSubmatch(string(out.Contents()))
+	Expect(m).NotTo(BeNil(), "the first line of stdout is the address: %q", out.Contents())
+	return &runningDashboard{url: m[1], host: m[2]}
+}
+
+// hostIP is an address of this machine that is not loopback, for the pods'
+// proxies; "" if there is none.
+func hostIP() string {
+	addrs, err := net.InterfaceAddrs()
+	Expect(err).NotTo(HaveOccurred())
+	for _, a := range addrs {
+		if ipnet, ok := a.(*net.IPNet); ok && ipnet.IP.To4() != nil && !ipnet.IP.IsLoopback() && !ipnet.IP.IsLinkLocalUnicast() {
+			return ipnet.IP.String()
+		}
+	}
+	return ""
+}

@@ -1,0 +1,53 @@
+// Fleets: each CacheProxy with its pods and their cache statistics, read
+// from each pod's metrics through the API server's pod proxy.
+import { request, showError } from './api.js';
+import { h, replace, num } from './dom.js';
+import { state } from './app.js';
+
+const pct = (r) => (r === undefined || r === null ? '–' : `${(r * 100).toFixed(1)}%`);
+const bytes = (b) => (b === undefined || b === null ? '–' : b < 1 << 20 ? `${(b / 1024).toFixed(0)} KiB` : `${(b / (1 << 20)).toFixed(1)} MiB`);
+
+export function fleetsView(root) {
+  const list = h('div', { className: 'fleets' }, h('p', { className: 'empty' }, 'Loading…'));
+  const refresh = h('button', { type: 'button', onclick: load }, 'Refresh');
+  replace(root, h('div', { className: 'title' }, h('h1', {}, 'Fleets'), refresh), list);
+  let alive = true;
+
+  async function load() {
+    refresh.disabled = true;
+    try {
+      const fleets = await request('GET', `/api/fleets?${new URLSearchParams({ namespace: state.namespace })}`);
+      if (!alive) return;
+      replace(list, fleets.length ? fleets.map(fleet) : h('p', { className: 'empty' }, 'No CacheProxy here.'));
+    } catch (e) {
+      showError('fleets', e.message);
+      replace(list);
+    } finally {
+      refresh.disabled = false;
+    }
+  }
+
+  function fleet(f) {
+    const item = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
+    return h('section', { className: 'panel fleet', 'aria-label': `CacheProxy ${f.name}` },
+      h('h2', {}, f.name, state.namespace === '' ? h('span', { className: 'muted' }, ` in ${f.namespace}`) : ''),
+      h('dl', { className: 'spec' },
+        item('Pods ready', `${f.readyReplicas} of ${f.replicas}`),
+        item('Available', f.available),
+        item('Hosts', f.hosts && f.hosts.length ? f.hosts.join(', ') : 'any'),
+        item('Origin', f.origin),
+        item('Cache size', f.cacheSize || 'default')),
+      f.podsError && h('p', { className: 'note' }, `Pods unavailable: ${f.podsError}`),
+      f.statsError && h('p', { className: 'note' }, `Cache statistics need permission to use pods/proxy; the API server said: ${f.statsError}`),
+      h('table', { className: 'grid' }, h('caption', {}, `Pods of ${f.name}`),
+        h('thead', {}, h('tr', {}, ['Pod', 'Ready', 'IP', 'Objects', 'Hit ratio', 'Memory', 'Note'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, f.pods.length ? f.pods.map((p) => h('tr', {},
+          h('td', { className: 'mono' }, p.name), h('td', {}, p.ready ? 'Ready' : `Not ready (${p.phase || 'unknown'})`),
+          h('td', { className: 'mono' }, p.ip || '–'), h('td', { className: 'n' }, num(p.objects)),
+          h('td', { className: 'n' }, pct(p.hitRatio)), h('td', { className: 'n' }, bytes(p.bytes)), h('td', { className: 'err' }, p.error || ''))) :
+          h('tr', {}, h('td', { colSpan: 7, className: 'empty' }, 'No pods.')))));
+  }
+
+  load();
+  return () => { alive = false; };
+}
