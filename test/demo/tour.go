@@ -332,6 +332,8 @@ func (t *tour) handOver() {
 	if t.hasPlugin() {
 		t.n.say("Or with the plugin:")
 		t.n.command("kubectl purge edge https://www.example.com/products/1 --wait")
+		t.n.say("Or in the browser: the purge wizard, the history and each pod's progress, live:")
+		t.n.command("kubectl purge dashboard")
 	}
 	t.n.say("The origin, %s:", e.originURL)
 	t.n.say("  POST /_origin/edit?path=/products/1 changes a page, /_origin/fail breaks the origin,")

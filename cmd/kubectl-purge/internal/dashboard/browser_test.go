@@ -263,7 +263,12 @@ func (t *tab) screenshot(name string) {
 	Expect(os.MkdirAll(stateDir, 0o755)).To(Succeed())
 	for _, scheme := range []string{"light", "dark"} {
 		t.colorScheme(scheme)
-		shot, err := chromedp.Call(t.ctx, page.CaptureScreenshot, page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormatPng})
+		// Three quarters of the 1360x860 viewport: readable, and small
+		// enough to commit for the README.
+		shot, err := chromedp.Call(t.ctx, page.CaptureScreenshot, page.CaptureScreenshotParams{
+			Format: page.CaptureScreenshotFormatPng,
+			Clip:   &page.Viewport{Width: 1360, Height: 860, Scale: 0.75},
+		})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(os.WriteFile(filepath.Join(stateDir, fmt.Sprintf("%s-%s.png", name, scheme)), shot.Data, 0o644)).To(Succeed())
 	}

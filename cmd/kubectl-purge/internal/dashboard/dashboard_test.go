@@ -177,6 +177,26 @@ var _ = Describe("kubectl purge dashboard in Chromium", func() {
 		Eventually(t.rows("History")).Should(HaveLen(2))
 	})
 
+	It("says which pods a failed Purge failed on and why, and retries it", func() {
+		f.pods[1].stopAdmin()
+		Expect(k8sClient.Create(context.Background(), &cachev1alpha1.Purge{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "doomed"},
+			Spec: cachev1alpha1.PurgeSpec{CacheProxyRef: cachev1alpha1.CacheProxyReference{Name: "edge"},
+				URLs: []string{"https://www.example.com/app.js"}, DeadlineSeconds: 2},
+		})).To(Succeed())
+		t.click("link", "doomed")
+		Eventually(t.path()).Should(Equal("/purges/" + ns + "/doomed"))
+		Eventually(t.text(".title .badge")).Should(Equal("Failed"))
+		Eventually(t.text(".failed-box")).Should(hasText("Failed on 1 pod", "edge-1", "connection refused"))
+		Expect(t.rows("Pods")()).To(ContainElement(hasText("edge-1", "Failed")))
+		t.screenshot("failed")
+		t.click("button", "Retry failed pods")
+		Eventually(t.path()).Should(HavePrefix("/purges/" + ns + "/edge-simple-"))
+		retry := purgeAt(t.path()())
+		Expect(retry.Spec.URLs).To(Equal([]string{"https://www.example.com/app.js"}))
+		Expect(retry.Spec.CacheProxyRef.Name).To(Equal("edge"))
+	})
+
 	It("shows each fleet's pods with their cache statistics, read through the pod proxy", func() {
 		t.click("link", "Fleets")
 		Eventually(t.path()).Should(Equal("/fleets"))

@@ -48,6 +48,8 @@ func newOrigin() *httptest.Server {
 type pod struct {
 	name             string
 	public, adminURL string
+	// stopAdmin closes the admin port: calls to it are refused.
+	stopAdmin func()
 }
 
 // fleet is a CacheProxy whose pods the spec created and serves.
@@ -108,18 +110,18 @@ func servePod(ns, name, ip string, origin *url.URL, token string, tmpl *corev1.P
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(proxy.Close)
-	listen := func(h http.Handler) (addr string, port int32) {
+	listen := func(h http.Handler) (srv *http.Server, addr string, port int32) {
 		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 		Expect(err).NotTo(HaveOccurred())
-		srv := &http.Server{Handler: h}
+		srv = &http.Server{Handler: h}
 		go func() { _ = srv.Serve(ln) }()
 		DeferCleanup(srv.Close)
 		_, p, _ := net.SplitHostPort(ln.Addr().String())
 		n, _ := strconv.Atoi(p)
-		return ln.Addr().String(), int32(n)
+		return srv, ln.Addr().String(), int32(n)
 	}
-	public, _ := listen(proxy)
-	adminAddr, adminPort := listen(proxy.AdminHandler())
+	_, public, _ := listen(proxy)
+	adminSrv, adminAddr, adminPort := listen(proxy.AdminHandler())
 
 	spec := tmpl.Spec.DeepCopy()
 	for i := range spec.Containers {
@@ -137,7 +139,7 @@ func servePod(ns, name, ip string, origin *url.URL, token string, tmpl *corev1.P
 		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
 	}
 	Expect(k8sClient.Status().Update(ctx, p)).To(Succeed())
-	return &pod{name: name, public: public, adminURL: "http://" + adminAddr}
+	return &pod{name: name, public: public, adminURL: "http://" + adminAddr, stopAdmin: func() { _ = adminSrv.Close() }}
 }
 
 // warm requests each path through every pod until it is cached there.

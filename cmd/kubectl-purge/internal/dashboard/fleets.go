@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -129,7 +130,7 @@ func (s *server) fleetOf(ctx context.Context, cp *cachev1alpha1.CacheProxy) flee
 		wg.Go(func() {
 			if err := s.readStats(ctx, pod, &f.Pods[i]); err != nil {
 				_, body := errorBody(err)
-				if body.Reason != "" { // the API server refused: say it once, for the fleet
+				if apierrors.IsForbidden(err) { // the same for every pod: say it once
 					mu.Lock()
 					f.StatsError = body.Message
 					mu.Unlock()

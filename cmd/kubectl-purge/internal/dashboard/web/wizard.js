@@ -8,11 +8,11 @@ import { state, navigate } from './app.js';
 // The methods, in the words of the CDN documentation the product follows.
 const METHODS = [
   { mode: 'simple', name: 'Simple purge',
-    text: 'Removes the objects from every pod now. Users’ next requests for them go to the origin, which must answer them all.' },
+    text: 'Removes the objects now; users’ next requests for them go to the origin.' },
   { mode: 'soft', name: 'Soft purge',
-    text: 'Marks the objects stale and keeps them. Users still get the stale copy at once while one request per object refreshes it; if the origin fails, they keep getting the stale copy instead of an error.' },
+    text: 'Marks them stale: users get the stale copy at once while one request refreshes it; if the origin fails, they keep the stale copy.' },
   { mode: 'ban', name: 'Ban',
-    text: 'Invalidates every object whose URL matches a pattern: a URL prefix, where * matches any run of characters. Matching objects are fetched from the origin on their next request. A ban at a host’s root sends all its traffic to the origin.' },
+    text: 'Invalidates every object whose URL matches a pattern (a prefix; * matches anything); their next requests go to the origin.' },
 ];
 
 // lines reads a paste box: one entry a line; blank lines and # comments
@@ -47,7 +47,6 @@ export function wizardView(root) {
   const confirmBox = h('div', { className: 'confirm', hidden: true }, confirmLabel, confirm,
     h('p', { id: ids.confirmHelp, className: 'help warn' }));
   const validation = h('div', { className: 'validation', role: 'alert' });
-  const access = h('div', { className: 'access' });
   const preview = h('section', { className: 'preview', 'aria-live': 'polite' });
   const previewBtn = h('button', { type: 'button', onclick: () => submit(true) }, 'Preview');
   const purgeBtn = h('button', { type: 'submit', className: 'primary' }, 'Purge');
@@ -65,8 +64,7 @@ export function wizardView(root) {
       h('p', { id: ids.refetchHelp, className: 'help' }, 'After the purge, every pod fetches the URLs (or the tagged objects) again from the origin, so no user pays the miss. Not with Ban.')),
     confirmBox,
     validation,
-    h('div', { className: 'actions' }, previewBtn, purgeBtn),
-    access);
+    h('div', { className: 'actions' }, previewBtn, purgeBtn));
 
   replace(root, h('h2', { id: 'new-purge' }, 'New purge'), form, preview);
 
