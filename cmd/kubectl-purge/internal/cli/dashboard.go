@@ -70,7 +70,8 @@ func (o *dashboardOptions) run(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := dashboard.Listen(dashboard.Options{
+	ctx := cmd.Context()
+	d, err := dashboard.Listen(ctx, dashboard.Options{
 		Config:       cfg,
 		Client:       c,
 		Namespace:    ns,
@@ -84,11 +85,11 @@ func (o *dashboardOptions) run(cmd *cobra.Command, _ []string) error {
 	fmt.Fprintf(o.env.Out, "Dashboard: %s\n", d.URL)
 	fmt.Fprintln(o.env.ErrOut, "Press Ctrl-C to stop it.")
 	if !o.noBrowser {
-		if err := o.env.openBrowser(d.URL); err != nil {
+		if err := o.env.openBrowser(ctx, d.URL); err != nil {
 			fmt.Fprintf(o.env.ErrOut, "Could not open a browser (%v): open %s yourself.\n", err, d.URL)
 		}
 	}
-	if err := d.Serve(cmd.Context()); err != nil {
+	if err := d.Serve(ctx); err != nil {
 		return withCode(ExitFailed, err)
 	}
 	return nil
@@ -119,18 +120,18 @@ func hostRootBanPatterns(mode cachev1alpha1.PurgeMode, urls []string) []string {
 }
 
 // openBrowser opens url in the user's browser.
-func (e *Env) openBrowser(url string) error {
+func (e *Env) openBrowser(ctx context.Context, url string) error {
 	if e.OpenBrowser != nil {
 		return e.OpenBrowser(url)
 	}
 	var cmd *exec.Cmd
 	switch runtime.GOOS {
 	case "darwin":
-		cmd = exec.Command("open", url)
+		cmd = exec.CommandContext(ctx, "open", url)
 	case "windows":
-		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+		cmd = exec.CommandContext(ctx, "rundll32", "url.dll,FileProtocolHandler", url)
 	default:
-		cmd = exec.Command("xdg-open", url)
+		cmd = exec.CommandContext(ctx, "xdg-open", url)
 	}
 	if err := cmd.Start(); err != nil {
 		return err

@@ -59,7 +59,7 @@ type access struct {
 func (s *server) serveAccess(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := requestContext(r)
 	defer cancel()
-	ns := r.URL.Query().Get("namespace")
+	ns := r.URL.Query().Get(namespaceParam)
 	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
 			Namespace: ns, Verb: "create", Group: cachev1alpha1.GroupVersion.Group, Resource: "purges",

@@ -77,11 +77,12 @@ func startBrowser() {
 	}
 }
 
-var _ = AfterSuite(func() {
+// stopBrowser ends the browser, if one was started.
+func stopBrowser() {
 	if browser.cancel != nil {
 		browser.cancel()
 	}
-})
+}
 
 // tab is one browser tab; exceptions thrown by the page's scripts fail the
 // spec when it ends.
@@ -239,7 +240,7 @@ func (t *tab) fill(name, text string) {
 // choose selects value in the combobox named name.
 func (t *tab) choose(name, value string) {
 	GinkgoHelper()
-	t.call(t.one("combobox", name), `function(v) { this.value = v; this.dispatchEvent(new Event("change", {bubbles: true})); return true; }`, value)
+	t.call(t.one("combobox", name), `function(v) { this.value = v || ""; this.dispatchEvent(new Event("change", {bubbles: true})); return true; }`, value)
 }
 
 // path is the page's location path.

@@ -54,7 +54,7 @@ func (s *server) serveDetailStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ns, name := r.PathValue("namespace"), r.PathValue("name")
+	ns, name := r.PathValue(namespaceParam), r.PathValue("name")
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	// Both watches hand their messages to this goroutine, the only writer.

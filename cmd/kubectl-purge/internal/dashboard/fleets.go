@@ -69,7 +69,7 @@ type podRow struct {
 func (s *server) serveFleets(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := requestContext(r)
 	defer cancel()
-	ns := r.URL.Query().Get("namespace")
+	ns := r.URL.Query().Get(namespaceParam)
 	var list cachev1alpha1.CacheProxyList
 	if err := s.opts.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
 		writeError(w, err)

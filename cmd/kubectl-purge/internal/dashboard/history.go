@@ -25,7 +25,7 @@ func (s *server) serveHistoryStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	opts := []client.ListOption{client.InNamespace(r.URL.Query().Get("namespace"))}
+	opts := []client.ListOption{client.InNamespace(r.URL.Query().Get(namespaceParam))}
 	err := listAndWatch(r.Context(), s.opts.Client, &cachev1alpha1.PurgeList{}, opts, func(wd watched) error {
 		if wd.Reset {
 			rows := make([]summary, 0, len(wd.Objects))

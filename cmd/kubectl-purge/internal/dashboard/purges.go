@@ -246,7 +246,7 @@ type cacheProxyChoice struct {
 // serveCacheProxies lists the CacheProxies of a namespace for the wizard.
 func (s *server) serveCacheProxies(w http.ResponseWriter, r *http.Request) {
 	var list cachev1alpha1.CacheProxyList
-	if err := s.opts.Client.List(r.Context(), &list, client.InNamespace(r.URL.Query().Get("namespace"))); err != nil {
+	if err := s.opts.Client.List(r.Context(), &list, client.InNamespace(r.URL.Query().Get(namespaceParam))); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -62,6 +63,10 @@ func newServer(opts Options, token string) (*server, error) {
 	return s, nil
 }
 
+// namespaceParam is the query parameter, and the path wildcard, that
+// names a namespace; an empty value means every namespace.
+const namespaceParam = "namespace"
+
 func (s *server) routes() {
 	s.mux.Handle("GET /assets/", assetHandler())
 	for _, page := range []string{"/{$}", "/history", "/fleets", "/purges/{namespace}/{name}"} {
@@ -96,7 +101,7 @@ type Dashboard struct {
 
 // Listen builds a dashboard and binds address:port (port 0: any free
 // port). It serves nothing until Serve.
-func Listen(opts Options, address string, port int) (*Dashboard, error) {
+func Listen(ctx context.Context, opts Options, address string, port int) (*Dashboard, error) {
 	token, err := newToken()
 	if err != nil {
 		return nil, err
@@ -105,9 +110,10 @@ func Listen(opts Options, address string, port int) (*Dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(address, fmt.Sprint(port)))
+	addr := net.JoinHostPort(address, strconv.Itoa(port))
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listening on %s: %w", net.JoinHostPort(address, fmt.Sprint(port)), err)
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	g := &guard{hosts: ownHosts(ln.Addr()), token: token, next: s}
 	return &Dashboard{

@@ -47,6 +47,8 @@ var (
 	k8sClient client.Client
 	// adminKubeconfig is a kubeconfig file of a cluster administrator.
 	adminKubeconfig string
+	// stopManager stops the operator's controllers and waits until it has.
+	stopManager func()
 )
 
 func TestDashboard(t *testing.T) {
@@ -72,10 +74,14 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	Expect(err).NotTo(HaveOccurred())
 	adminKubeconfig = kubeconfigOf(envtest.User{Name: "admin", Groups: []string{"system:masters"}})
-	startManager()
+	stopManager = startManager()
 })
 
 var _ = AfterSuite(func() {
+	stopBrowser()
+	if stopManager != nil {
+		stopManager()
+	}
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
@@ -83,7 +89,7 @@ var _ = AfterSuite(func() {
 
 // startManager runs the operator's controllers as cmd/manager wires them,
 // with short retry delays.
-func startManager() {
+func startManager() (stop func()) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -115,7 +121,7 @@ func startManager() {
 		defer close(done)
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
-	DeferCleanup(func() { cancel(); <-done })
+	return func() { cancel(); <-done }
 }
 
 // kubeconfigOf writes a kubeconfig file for a user of the test API server.

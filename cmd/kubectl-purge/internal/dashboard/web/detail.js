@@ -21,11 +21,11 @@ export function detailView(root, ns, name) {
     h('div', { className: 'cols' }, h('section', { 'aria-label': 'Spec' }, spec), h('section', { 'aria-label': 'Totals' }, totals)),
     failure,
     h('div', { className: 'scroll' }, h('table', { className: 'grid pods' }, h('caption', {}, 'Pods'),
-      h('thead', {}, h('tr', {}, POD_COLUMNS.map((c) => h('th', { scope: 'col' }, c)))), pods)),
+      h('thead', {}, h('tr', {}, POD_COLUMNS.map((c, i) => h('th', { scope: 'col', className: i >= 3 && i <= 6 ? 'n' : '' }, c)))), pods)),
     h('table', { className: 'grid' }, h('caption', {}, 'Conditions'),
       h('thead', {}, h('tr', {}, ['Type', 'Status', 'Reason', 'Message', 'Since'].map((c) => h('th', { scope: 'col' }, c)))), conditions),
     h('table', { className: 'grid' }, h('caption', {}, 'Events'),
-      h('thead', {}, h('tr', {}, ['Type', 'Reason', 'Message', 'Count', 'Last seen'].map((c) => h('th', { scope: 'col' }, c)))), events)));
+      h('thead', {}, h('tr', {}, ['Type', 'Reason', 'Message', 'Count', 'Last seen'].map((c) => h('th', { scope: 'col', className: c === 'Count' ? 'n' : '' }, c)))), events)));
   replace(pods, h('tr', {}, h('td', { colSpan: POD_COLUMNS.length, className: 'empty' }, 'Loading…')));
 
   function showSpec(p, createdBy) {

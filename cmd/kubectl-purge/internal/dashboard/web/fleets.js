@@ -40,7 +40,7 @@ export function fleetsView(root) {
       f.podsError && h('p', { className: 'note' }, `Pods unavailable: ${f.podsError}`),
       f.statsError && h('p', { className: 'note' }, `Cache statistics need permission to use pods/proxy; the API server said: ${f.statsError}`),
       h('table', { className: 'grid' }, h('caption', {}, `Pods of ${f.name}`),
-        h('thead', {}, h('tr', {}, ['Pod', 'Ready', 'IP', 'Objects', 'Hit ratio', 'Memory', 'Note'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, ['Pod', 'Ready', 'IP', 'Objects', 'Hit ratio', 'Memory', 'Note'].map((c, i) => h('th', { scope: 'col', className: i >= 3 && i <= 5 ? 'n' : '' }, c)))),
         h('tbody', {}, f.pods.length ? f.pods.map((p) => h('tr', {},
           h('td', { className: 'mono' }, p.name), h('td', {}, p.ready ? 'Ready' : `Not ready (${p.phase || 'unknown'})`),
           h('td', { className: 'mono' }, p.ip || '–'), h('td', { className: 'n' }, num(p.objects)),

@@ -177,7 +177,7 @@ export function wizardView(root) {
       h('p', { className: 'help' }, 'A dry run: every pod counted what this purge would invalidate, and changed nothing. ',
         h('a', { href: `/purges/${encodeURIComponent(p.namespace)}/${encodeURIComponent(p.name)}` }, p.name)),
       h('table', { className: 'grid' }, h('caption', {}, 'Preview by pod'),
-        h('thead', {}, h('tr', {}, ['Pod', 'Phase', 'Would invalidate', 'Last error'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', {}, h('tr', {}, ['Pod', 'Phase', 'Would invalidate', 'Last error'].map((c, i) => h('th', { scope: 'col', className: i === 2 ? 'n' : '' }, c)))),
         tbody),
       total);
     replace(tbody, h('tr', {}, h('td', { colSpan: 4, className: 'empty' }, 'Waiting for the pods…')));
