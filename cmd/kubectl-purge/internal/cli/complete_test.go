@@ -94,7 +94,7 @@ contexts: [{name: ctx, context: {cluster: c, user: u}}]
 current-context: ctx
 `), 0o600)).To(Succeed())
 		offered, directive := complete(unreachable, "")
-		Expect(offered).To(ConsistOf("help", "list", "status"))
+		Expect(offered).To(ConsistOf("help", "list", "status", "dashboard"))
 		Expect(directive).To(Equal(":4"))
 
 		offered, _ = complete(unreachable, "edge", "--context", "")
