@@ -108,6 +108,9 @@ func TestHalfClosedClientGetsNoEmptyOK(t *testing.T) {
 		conn.Close()
 		if len(got) > 0 {
 			resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(got))), nil)
+			if err == nil {
+				resp.Body.Close()
+			}
 			if err == nil && resp.StatusCode == http.StatusOK && resp.ContentLength == 0 {
 				t.Fatalf("%q: a half-closed client got an empty 200:\n%s", strings.Fields(req)[0], got)
 			}

@@ -65,7 +65,7 @@ func parseHTTPDate(s string) (time.Time, bool) {
 // day digit, m a month letter, y a year digit, h, m (after the month), s
 // time digits, and every other byte must match exactly ("GMT" in any case).
 // weekday is the day name's index, checked against the date.
-func dateFields(s, layout string, weekday int) (time.Time, bool) {
+func dateFields(s, layout string, weekday int) (time.Time, bool) { //nolint:gocyclo // one switch over the layout's letters reads better than helpers split per field
 	if len(s) != len(layout) {
 		return time.Time{}, false
 	}

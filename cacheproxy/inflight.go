@@ -98,17 +98,6 @@ func (in *inflight) end(m *fetchMark) {
 	}
 }
 
-// size is the number of fetches in flight.
-func (in *inflight) size() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	n := 0
-	for _, set := range in.byKey {
-		n += len(set)
-	}
-	return n
-}
-
 // setTags records the fetch's tags and applies the tag purges that reached
 // it before.
 func (in *inflight) setTags(m *fetchMark, tags []string) {

@@ -37,21 +37,24 @@ func (o *object) wire() *wireHead {
 
 // renderWireHead renders o's head; see wireHead.
 func renderWireHead(o *object) *wireHead {
-	w := &wireHead{fast: o.status == http.StatusOK && o.vary == nil}
+	if o.status != http.StatusOK || o.vary != nil {
+		return &wireHead{} // not rendered: the fast path leaves it alone
+	}
 	n := len("HTTP/1.1 200 OK\r\n")
 	hasType := false
 	for _, f := range o.header {
 		hasType = hasType || f.name == "Content-Type"
 		if !httpguts.ValidHeaderFieldName(f.name) {
-			w.fast = false
+			return &wireHead{}
 		}
 		for _, v := range f.values {
 			n += len(f.name) + len(v) + 4
 		}
 	}
 	if !hasType {
-		w.fast = false
+		return &wireHead{}
 	}
+	w := &wireHead{fast: true}
 	b := make([]byte, 0, n)
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(o.status), 10)
