@@ -1,8 +1,11 @@
-// Package controllers holds the purge-operator's reconcilers: the CacheProxy
-// controller, which keeps each fleet's Deployment, Service and admin-token
-// Secret in shape, and the Purge controller, which fans an invalidation out
-// to every pod of a fleet and records each pod's result.
+// Package controllers wires the purge-operator's reconcilers into a
+// manager: Setup registers them, CacheOptions scopes the manager's caches
+// to the objects the operator made. cmd/manager and the envtest suites use
+// both, so the tests run the controllers as production does.
 //
-// The controllers reach the cacheproxy pods only through the admin client in
-// cacheproxy/admin, never the cache's internals.
+// Each controller has its own package: cacheproxy (the fleet's
+// Deployment, Service and admin-token Secret) and purge (the fan-out of a
+// Purge to every pod). What both rely on lives beside them: fleet (the
+// names of a fleet's objects) and purgestatus (what a Purge's status says,
+// also used by the kubectl plugin).
 package controllers

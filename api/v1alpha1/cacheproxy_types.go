@@ -83,7 +83,8 @@ type CacheSpec struct {
 	MaxSize *resource.Quantity `json:"maxSize,omitempty"`
 
 	// maxObjectSize is the largest response body a pod stores; larger ones
-	// are streamed to the client and not cached. Default: 1/16 of maxSize.
+	// are streamed to the client and not cached. Default: 1/8 of maxSize,
+	// at most 64Mi; at most maxSize.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1')) >= 0",message="cache.maxObjectSize must be at least 1 byte"
 	MaxObjectSize *resource.Quantity `json:"maxObjectSize,omitempty"`

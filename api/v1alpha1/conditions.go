@@ -18,6 +18,16 @@ const (
 	PurgeConditionFailed = "Failed"
 )
 
+// Event reasons of a Purge's transitions that no condition reason names. A
+// Purge that fails emits a Warning event whose reason is its Failed
+// condition's (DeadlineExceeded or PodsRefused).
+const (
+	// ReasonStarted: the target pods were chosen and are being called.
+	ReasonStarted = "Started"
+	// ReasonCompleted: every target pod succeeded or is gone.
+	ReasonCompleted = "Completed"
+)
+
 // Condition reasons, also used as the reasons of the matching events.
 const (
 	// ReasonDeploymentAvailable: the Deployment reports minimum availability.

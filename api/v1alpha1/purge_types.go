@@ -109,6 +109,12 @@ type PurgeSpec struct {
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 }
 
+// DefaultDeadlineSeconds is the deadlineSeconds of a Purge that sets none:
+// the API server fills it in (the +kubebuilder:default marker, which cannot
+// name a constant; a test checks that both agree), and the controller
+// assumes it for a Purge written before the default existed.
+const DefaultDeadlineSeconds int32 = 120
+
 // CacheProxyReference names a CacheProxy in the referrer's namespace.
 type CacheProxyReference struct {
 	// name of the CacheProxy.
@@ -154,6 +160,19 @@ const (
 	PodPurgeGone PodPurgePhase = "Gone"
 )
 
+// PodFailureReason says why a target pod was given up.
+// +kubebuilder:validation:Enum=DeadlineExceeded;Refused
+type PodFailureReason string
+
+const (
+	// PodFailureDeadlineExceeded means the Purge's deadline passed before
+	// the pod answered successfully.
+	PodFailureDeadlineExceeded PodFailureReason = "DeadlineExceeded"
+	// PodFailureRefused means the pod refused the call in a way retrying
+	// cannot fix (it judged the request invalid or too large).
+	PodFailureRefused PodFailureReason = "Refused"
+)
+
 // PodPurgeStatus is the result of a Purge on one target pod.
 type PodPurgeStatus struct {
 	// name of the pod.
@@ -163,6 +182,10 @@ type PodPurgeStatus struct {
 	IP string `json:"ip,omitempty"`
 	// phase: Pending, Succeeded, Failed or Gone.
 	Phase PodPurgePhase `json:"phase"`
+	// failureReason says why a Failed pod was given up: DeadlineExceeded
+	// or Refused. Empty unless phase is Failed; lastError has the details.
+	// +optional
+	FailureReason PodFailureReason `json:"failureReason,omitempty"`
 	// attempts counts the calls made to the pod.
 	// +optional
 	Attempts int32 `json:"attempts,omitempty"`

@@ -77,7 +77,7 @@ spec: {cacheProxyRef: {name: edge}, urls: ["https://www.example.com/a.js"]}`, ns
 		var p cachev1alpha1.Purge
 		Expect(k8sClient.Get(ctx, keyOf(ns, "bad"), &p)).To(Succeed())
 		Expect(p.Spec.Mode).To(Equal(cachev1alpha1.PurgeModeSimple))
-		Expect(p.Spec.DeadlineSeconds).To(Equal(int32(120)))
+		Expect(p.Spec.DeadlineSeconds).To(Equal(cachev1alpha1.DefaultDeadlineSeconds))
 		Expect(p.Spec.Refetch).To(BeFalse())
 		Expect(p.Spec.TTLSecondsAfterFinished).To(BeNil())
 

@@ -39,8 +39,10 @@ const (
 // Modes lists every Mode, in documentation order.
 var Modes = []Mode{ModeSimple, ModeSoft, ModeBan}
 
-// Limits of one InvalidationRequest. The CRD enforces the same bounds on a
-// Purge, so whatever the API server accepts the proxy accepts too.
+// Limits of one InvalidationRequest. They are at least the CRD's bounds on
+// a Purge (which allows 256 URLs and 256 tags, of the same lengths), so
+// whatever the API server accepts the proxy accepts too; direct callers of
+// the admin API may send more.
 const (
 	// MaxIDLength bounds InvalidationRequest.ID.
 	MaxIDLength = 256

@@ -9,20 +9,13 @@ import (
 	"os"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -63,11 +56,11 @@ func main() {
 		"Container image of the cacheproxy pods, for CacheProxies whose spec.image is empty.")
 	flag.BoolVar(&o.listenOnPodIP, "cacheproxy-listen-on-pod-ip", false,
 		"Make cacheproxy pods listen on their pod IP only instead of every interface. For clusters whose pods share one network namespace, such as the local cluster of make demo; in a real cluster it keeps kubectl port-forward and sidecars from reaching the proxy.")
-	flag.DurationVar(&o.podCallTimeout, "pod-call-timeout", 10*time.Second,
+	flag.DurationVar(&o.podCallTimeout, "pod-call-timeout", controllers.DefaultCallTimeout,
 		"Bound on one admin API call to a cacheproxy pod; a call that takes longer fails and is retried.")
-	flag.IntVar(&o.podCallConcurrency, "pod-call-concurrency", 32,
+	flag.IntVar(&o.podCallConcurrency, "pod-call-concurrency", controllers.DefaultConcurrency,
 		"Admin API calls in flight at once for one Purge.")
-	flag.IntVar(&o.purgeWorkers, "max-concurrent-purges", 8,
+	flag.IntVar(&o.purgeWorkers, "max-concurrent-purges", controllers.DefaultPurgeWorkers,
 		"Purges worked on at once.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
@@ -102,16 +95,9 @@ func run(o options) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig: %w", err)
 	}
-	// The manager caches only the Deployments, Services and Pods it made,
-	// not every one in the cluster.
-	ours := labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "purge-operator"})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme,
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}: {Label: ours},
-			&corev1.Service{}:    {Label: ours},
-			&corev1.Pod{}:        {Label: ours},
-		}},
+		Scheme:                  scheme,
+		Cache:                   controllers.CacheOptions(),
 		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
@@ -125,7 +111,14 @@ func run(o options) error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 
-	if err := setupControllers(mgr, o); err != nil {
+	err = controllers.Setup(mgr, controllers.Options{
+		CacheProxyImage: o.cacheProxyImage,
+		ListenOnPodIP:   o.listenOnPodIP,
+		CallTimeout:     o.podCallTimeout,
+		Concurrency:     o.podCallConcurrency,
+		PurgeWorkers:    o.purgeWorkers,
+	})
+	if err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -138,36 +131,6 @@ func run(o options) error {
 	ctrl.Log.WithName("setup").Info("Starting manager")
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		return fmt.Errorf("running manager: %w", err)
-	}
-	return nil
-}
-
-func setupControllers(mgr ctrl.Manager, o options) error {
-	err := (&controllers.CacheProxyReconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		DefaultImage:  o.cacheProxyImage,
-		ListenOnPodIP: o.listenOnPodIP,
-	}).SetupWithManager(mgr)
-	if err != nil {
-		return fmt.Errorf("setting up the CacheProxy controller: %w", err)
-	}
-	metrics, err := controllers.NewPurgeMetrics(crmetrics.Registry)
-	if err != nil {
-		return fmt.Errorf("registering purge metrics: %w", err)
-	}
-	err = (&controllers.PurgeReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		Recorder:    mgr.GetEventRecorder("purge-operator"),
-		Clock:       clock.RealClock{},
-		Caller:      controllers.NewAdminCaller(1024),
-		CallTimeout: o.podCallTimeout,
-		Concurrency: o.podCallConcurrency,
-		Metrics:     metrics,
-	}).SetupWithManager(mgr, o.purgeWorkers)
-	if err != nil {
-		return fmt.Errorf("setting up the Purge controller: %w", err)
 	}
 	return nil
 }

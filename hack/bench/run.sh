@@ -13,7 +13,7 @@
 #   1. installs Varnish, nginx (with the cache purge module) and wrk from the
 #      Debian packages when a command is missing (apt-get; root or sudo);
 #   2. builds bin/cacheproxy, bin/manager and bin/k8s when not run by make
-#      (make bench has just done it), and the driver, test/bench/cmd/bench;
+#      (make bench has just done it), and the driver, test/cmd/bench;
 #   3. runs the driver: every server on a free loopback port, every load
 #      bounded in time, every process stopped at the end, even on failure;
 #   4. the driver writes test/.state/bench/results-<timestamp>.md and .json
@@ -125,7 +125,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-go build -o "$work/bench" ./test/bench/cmd/bench
+go build -o "$work/bench" ./test/cmd/bench
 if [[ -n $baseline ]]; then
 	rev=$(git rev-parse --short "$baseline")
 	log "building cacheproxy at $rev (--baseline) as cacheproxy-before"

@@ -1,6 +1,6 @@
 // Package bench measures the product against the tools users would pick
 // instead, on one machine, in one run: what `make bench` (hack/bench/run.sh
-// and the program test/bench/cmd/bench) executes.
+// and the program test/cmd/bench) executes.
 //
 //   - Data path (dataplane.go): cacheproxy, Varnish and nginx in front of
 //     the same Go origin (origin.go), driven by wrk (wrk.go and

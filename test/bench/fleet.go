@@ -1,31 +1,21 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
-	"github.com/cacheops/purge-operator/controllers"
 	"github.com/cacheops/purge-operator/test/localcluster"
 )
 
@@ -195,33 +185,6 @@ func RunFleet(ctx context.Context, env *Env, o FleetOptions) (*FleetResult, erro
 	return res, nil
 }
 
-type fleet struct {
-	env        *Env
-	o          FleetOptions
-	cluster    *localcluster.Cluster
-	c          client.WithWatch
-	res        *FleetResult
-	metricsURL string
-}
-
-func (f *fleet) setUp(ctx context.Context) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fleetNamespace}}
-	if err := f.c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
-		return err
-	}
-	size := resource.MustParse("128Mi")
-	cp := &cachev1alpha1.CacheProxy{
-		ObjectMeta: metav1.ObjectMeta{Namespace: fleetNamespace, Name: fleetName},
-		Spec: cachev1alpha1.CacheProxySpec{
-			Replicas: ptr.To[int32](1),
-			Origin:   cachev1alpha1.OriginSpec{URL: "http://" + f.env.OriginAddr},
-			Hosts:    []string{Host},
-			Cache:    cachev1alpha1.CacheSpec{MaxSize: &size},
-		},
-	}
-	return f.c.Create(ctx, cp)
-}
-
 // size scales the fleet to n ready pods, fills them, and times the Purges.
 func (f *fleet) size(ctx context.Context, n int) error {
 	sz := FleetSize{Pods: n, Latency: map[string]Summary{}}
@@ -287,64 +250,6 @@ func (f *fleet) size(ctx context.Context, n int) error {
 		}
 	}
 	f.res.Sizes = append(f.res.Sizes, sz)
-	return nil
-}
-
-// scale sets the replicas and waits for n running, ready pods with IPs.
-func (f *fleet) scale(ctx context.Context, n int) ([]corev1.Pod, error) {
-	cp := &cachev1alpha1.CacheProxy{}
-	if err := f.c.Get(ctx, client.ObjectKey{Namespace: fleetNamespace, Name: fleetName}, cp); err != nil {
-		return nil, err
-	}
-	patch := client.MergeFrom(cp.DeepCopy())
-	cp.Spec.Replicas = ptr.To(int32(n))
-	if err := f.c.Patch(ctx, cp, patch); err != nil {
-		return nil, err
-	}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		var pods corev1.PodList
-		if err := f.c.List(ctx, &pods, client.InNamespace(fleetNamespace), client.MatchingLabels{controllers.LabelCacheProxy: fleetName}); err != nil {
-			return nil, err
-		}
-		var ready []corev1.Pod
-		for _, p := range pods.Items {
-			if p.DeletionTimestamp == nil && p.Status.PodIP != "" && podReady(&p) {
-				ready = append(ready, p)
-			}
-		}
-		if len(ready) == n && len(pods.Items) == n {
-			return ready, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%d of %d pods ready after 3 minutes (pod logs in %s)", len(ready), n, f.o.StateDir)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-// fill requests every object from every pod: misses on new pods, hits
-// (and refills of what earlier purges removed) on the others.
-func (f *fleet) fill(ctx context.Context, pods []corev1.Pod) error {
-	for _, p := range pods {
-		base := "http://" + p.Status.PodIP + ":8080"
-		if err := Fill(ctx, base, 0, f.o.Objects, f.o.FillWorkers, fleetPath); err != nil {
-			return fmt.Errorf("filling pod %s: %w", p.Name, err)
-		}
-	}
 	return nil
 }
 
@@ -452,245 +357,4 @@ func (f *fleet) kubectl(ctx context.Context, w *purgeWatch, n int, clientCreates
 	f.env.Logf("fleet: kubectl create %s ms (API client Create %s ms); kubectl create→Complete p50 %s ms",
 		fmtMs(f.res.KubectlCreate.P50), fmtMs(f.res.ClientCreate.P50), fmtMs(f.res.KubectlComplete.P50))
 	return nil
-}
-
-// purgeWatch delivers, for each expected Purge name, the first watch event
-// in which it is finished (Complete or Failed condition true).
-type purgeWatch struct {
-	w  watch.Interface
-	mu sync.Mutex // guards want and added
-	// want maps a Purge name to the channel its finishing event goes to,
-	// added to the one its ADDED event's time goes to.
-	want  map[string]chan finished
-	added map[string]chan time.Time
-}
-
-type finished struct {
-	at    time.Time
-	purge *cachev1alpha1.Purge
-}
-
-func newPurgeWatch(ctx context.Context, c client.WithWatch) (*purgeWatch, error) {
-	w, err := c.Watch(ctx, &cachev1alpha1.PurgeList{}, client.InNamespace(fleetNamespace))
-	if err != nil {
-		return nil, err
-	}
-	pw := &purgeWatch{w: w, want: map[string]chan finished{}, added: map[string]chan time.Time{}}
-	go pw.run()
-	return pw, nil
-}
-
-func (pw *purgeWatch) run() {
-	for ev := range pw.w.ResultChan() {
-		at := time.Now()
-		p, ok := ev.Object.(*cachev1alpha1.Purge)
-		if !ok || (ev.Type != watch.Added && ev.Type != watch.Modified) {
-			continue
-		}
-		if ev.Type == watch.Added {
-			pw.mu.Lock()
-			if ch := pw.added[p.Name]; ch != nil {
-				ch <- at
-				delete(pw.added, p.Name)
-			}
-			pw.mu.Unlock()
-		}
-		if !meta.IsStatusConditionTrue(p.Status.Conditions, cachev1alpha1.PurgeConditionComplete) &&
-			!meta.IsStatusConditionTrue(p.Status.Conditions, cachev1alpha1.PurgeConditionFailed) {
-			continue
-		}
-		pw.mu.Lock()
-		ch := pw.want[p.Name]
-		delete(pw.want, p.Name)
-		pw.mu.Unlock()
-		if ch != nil {
-			ch <- finished{at: at, purge: p}
-		}
-	}
-}
-
-func (pw *purgeWatch) expect(name string) (added <-chan time.Time, done <-chan finished) {
-	ch := make(chan finished, 1)
-	a := make(chan time.Time, 1)
-	pw.mu.Lock()
-	pw.want[name], pw.added[name] = ch, a
-	pw.mu.Unlock()
-	return a, ch
-}
-
-func (pw *purgeWatch) stop() { pw.w.Stop() }
-
-// managerHistograms are the operator's histograms read around each size:
-// its admin calls to pods, the time a Purge waits in the controller's
-// queue, and the time of one reconcile.
-var managerHistograms = map[string]string{
-	"podCall":   `purge_operator_pod_call_duration_seconds{result="success"}`,
-	"queue":     `workqueue_queue_duration_seconds{controller="purge",name="purge"}`,
-	"reconcile": `controller_runtime_reconcile_time_seconds{controller="purge"}`,
-}
-
-// histogramTotals is the count and sum of each managerHistograms entry.
-type histogramTotals map[string][2]float64
-
-// meanMillis is the mean of a histogram between two scrapes, in ms.
-func meanMillis(before, after histogramTotals, name string) (mean, count float64) {
-	n := after[name][0] - before[name][0]
-	if n <= 0 {
-		return 0, 0
-	}
-	return (after[name][1] - before[name][1]) / n * 1000, n
-}
-
-// scrapeManager reads the count and sum of managerHistograms from the
-// manager's metrics.
-func scrapeManager(ctx context.Context, url string) (histogramTotals, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := quickClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out := histogramTotals{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		for key, series := range managerHistograms {
-			name, labels, _ := strings.Cut(series, "{")
-			for i, suffix := range []string{"_count", "_sum"} {
-				if v, ok := strings.CutPrefix(line, name+suffix+"{"+labels+" "); ok {
-					t := out[key]
-					t[i], _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
-					out[key] = t
-				}
-			}
-		}
-	}
-	return out, sc.Err()
-}
-
-func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
-
-// podTimes fills in FirstPodMillis and LastPodMillis of the Purges timed
-// at size n from the pods' logs: cacheproxy logs each invalidation when it
-// is done, with its id ("<purge uid>/<generation>") and a millisecond
-// timestamp.
-func (f *fleet) podTimes(n int) {
-	done := map[string][]time.Time{} // uid → when each pod finished
-	logs, _ := filepath.Glob(filepath.Join(f.o.StateDir, "pods", "*.log"))
-	for _, path := range logs {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		for line := range strings.SplitSeq(string(data), "\n") {
-			if !strings.Contains(line, "msg=Invalidation ") {
-				continue
-			}
-			var at time.Time
-			var uid string
-			for field := range strings.FieldsSeq(line) {
-				if v, ok := strings.CutPrefix(field, "time="); ok {
-					at, _ = time.Parse(time.RFC3339Nano, v)
-				}
-				if v, ok := strings.CutPrefix(field, "id="); ok {
-					uid, _, _ = strings.Cut(v, "/")
-				}
-			}
-			if uid != "" && !at.IsZero() {
-				done[uid] = append(done[uid], at)
-			}
-		}
-	}
-	for i := range f.res.Purges {
-		fp := &f.res.Purges[i]
-		ts := done[fp.UID]
-		if fp.Pods != n || len(ts) == 0 {
-			continue
-		}
-		first, last := ts[0], ts[0]
-		for _, t := range ts {
-			if t.Before(first) {
-				first = t
-			}
-			if t.After(last) {
-				last = t
-			}
-		}
-		fp.FirstPodMillis = float64(first.Sub(fp.Created)) / float64(time.Millisecond)
-		fp.LastPodMillis = float64(last.Sub(fp.Created)) / float64(time.Millisecond)
-	}
-}
-
-// The API reads apiReads times.
-const (
-	readListPods           = "list pods (consistent)"
-	readListPodsAfterWrite = "list pods (consistent) right after another write"
-	readListPodsCached     = "list pods (resourceVersion=0)"
-	readGetSecret          = "get secret"
-)
-
-// apiReads times the reads the Purge controller makes before its pod
-// calls, the way it makes them (uncached: a LIST of the fleet's pods and a
-// GET of the token Secret), and a LIST served from the API server's watch
-// cache (resourceVersion "0") for comparison. A reconcile's LIST follows
-// the Purge's creation, a write to another resource; "right after another
-// write" reproduces that with a ConfigMap update just before the LIST
-// (not timed).
-func (f *fleet) apiReads(ctx context.Context) (map[string]Summary, error) {
-	const samples = 20
-	sel := client.MatchingLabels{controllers.LabelCacheProxy: fleetName}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: fleetNamespace, Name: "bench-writes"}}
-	if err := f.c.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
-		return nil, err
-	}
-	write := 0
-	var timed time.Duration // set by a read that times only part of itself
-	reads := map[string]func() error{
-		readListPods: func() error {
-			var pods corev1.PodList
-			return f.c.List(ctx, &pods, client.InNamespace(fleetNamespace), sel)
-		},
-		readListPodsAfterWrite: func() error {
-			write++
-			cm.Data = map[string]string{"n": strconv.Itoa(write)}
-			if err := f.c.Update(ctx, cm); err != nil {
-				return err
-			}
-			start := time.Now()
-			var pods corev1.PodList
-			err := f.c.List(ctx, &pods, client.InNamespace(fleetNamespace), sel)
-			timed = time.Since(start)
-			return err
-		},
-		readListPodsCached: func() error {
-			var pods corev1.PodList
-			return f.c.List(ctx, &pods, client.InNamespace(fleetNamespace), sel, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}})
-		},
-		readGetSecret: func() error {
-			var s corev1.Secret
-			return f.c.Get(ctx, client.ObjectKey{Namespace: fleetNamespace, Name: fleetName + "-admin-token"}, &s)
-		},
-	}
-	out := map[string]Summary{}
-	for name, read := range reads {
-		var ds []time.Duration
-		for range samples {
-			timed = 0
-			start := time.Now()
-			if err := read(); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			if timed == 0 {
-				timed = time.Since(start)
-			}
-			ds = append(ds, timed)
-			time.Sleep(10 * time.Millisecond) // spaced like reconciles, not back to back
-		}
-		out[name] = Summarize(ds)
-	}
-	return out, nil
 }

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
-	"github.com/cacheops/purge-operator/controllers"
 )
 
 // host is the one Host the fleets serve; every request and Purge URL uses
@@ -125,7 +124,7 @@ func (f *fleet) waitReady(ctx context.Context, replicas int) []corev1.Pod {
 func (f *fleet) livePods(ctx context.Context, g Gomega) []corev1.Pod {
 	var list corev1.PodList
 	g.Expect(k8sClient.List(ctx, &list, client.InNamespace(f.ns),
-		client.MatchingLabels{controllers.LabelCacheProxy: "edge"})).To(Succeed())
+		client.MatchingLabels{cachev1alpha1.LabelCacheProxy: "edge"})).To(Succeed())
 	var pods []corev1.Pod
 	for _, p := range list.Items {
 		if p.DeletionTimestamp.IsZero() {

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
-	"github.com/cacheops/purge-operator/controllers"
+	fleetnames "github.com/cacheops/purge-operator/controllers/fleet"
 )
 
 // A Purge kept in Git is applied again and again by a GitOps pipeline; it
@@ -88,9 +88,9 @@ var _ = Describe("Deleting a CacheProxy", func() {
 		}
 		key := func(name string) client.ObjectKey { return client.ObjectKey{Namespace: f.ns, Name: name} }
 		children := map[string]client.Object{
-			"edge":             &appsv1.Deployment{},
-			"edge/service":     &corev1.Service{},
-			"edge-admin-token": &corev1.Secret{},
+			"edge":                             &appsv1.Deployment{},
+			"edge/service":                     &corev1.Service{},
+			fleetnames.TokenSecretName("edge"): &corev1.Secret{},
 		}
 		for name, obj := range children {
 			Expect(k8sClient.Get(ctx, key(strings.TrimSuffix(name, "/service")), obj)).To(Succeed())
@@ -109,7 +109,7 @@ var _ = Describe("Deleting a CacheProxy", func() {
 			g.Expect(sets.Items).To(BeEmpty())
 			var pods corev1.PodList
 			g.Expect(k8sClient.List(ctx, &pods, client.InNamespace(f.ns),
-				client.MatchingLabels{controllers.LabelCacheProxy: "edge"})).To(Succeed())
+				client.MatchingLabels{cachev1alpha1.LabelCacheProxy: "edge"})).To(Succeed())
 			g.Expect(pods.Items).To(BeEmpty())
 		}).WithContext(ctx).Should(Succeed())
 		for _, pid := range pids {

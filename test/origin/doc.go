@@ -31,5 +31,5 @@
 //	GET  /_origin/stats    JSON: failing, and per URL requests and versions
 //
 // The handler is an http.Handler so tests run it in process with httptest;
-// cmd/demo-origin serves it on a port.
+// test/cmd/demo-origin serves it on a port.
 package origin

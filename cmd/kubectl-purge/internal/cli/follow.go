@@ -46,11 +46,6 @@ func newTracker(out io.Writer, created time.Time) *tracker {
 	return &tracker{out: out, created: created, now: time.Now, pods: map[string]podSeen{}}
 }
 
-// isFinished reports whether the Purge reached Complete or Failed.
-func isFinished(p *cachev1alpha1.Purge) bool {
-	return p.Status.Phase == cachev1alpha1.PurgeComplete || p.Status.Phase == cachev1alpha1.PurgeFailed
-}
-
 // observe prints what is new in p and reports whether the Purge ended.
 func (t *tracker) observe(p *cachev1alpha1.Purge) bool {
 	s := &p.Status
@@ -66,7 +61,7 @@ func (t *tracker) observe(p *cachev1alpha1.Purge) bool {
 	for i := range s.Pods {
 		t.pod(&s.Pods[i], p.Spec.DryRun)
 	}
-	if isFinished(p) {
+	if p.Status.Finished() {
 		fmt.Fprintln(t.out, t.summary(p))
 		return true
 	}

@@ -31,8 +31,8 @@ import (
 //
 // No operator runs: where a spec needs a Purge's status to move, the test
 // plays the operator and writes the status itself, as the controller
-// would (summarizeForTest mirrors controllers/purge_status.go). The
-// controller is tested on its own (controllers/), and playing it here lets
+// would, with the operator's own code (controllers/purgestatus). The
+// controller is tested on its own (controllers/purge), and playing it here lets
 // each spec decide when each pod answers, so "a line per pod as it
 // answers" and the timeout can be asserted exactly. The real plugin and
 // the real operator meet in the localcluster session of the README.
@@ -190,8 +190,7 @@ func playOperator(ns, name string, started bool, pods ...cachev1alpha1.PodPurgeS
 	Eventually(func(g Gomega) {
 		var p cachev1alpha1.Purge
 		g.Expect(k8sClient.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, &p)).To(Succeed())
-		summarizeForTest(&p.Status, pods, started)
-		p.Status.ObservedGeneration = p.Generation
+		playedStatus(&p.Status, p.Generation, p.Spec.CacheProxyRef.Name, pods, started)
 		g.Expect(k8sClient.Status().Update(context.Background(), &p)).To(Succeed())
 	}).Should(Succeed())
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/controllers/purgestatus"
 )
 
 // purgeWith is a Purge of CacheProxy edge whose status is summarised from
@@ -25,13 +25,22 @@ func purgeWith(dryRun bool, pods ...cachev1alpha1.PodPurgeStatus) *cachev1alpha1
 		ObjectMeta: metav1.ObjectMeta{Name: "edge-simple-abcde", Namespace: "web"},
 		Spec:       cachev1alpha1.PurgeSpec{CacheProxyRef: cachev1alpha1.CacheProxyReference{Name: "edge"}, DryRun: dryRun},
 	}
-	summarizeForTest(&p.Status, pods, len(pods) > 0)
+	playedStatus(&p.Status, p.Generation, p.Spec.CacheProxyRef.Name, pods, len(pods) > 0)
 	return p
 }
 
 func pod(name string, phase cachev1alpha1.PodPurgePhase, attempts int32, matched, invalidated, refetched int64, lastError string) cachev1alpha1.PodPurgeStatus {
-	return cachev1alpha1.PodPurgeStatus{Name: name, IP: "10.0.0." + name[len(name)-1:], Phase: phase, Attempts: attempts,
-		Matched: matched, Invalidated: invalidated, Refetched: refetched, LastError: lastError}
+	return withReason(cachev1alpha1.PodPurgeStatus{Name: name, IP: "10.0.0." + name[len(name)-1:], Phase: phase, Attempts: attempts,
+		Matched: matched, Invalidated: invalidated, Refetched: refetched, LastError: lastError})
+}
+
+// withReason gives a Failed pod its failure reason: every failed pod of
+// these tests was given up at the deadline.
+func withReason(p cachev1alpha1.PodPurgeStatus) cachev1alpha1.PodPurgeStatus {
+	if p.Phase == cachev1alpha1.PodPurgeFailed {
+		p.FailureReason = cachev1alpha1.PodFailureDeadlineExceeded
+	}
+	return p
 }
 
 const (
@@ -78,7 +87,7 @@ func TestTrackerSummaries(t *testing.T) {
 	finished := purgeWith(false, pod("edge-1", succeeded, 1, 3, 3, 0, ""), pod("edge-2", failed, 5, 0, 0, 0, "deadline exceeded after 5 attempts; last error: 503"))
 	dry := purgeWith(true, pod("edge-1", succeeded, 1, 7, 0, 0, ""))
 	none := purgeWith(false)
-	summarizeForTest(&none.Status, nil, true)
+	playedStatus(&none.Status, none.Generation, none.Spec.CacheProxyRef.Name, nil, true)
 	for _, tc := range []struct {
 		name string
 		p    *cachev1alpha1.Purge
@@ -237,56 +246,17 @@ func TestWhat(t *testing.T) {
 	}
 }
 
-// summarizeForTest computes a status from pods the way the operator's
-// controller does (controllers/purge_status.go), for the tests that play
-// the operator: not started, or started with these target pods.
-func summarizeForTest(s *cachev1alpha1.PurgeStatus, pods []cachev1alpha1.PodPurgeStatus, started bool) {
+// playedStatus makes s the status the operator writes once the target
+// pods stand as given, computed by the operator's own code
+// (controllers/purgestatus): not started, or started with these pods.
+func playedStatus(s *cachev1alpha1.PurgeStatus, generation int64, cacheProxy string, pods []cachev1alpha1.PodPurgeStatus, started bool) {
+	now := time.Now()
 	s.Pods = pods
-	s.TargetPods = int32(len(pods))
-	s.SucceededPods, s.FailedPods, s.GonePods = 0, 0, 0
-	s.ObjectsMatched, s.ObjectsInvalidated, s.ObjectsRefetched = 0, 0, 0
-	pendingPods := 0
-	var failedNames []string
-	for _, p := range pods {
-		switch p.Phase {
-		case succeeded:
-			s.SucceededPods++
-		case failed:
-			s.FailedPods++
-			failedNames = append(failedNames, fmt.Sprintf("%s (%s)", p.Name, p.LastError))
-		case gone:
-			s.GonePods++
-		case pending:
-			pendingPods++
+	if started {
+		if !s.Started() {
+			s.StartTime = &metav1.Time{Time: now}
 		}
-		s.ObjectsMatched += p.Matched
-		s.ObjectsInvalidated += p.Invalidated
-		s.ObjectsRefetched += p.Refetched
+		purgestatus.SetTargetResolvedCondition(s, generation, cacheProxy, true)
 	}
-	if !started {
-		s.Phase = cachev1alpha1.PurgePending
-		return
-	}
-	now := metav1.Now()
-	if s.StartTime == nil {
-		s.StartTime = &now
-	}
-	s.Progress = fmt.Sprintf("%d/%d", s.SucceededPods+s.GonePods, s.TargetPods)
-	failedCond := metav1.Condition{Type: cachev1alpha1.PurgeConditionFailed, Status: metav1.ConditionFalse,
-		Reason: cachev1alpha1.ReasonInProgress, Message: "no target pod failed"}
-	switch {
-	case pendingPods > 0:
-		s.Phase = cachev1alpha1.PurgeRunning
-	case s.FailedPods > 0:
-		s.Phase = cachev1alpha1.PurgeFailed
-		failedCond.Status, failedCond.Reason = metav1.ConditionTrue, cachev1alpha1.ReasonDeadlineExceeded
-		failedCond.Message = fmt.Sprintf("%d of %d target pods failed: %s", s.FailedPods, s.TargetPods, strings.Join(failedNames, "; "))
-	default:
-		s.Phase = cachev1alpha1.PurgeComplete
-		failedCond.Reason = cachev1alpha1.ReasonAllPodsDone
-	}
-	meta.SetStatusCondition(&s.Conditions, failedCond)
-	if (s.Phase == cachev1alpha1.PurgeComplete || s.Phase == cachev1alpha1.PurgeFailed) && s.CompletionTime == nil {
-		s.CompletionTime = &now
-	}
+	purgestatus.Summarize(s, generation, now)
 }

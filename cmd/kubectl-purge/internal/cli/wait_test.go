@@ -17,8 +17,8 @@ import (
 
 // podAt is a target pod's status entry.
 func podAt(name, ip string, phase cachev1alpha1.PodPurgePhase, attempts int32, invalidated, refetched int64, lastError string) cachev1alpha1.PodPurgeStatus {
-	return cachev1alpha1.PodPurgeStatus{Name: name, IP: ip, Phase: phase, Attempts: attempts,
-		Matched: invalidated, Invalidated: invalidated, Refetched: refetched, LastError: lastError}
+	return withReason(cachev1alpha1.PodPurgeStatus{Name: name, IP: ip, Phase: phase, Attempts: attempts,
+		Matched: invalidated, Invalidated: invalidated, Refetched: refetched, LastError: lastError})
 }
 
 var _ = Describe("kubectl purge --wait", func() {
@@ -212,7 +212,7 @@ var _ = Describe("kubectl purge list and status", func() {
 		Expect(res.out).To(MatchRegexp(`\nPOD +IP +PHASE +ATTEMPTS +MATCHED +INVALIDATED +REFETCHED +LAST ERROR\n` +
 			`edge-1 +10\.0\.0\.1 +Succeeded +1 +4 +4 +4 +\n` +
 			`edge-2 +10\.0\.0\.2 +Failed +3 +0 +0 +0 +deadline exceeded after 3 attempts; last error: refused\n`))
-		Expect(res.out).To(MatchRegexp(`\nCONDITION +STATUS +REASON +MESSAGE\nFailed +True +DeadlineExceeded +1 of 2 target pods failed: edge-2 `))
+		Expect(res.out).To(MatchRegexp(`\nCONDITION +STATUS +REASON +MESSAGE\n(.*\n)*Failed +True +DeadlineExceeded +1 of 2 target pods failed: edge-2 `))
 
 		By("showing the newest Purge when no name is given")
 		Expect(cli.run("status").out).To(ContainSubstring("Name:        p\n"))

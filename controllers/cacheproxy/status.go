@@ -1,4 +1,4 @@
-package controllers
+package cacheproxy
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/controllers/fleet"
 )
 
 // cacheProxyStatusFor computes the status of cp from its live Deployment.
@@ -17,7 +18,7 @@ func cacheProxyStatusFor(cp *cachev1alpha1.CacheProxy, deploy *appsv1.Deployment
 	status := *cp.Status.DeepCopy()
 	status.Replicas = deploy.Status.Replicas
 	status.ReadyReplicas = deploy.Status.ReadyReplicas
-	status.Selector = labels.SelectorFromSet(selectorLabels(cp.Name)).String()
+	status.Selector = labels.SelectorFromSet(fleet.SelectorLabels(cp.Name)).String()
 	status.ObservedGeneration = cp.Generation
 	setAvailableCondition(&status, cp.Generation, deploy)
 	return status

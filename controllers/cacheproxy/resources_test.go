@@ -1,4 +1,4 @@
-package controllers
+package cacheproxy
 
 import (
 	"slices"
@@ -110,7 +110,7 @@ func TestDeploymentFor(t *testing.T) {
 			if got, ok := c.Resources.Limits[corev1.ResourceMemory]; tt.memLimit != "" && (!ok || got.String() != tt.memLimit) {
 				t.Errorf("memory limit = %s, want %s", got.String(), tt.memLimit)
 			}
-			if d.Spec.Selector.MatchLabels[LabelCacheProxy] != "edge" || d.Spec.Template.Labels[labelManagedBy] != managedBy {
+			if d.Spec.Selector.MatchLabels[cachev1alpha1.LabelCacheProxy] != "edge" || d.Spec.Template.Labels[cachev1alpha1.LabelManagedBy] != cachev1alpha1.ManagedBy {
 				t.Errorf("labels: selector %v, template %v", d.Spec.Selector.MatchLabels, d.Spec.Template.Labels)
 			}
 			if d.OwnerReferences[0].UID != "uid-1" || !*d.OwnerReferences[0].Controller {
@@ -183,7 +183,7 @@ func TestServiceFor(t *testing.T) {
 	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 8080 || svc.Spec.Ports[0].TargetPort.StrVal != "http" {
 		t.Errorf("ports = %+v, want only the public port 8080", svc.Spec.Ports)
 	}
-	if svc.Spec.Selector[LabelCacheProxy] != "edge" || svc.Spec.Selector[labelManagedBy] != "" {
+	if svc.Spec.Selector[cachev1alpha1.LabelCacheProxy] != "edge" || svc.Spec.Selector[cachev1alpha1.LabelManagedBy] != "" {
 		t.Errorf("selector = %v, want the pod selector labels", svc.Spec.Selector)
 	}
 }

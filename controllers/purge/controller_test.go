@@ -1,4 +1,4 @@
-package controllers_test
+package purge_test
 
 import (
 	"context"
@@ -14,7 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
-	"github.com/cacheops/purge-operator/controllers"
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
+	fleetnames "github.com/cacheops/purge-operator/controllers/fleet"
 )
 
 // podsIn returns a Purge's per-pod entries by pod name.
@@ -298,8 +299,8 @@ var _ = Describe("The Purge controller", func() {
 		// controller uses the token in it and never overwrites it.
 		f.token = "a-token-chosen-in-advance"
 		Expect(k8sClient.Create(ctx, &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "edge-admin-token", Namespace: ns},
-			Data:       map[string][]byte{controllers.TokenKey: []byte(f.token)},
+			ObjectMeta: metav1.ObjectMeta{Name: fleetnames.TokenSecretName("edge"), Namespace: ns},
+			Data:       map[string][]byte{fleetnames.TokenKey: []byte(f.token)},
 		})).To(Succeed())
 		tmpl := podTemplateOf(f.cp)
 		for i := range 2 {
@@ -398,20 +399,17 @@ func expectEvent(obj client.Object, reason, text string) {
 	}).Should(Succeed())
 }
 
-// podTemplateOf is the pod template the CacheProxy controller gives the
-// Deployment of cp, for specs that need pods before the CacheProxy exists.
+// podTemplateOf is the part of the pod template the CacheProxy controller
+// gives the Deployment of cp that the Purge controller reads (labels,
+// admin port), built with the names both controllers share, for specs that
+// need pods before the CacheProxy exists.
 func podTemplateOf(cp *cachev1alpha1.CacheProxy) *corev1.PodTemplateSpec {
 	return &corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{
-			"app.kubernetes.io/name":       "cacheproxy",
-			"app.kubernetes.io/instance":   cp.Name,
-			"app.kubernetes.io/managed-by": "purge-operator",
-			controllers.LabelCacheProxy:    cp.Name,
-		}},
+		ObjectMeta: metav1.ObjectMeta{Labels: fleetnames.ObjectLabels(cp.Name)},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name:  "cacheproxy",
 			Image: "ghcr.io/cacheops/cacheproxy:test",
-			Ports: []corev1.ContainerPort{{Name: "admin", ContainerPort: 9090}},
+			Ports: []corev1.ContainerPort{{Name: fleetnames.AdminPortName, ContainerPort: admin.DefaultPort}},
 		}}},
 	}
 }

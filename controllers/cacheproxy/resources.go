@@ -1,4 +1,4 @@
-package controllers
+package cacheproxy
 
 import (
 	"crypto/sha256"
@@ -16,29 +16,18 @@ import (
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
+	"github.com/cacheops/purge-operator/controllers/fleet"
 )
 
-// Names and labels of what the CacheProxy controller creates. They are
-// deterministic, so a restarted operator finds its children again.
+// Names of what the CacheProxy controller creates beyond those of
+// controllers/fleet, which the Purge controller shares.
 const (
-	// LabelCacheProxy names the CacheProxy a pod, Deployment, Service or
-	// Secret belongs to. The Purge controller finds target pods by it.
-	LabelCacheProxy = "cache.cacheops.io/cacheproxy"
-	labelName       = "app.kubernetes.io/name"
-	labelInstance   = "app.kubernetes.io/instance"
-	labelManagedBy  = "app.kubernetes.io/managed-by"
-	managedBy       = "purge-operator"
-
 	// AnnotationConfigHash on the pod template changes whenever the pods'
 	// configuration does, the admin token included, so they roll.
 	AnnotationConfigHash = "cache.cacheops.io/config-hash"
 
-	// TokenKey is the Secret key holding the admin API bearer token.
-	TokenKey = "token"
-
 	containerName   = "cacheproxy"
 	httpPortName    = "http"
-	adminPortName   = "admin"
 	httpPort        = 8080
 	tokenEnvVar     = "ADMIN_TOKEN"
 	podIPEnvVar     = "POD_IP"
@@ -47,28 +36,16 @@ const (
 	terminationWait = 30
 )
 
-// tokenSecretName is the name of the Secret holding a fleet's admin token.
-func tokenSecretName(cacheProxy string) string { return cacheProxy + "-admin-token" }
-
-// selectorLabels select the pods of one CacheProxy.
-func selectorLabels(cacheProxy string) map[string]string {
-	return map[string]string{
-		labelName:       "cacheproxy",
-		labelInstance:   cacheProxy,
-		LabelCacheProxy: cacheProxy,
+// childMeta is the metadata of a child of cp named name: in its namespace,
+// labelled as part of its fleet, owned and controlled by it, so the
+// garbage collector removes it with cp.
+func childMeta(cp *cachev1alpha1.CacheProxy, name string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:            name,
+		Namespace:       cp.Namespace,
+		Labels:          fleet.ObjectLabels(cp.Name),
+		OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(cp, cachev1alpha1.GroupVersion.WithKind("CacheProxy"))},
 	}
-}
-
-// objectLabels label every child object; managed-by scopes the manager's
-// caches to its own objects.
-func objectLabels(cp *cachev1alpha1.CacheProxy) map[string]string {
-	l := selectorLabels(cp.Name)
-	l[labelManagedBy] = managedBy
-	return l
-}
-
-func ownerRef(cp *cachev1alpha1.CacheProxy) metav1.OwnerReference {
-	return *metav1.NewControllerRef(cp, cachev1alpha1.GroupVersion.WithKind("CacheProxy"))
 }
 
 // tokenSecretFor is the admin-token Secret a CacheProxy starts with. It is
@@ -76,15 +53,10 @@ func ownerRef(cp *cachev1alpha1.CacheProxy) metav1.OwnerReference {
 func tokenSecretFor(cp *cachev1alpha1.CacheProxy, token string) *corev1.Secret {
 	return &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:            tokenSecretName(cp.Name),
-			Namespace:       cp.Namespace,
-			Labels:          objectLabels(cp),
-			OwnerReferences: []metav1.OwnerReference{ownerRef(cp)},
-		},
+		ObjectMeta: childMeta(cp, fleet.TokenSecretName(cp.Name)),
 		Type:      corev1.SecretTypeOpaque,
 		Immutable: ptr.To(true),
-		Data:      map[string][]byte{TokenKey: []byte(token)},
+		Data:      map[string][]byte{fleet.TokenKey: []byte(token)},
 	}
 }
 
@@ -93,15 +65,10 @@ func tokenSecretFor(cp *cachev1alpha1.CacheProxy, token string) *corev1.Secret {
 func serviceFor(cp *cachev1alpha1.CacheProxy) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:            cp.Name,
-			Namespace:       cp.Namespace,
-			Labels:          objectLabels(cp),
-			OwnerReferences: []metav1.OwnerReference{ownerRef(cp)},
-		},
+		ObjectMeta: childMeta(cp, cp.Name),
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
-			Selector: selectorLabels(cp.Name),
+			Selector: fleet.SelectorLabels(cp.Name),
 			Ports: []corev1.ServicePort{{
 				Name:       httpPortName,
 				Protocol:   corev1.ProtocolTCP,
@@ -131,18 +98,13 @@ func deploymentFor(cp *cachev1alpha1.CacheProxy, defaults fleetDefaults, tokenHa
 	args := cacheProxyArgs(cp, defaults.listenOnPodIP)
 	return &appsv1.Deployment{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:            cp.Name,
-			Namespace:       cp.Namespace,
-			Labels:          objectLabels(cp),
-			OwnerReferences: []metav1.OwnerReference{ownerRef(cp)},
-		},
+		ObjectMeta: childMeta(cp, cp.Name),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(ptr.Deref(cp.Spec.Replicas, 1)),
-			Selector: &metav1.LabelSelector{MatchLabels: selectorLabels(cp.Name)},
+			Selector: &metav1.LabelSelector{MatchLabels: fleet.SelectorLabels(cp.Name)},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
-					Labels:      objectLabels(cp),
+					Labels:      fleet.ObjectLabels(cp.Name),
 					Annotations: map[string]string{AnnotationConfigHash: configHash(image, args, tokenHash)},
 				},
 				Spec: podSpecFor(cp, image, args, defaults.listenOnPodIP),
@@ -155,7 +117,7 @@ func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string, liste
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: path, Port: intstr.FromString(adminPortName), Scheme: corev1.URISchemeHTTP,
+				Path: path, Port: intstr.FromString(fleet.AdminPortName), Scheme: corev1.URISchemeHTTP,
 			}},
 			PeriodSeconds:    period,
 			TimeoutSeconds:   2,
@@ -178,7 +140,7 @@ func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string, liste
 			Env:   envFor(cp, listenOnPodIP),
 			Ports: []corev1.ContainerPort{
 				{Name: httpPortName, ContainerPort: httpPort, Protocol: corev1.ProtocolTCP},
-				{Name: adminPortName, ContainerPort: admin.DefaultPort, Protocol: corev1.ProtocolTCP},
+				{Name: fleet.AdminPortName, ContainerPort: admin.DefaultPort, Protocol: corev1.ProtocolTCP},
 			},
 			ReadinessProbe: probe(admin.ReadyzPath, 2, 2),
 			LivenessProbe:  probe(admin.HealthzPath, 10, 3),
@@ -203,8 +165,8 @@ func envFor(cp *cachev1alpha1.CacheProxy, listenOnPodIP bool) []corev1.EnvVar {
 	}
 	return append(env, corev1.EnvVar{Name: tokenEnvVar, ValueFrom: &corev1.EnvVarSource{
 		SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: tokenSecretName(cp.Name)},
-			Key:                  TokenKey,
+			LocalObjectReference: corev1.LocalObjectReference{Name: fleet.TokenSecretName(cp.Name)},
+			Key:                  fleet.TokenKey,
 		},
 	}})
 }

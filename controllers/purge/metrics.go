@@ -1,13 +1,13 @@
-package controllers
+package purge
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// PurgeMetrics are the Purge controller's Prometheus metrics. They are
+// Metrics are the Purge controller's Prometheus metrics. They are
 // registered once, by the manager's main, on controller-runtime's
 // registry, so they are served on the manager's /metrics.
-type PurgeMetrics struct {
+type Metrics struct {
 	// Duration observes, per finished Purge, the time from its creation
 	// to Complete or Failed. Creation times have one-second resolution.
 	Duration *prometheus.HistogramVec
@@ -17,9 +17,9 @@ type PurgeMetrics struct {
 	PodCallFailures *prometheus.CounterVec
 }
 
-// NewPurgeMetrics creates the metrics and registers them on reg.
-func NewPurgeMetrics(reg prometheus.Registerer) (*PurgeMetrics, error) {
-	m := &PurgeMetrics{
+// NewMetrics creates the metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
 		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "purge_operator_purge_duration_seconds",
 			Help:    "Time from a Purge's creation to Complete or Failed, by result.",

@@ -1,4 +1,4 @@
-package controllers
+package purge
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func expiry(purge *cachev1alpha1.Purge) (time.Time, bool) {
 
 // deleteIfExpired deletes a finished Purge once its TTL has passed, and
 // otherwise asks to be called again then, as the Job TTL controller does.
-func (r *PurgeReconciler) deleteIfExpired(ctx context.Context, purge *cachev1alpha1.Purge) (ctrl.Result, error) {
+func (r *Reconciler) deleteIfExpired(ctx context.Context, purge *cachev1alpha1.Purge) (ctrl.Result, error) {
 	at, ok := expiry(purge)
 	if !ok {
 		return ctrl.Result{}, nil

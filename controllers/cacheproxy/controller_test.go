@@ -1,4 +1,4 @@
-package controllers_test
+package cacheproxy_test
 
 import (
 	"context"
@@ -14,7 +14,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
-	"github.com/cacheops/purge-operator/controllers"
+	"github.com/cacheops/purge-operator/controllers/cacheproxy"
+	"github.com/cacheops/purge-operator/controllers/fleet"
 )
 
 var _ = Describe("The CacheProxy controller", func() {
@@ -65,15 +66,15 @@ var _ = Describe("The CacheProxy controller", func() {
 		Expect(svc.Spec.Ports[0].Port).To(Equal(int32(8080)))
 
 		var secret corev1.Secret
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: "edge-admin-token"}, &secret)).To(Succeed())
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: fleet.TokenSecretName(cp.Name)}, &secret)).To(Succeed())
 		owned(&secret)
-		Expect(secret.Data[controllers.TokenKey]).To(HaveLen(43), "32 random bytes, base64url")
+		Expect(secret.Data[fleet.TokenKey]).To(HaveLen(43), "32 random bytes, base64url")
 	})
 
 	It("rolls the pods on a spec change and keeps the token", func(ctx SpecContext) {
 		before := deployment(ctx)
 		token := adminToken(ctx, cp)
-		hash := before.Spec.Template.Annotations[controllers.AnnotationConfigHash]
+		hash := before.Spec.Template.Annotations[cacheproxy.AnnotationConfigHash]
 		Expect(hash).NotTo(BeEmpty())
 
 		update(ctx, cp, func() { cp.Spec.Origin.URL = "http://web-v2.web.svc:8080" })
@@ -81,22 +82,22 @@ var _ = Describe("The CacheProxy controller", func() {
 			d := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())
 			g.Expect(d.Spec.Template.Spec.Containers[0].Args).To(ContainElement("--origin=http://web-v2.web.svc:8080"))
-			g.Expect(d.Spec.Template.Annotations[controllers.AnnotationConfigHash]).NotTo(Equal(hash))
+			g.Expect(d.Spec.Template.Annotations[cacheproxy.AnnotationConfigHash]).NotTo(Equal(hash))
 		}).Should(Succeed())
 		Expect(adminToken(ctx, cp)).To(Equal(token), "the token is never overwritten")
 	})
 
 	It("creates a new token when its Secret is deleted, and rolls the pods", func(ctx SpecContext) {
-		hash := deployment(ctx).Spec.Template.Annotations[controllers.AnnotationConfigHash]
+		hash := deployment(ctx).Spec.Template.Annotations[cacheproxy.AnnotationConfigHash]
 		old := adminToken(ctx, cp)
-		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "edge-admin-token", Namespace: cp.Namespace}})).To(Succeed())
+		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fleet.TokenSecretName(cp.Name), Namespace: cp.Namespace}})).To(Succeed())
 		// A spec change wakes the controller: it does not watch Secrets
 		// (it may not list them).
 		update(ctx, cp, func() { cp.Spec.Replicas = ptr.To[int32](2) })
 		Eventually(func(g Gomega) {
 			d := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())
-			g.Expect(d.Spec.Template.Annotations[controllers.AnnotationConfigHash]).NotTo(Equal(hash))
+			g.Expect(d.Spec.Template.Annotations[cacheproxy.AnnotationConfigHash]).NotTo(Equal(hash))
 		}).Should(Succeed())
 		Expect(adminToken(ctx, cp)).NotTo(Equal(old))
 	})

@@ -1,4 +1,4 @@
-package controllers_test
+package purge_test
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cacheproxy"
-	"github.com/cacheops/purge-operator/controllers"
+	fleetnames "github.com/cacheops/purge-operator/controllers/fleet"
 )
 
 const testHost = "www.example.com"
@@ -214,10 +214,10 @@ func adminToken(ctx context.Context, cp *cachev1alpha1.CacheProxy) string {
 	GinkgoHelper()
 	var secret corev1.Secret
 	Eventually(func(g Gomega) {
-		key := client.ObjectKey{Namespace: cp.Namespace, Name: cp.Name + "-admin-token"}
+		key := client.ObjectKey{Namespace: cp.Namespace, Name: fleetnames.TokenSecretName(cp.Name)}
 		g.Expect(k8sClient.Get(ctx, key, &secret)).To(Succeed())
 	}).Should(Succeed())
-	return string(secret.Data[controllers.TokenKey])
+	return string(secret.Data[fleetnames.TokenKey])
 }
 
 // addPods creates n more pods of the fleet, each served by a proxy.

@@ -1,4 +1,4 @@
-package controllers_test
+package purge_test
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,6 +25,7 @@ import (
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
 	"github.com/cacheops/purge-operator/controllers"
+	"github.com/cacheops/purge-operator/controllers/purge"
 )
 
 // The controllers run in a real manager against a real kube-apiserver and
@@ -38,7 +38,7 @@ var (
 	testEnv   *envtest.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
-	calls     = &countingCaller{inner: controllers.NewAdminCaller(64)}
+	calls     = &countingCaller{inner: purge.NewAdminCaller(64)}
 	// stopManager stops the running manager and waits until it has.
 	stopManager func()
 )
@@ -56,7 +56,7 @@ var _ = BeforeSuite(func() {
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 
 	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
 	var err error
@@ -78,37 +78,31 @@ var _ = AfterSuite(func() {
 	}
 })
 
-// startManager runs the operator's two controllers as cmd/manager wires
-// them, with short retry delays so the specs finish quickly.
+// startManager runs the operator's controllers as cmd/manager does
+// (controllers.Setup, the same label-scoped cache), with short retry delays
+// so the specs finish quickly.
 func startManager() (stop func()) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme.Scheme,
+		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		// The restart spec registers the same controllers a second time.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect((&controllers.CacheProxyReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		DefaultImage: "ghcr.io/cacheops/cacheproxy:test",
-	}).SetupWithManager(mgr)).To(Succeed())
-	metrics, err := controllers.NewPurgeMetrics(prometheus.NewRegistry())
-	Expect(err).NotTo(HaveOccurred())
-	Expect((&controllers.PurgeReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		Recorder:    mgr.GetEventRecorder("purge-operator"),
-		Clock:       clock.RealClock{},
-		Caller:      calls,
-		CallTimeout: 3 * time.Second,
-		Backoff:     controllers.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond},
+	Expect(controllers.Setup(mgr, controllers.Options{
+		CacheProxyImage: "ghcr.io/cacheops/cacheproxy:test",
+		Caller:          calls,
+		CallTimeout:     3 * time.Second,
+		Backoff:         purge.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond},
 		// Short, so a spec sees a pass write partial results while a
 		// call hangs.
 		ProgressInterval: 100 * time.Millisecond,
-		Metrics:          metrics,
-	}).SetupWithManager(mgr, 4)).To(Succeed())
+		PurgeWorkers:     4,
+		// A registry per manager: the restart spec starts a second one.
+		Registerer: prometheus.NewRegistry(),
+	})).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -123,7 +117,7 @@ func startManager() (stop func()) {
 // countingCaller calls pods for real and counts the calls per endpoint,
 // so specs can tell which pods the controller reached.
 type countingCaller struct {
-	inner controllers.PodCaller
+	inner purge.PodCaller
 	mu    sync.Mutex // guards n
 	n     map[string]int
 }

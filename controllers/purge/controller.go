@@ -1,4 +1,4 @@
-package controllers
+package purge
 
 import (
 	"context"
@@ -25,6 +25,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/controllers/fleet"
+	"github.com/cacheops/purge-operator/controllers/purgestatus"
 )
 
 // +kubebuilder:rbac:groups=cache.cacheops.io,resources=purges,verbs=get;list;watch;delete
@@ -35,9 +37,19 @@ import (
 // CacheProxy or pod event wakes only the Purges that target it.
 const cacheProxyRefIndex = "spec.cacheProxyRef.name"
 
-// PurgeReconciler fans each Purge out to the admin API of every pod of its
+// Defaults of the Reconciler's fields, which the manager's flags show.
+const (
+	// DefaultCallTimeout bounds one admin call.
+	DefaultCallTimeout = 10 * time.Second
+	// DefaultConcurrency bounds the calls in flight for one Purge.
+	DefaultConcurrency = 32
+	// DefaultProgressInterval bounds how long a pass waits for its calls.
+	DefaultProgressInterval = 500 * time.Millisecond
+)
+
+// Reconciler fans each Purge out to the admin API of every pod of its
 // CacheProxy and records, per pod, what happened.
-type PurgeReconciler struct {
+type Reconciler struct {
 	client.Client
 	// APIReader reads, uncached, the admin-token Secret and the pods.
 	APIReader client.Reader
@@ -47,18 +59,19 @@ type PurgeReconciler struct {
 	Clock clock.PassiveClock
 	// Caller sends the invalidations to the pods.
 	Caller PodCaller
-	// CallTimeout bounds one admin call. Zero means 10s.
+	// CallTimeout bounds one admin call. Zero means DefaultCallTimeout.
 	CallTimeout time.Duration
-	// Concurrency bounds the calls in flight for one Purge. Zero means 32.
+	// Concurrency bounds the calls in flight for one Purge. Zero means
+	// DefaultConcurrency.
 	Concurrency int
 	// Backoff spaces the retries of a failed pod.
 	Backoff Backoff
 	// ProgressInterval bounds how long one pass waits for the calls it
 	// started before it writes the results so far; calls still running
-	// wake the Purge when they end. Zero means 500ms.
+	// wake the Purge when they end. Zero means DefaultProgressInterval.
 	ProgressInterval time.Duration
 	// Metrics, if set, observe purge durations and pod calls.
-	Metrics *PurgeMetrics
+	Metrics *Metrics
 
 	calls *callTracker
 }
@@ -66,7 +79,7 @@ type PurgeReconciler struct {
 // Reconcile moves one Purge forward: resolve its CacheProxy, choose the
 // target pods once, record the calls that ended, start those that are due,
 // wait a little for them, and write the status once.
-func (r *PurgeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	// Read live, not from the cache: a pass that started from a status
 	// older than the last one written would call pods again and count
 	// their attempts twice.
@@ -77,7 +90,7 @@ func (r *PurgeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if isFinished(&purge.Status) {
+	if purge.Status.Finished() {
 		return r.deleteIfExpired(ctx, &purge)
 	}
 
@@ -104,14 +117,14 @@ func (r *PurgeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 		recorded = r.recordEndedCalls(&purge, status)
 		giveUp(status, deadlineOf(&purge, status), r.Clock.Now(), r.calls.running(&purge))
 	}
-	setTargetResolvedCondition(status, purge.Generation, purge.Spec.CacheProxyRef.Name, status.StartTime != nil)
-	summarize(status, purge.Generation, r.Clock.Now())
+	purgestatus.SetTargetResolvedCondition(status, purge.Generation, purge.Spec.CacheProxyRef.Name, status.StartTime != nil)
+	purgestatus.Summarize(status, purge.Generation, r.Clock.Now())
 
 	if err := r.patchStatus(ctx, &purge, status); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.calls.drop(&purge, recorded)
-	if isFinished(status) {
+	if status.Finished() {
 		r.calls.forget(req.NamespacedName)
 	}
 	return r.next(&purge, status), nil
@@ -119,7 +132,7 @@ func (r *PurgeReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl
 
 // resolveTarget reports whether the Purge's CacheProxy exists and lists
 // the pods of its fleet.
-func (r *PurgeReconciler) resolveTarget(ctx context.Context, purge *cachev1alpha1.Purge) (bool, []corev1.Pod, error) {
+func (r *Reconciler) resolveTarget(ctx context.Context, purge *cachev1alpha1.Purge) (bool, []corev1.Pod, error) {
 	key := client.ObjectKey{Namespace: purge.Namespace, Name: purge.Spec.CacheProxyRef.Name}
 	found := true
 	if err := r.Get(ctx, key, &cachev1alpha1.CacheProxy{}); err != nil {
@@ -137,7 +150,7 @@ func (r *PurgeReconciler) resolveTarget(ctx context.Context, purge *cachev1alpha
 	// milliseconds old and its cache nearly empty. A target pod missing
 	// from it is confirmed gone by a consistent GET (confirmGone).
 	var pods corev1.PodList
-	if err := r.APIReader.List(ctx, &pods, client.InNamespace(key.Namespace), client.MatchingLabels(selectorLabels(key.Name)),
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(key.Namespace), client.MatchingLabels(fleet.SelectorLabels(key.Name)),
 		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}); err != nil {
 		return false, nil, fmt.Errorf("listing pods of CacheProxy %s: %w", key, err)
 	}
@@ -147,7 +160,7 @@ func (r *PurgeReconciler) resolveTarget(ctx context.Context, purge *cachev1alpha
 // confirmGone reads, consistently, each Pending target pod the list did
 // not show as it was, and adds those that still exist to live: a pod is
 // marked Gone only on the API server's word.
-func (r *PurgeReconciler) confirmGone(ctx context.Context, namespace string, s *cachev1alpha1.PurgeStatus, live map[string]*corev1.Pod) error {
+func (r *Reconciler) confirmGone(ctx context.Context, namespace string, s *cachev1alpha1.PurgeStatus, live map[string]*corev1.Pod) error {
 	for _, p := range s.Pods {
 		if pod, ok := live[p.Name]; p.Phase != cachev1alpha1.PodPurgePending || ok && pod.Status.PodIP == p.IP {
 			continue
@@ -177,14 +190,14 @@ func byName(pods []corev1.Pod) map[string]*corev1.Pod {
 func deadlineOf(purge *cachev1alpha1.Purge, s *cachev1alpha1.PurgeStatus) time.Time {
 	seconds := purge.Spec.DeadlineSeconds
 	if seconds <= 0 {
-		seconds = 120
+		seconds = cachev1alpha1.DefaultDeadlineSeconds
 	}
 	return s.StartTime.Add(time.Duration(seconds) * time.Second)
 }
 
 // patchStatus writes the status if it changed, then reports what changed
 // through events and metrics.
-func (r *PurgeReconciler) patchStatus(ctx context.Context, purge *cachev1alpha1.Purge, status *cachev1alpha1.PurgeStatus) error {
+func (r *Reconciler) patchStatus(ctx context.Context, purge *cachev1alpha1.Purge, status *cachev1alpha1.PurgeStatus) error {
 	if equality.Semantic.DeepEqual(&purge.Status, status) {
 		return nil
 	}
@@ -201,22 +214,22 @@ func (r *PurgeReconciler) patchStatus(ctx context.Context, purge *cachev1alpha1.
 
 // report emits an event for each transition of the Purge and observes its
 // duration when it ends.
-func (r *PurgeReconciler) report(purge *cachev1alpha1.Purge, before *cachev1alpha1.PurgeStatus) {
+func (r *Reconciler) report(purge *cachev1alpha1.Purge, before *cachev1alpha1.PurgeStatus) {
 	s := &purge.Status
 	if before.StartTime == nil && s.StartTime != nil {
-		r.Recorder.Eventf(purge, nil, corev1.EventTypeNormal, "Started", "Start",
+		r.Recorder.Eventf(purge, nil, corev1.EventTypeNormal, cachev1alpha1.ReasonStarted, "Start",
 			"Purging %d pods of CacheProxy %s", s.TargetPods, purge.Spec.CacheProxyRef.Name)
 	}
-	if isFinished(before) || !isFinished(s) {
+	if before.Finished() || !s.Finished() {
 		return
 	}
 	switch s.Phase {
 	case cachev1alpha1.PurgeComplete:
-		r.Recorder.Eventf(purge, nil, corev1.EventTypeNormal, "Completed", "Complete",
+		r.Recorder.Eventf(purge, nil, corev1.EventTypeNormal, cachev1alpha1.ReasonCompleted, "Complete",
 			"%d pods succeeded, %d gone; %d objects invalidated, %d refetched",
 			s.SucceededPods, s.GonePods, s.ObjectsInvalidated, s.ObjectsRefetched)
 	case cachev1alpha1.PurgeFailed:
-		r.Recorder.Eventf(purge, nil, corev1.EventTypeWarning, failedReason(s), "Fail", "%s", failedMessage(s))
+		r.Recorder.Eventf(purge, nil, corev1.EventTypeWarning, purgestatus.FailedReason(s), "Fail", "%s", purgestatus.FailedMessage(s))
 	}
 	if r.Metrics != nil {
 		r.Metrics.Duration.WithLabelValues(strings.ToLower(string(s.Phase))).
@@ -227,9 +240,9 @@ func (r *PurgeReconciler) report(purge *cachev1alpha1.Purge, before *cachev1alph
 // next says when to look at the Purge again: when its next pod is due or
 // its deadline passes while running, when its TTL expires once finished.
 // Pod deletions and the CacheProxy's appearance wake it through watches.
-func (r *PurgeReconciler) next(purge *cachev1alpha1.Purge, s *cachev1alpha1.PurgeStatus) ctrl.Result {
+func (r *Reconciler) next(purge *cachev1alpha1.Purge, s *cachev1alpha1.PurgeStatus) ctrl.Result {
 	now := r.Clock.Now()
-	if isFinished(s) {
+	if s.Finished() {
 		if at, ok := expiry(purge); ok {
 			return ctrl.Result{RequeueAfter: max(at.Sub(now), time.Millisecond)}
 		}
@@ -254,12 +267,33 @@ func (r *PurgeReconciler) next(purge *cachev1alpha1.Purge, s *cachev1alpha1.Purg
 	return ctrl.Result{RequeueAfter: max(due.Sub(now), time.Millisecond)}
 }
 
+func (r *Reconciler) callTimeout() time.Duration {
+	if r.CallTimeout > 0 {
+		return r.CallTimeout
+	}
+	return DefaultCallTimeout
+}
+
+func (r *Reconciler) progressInterval() time.Duration {
+	if r.ProgressInterval > 0 {
+		return r.ProgressInterval
+	}
+	return DefaultProgressInterval
+}
+
+func (r *Reconciler) concurrency() int {
+	if r.Concurrency > 0 {
+		return r.Concurrency
+	}
+	return DefaultConcurrency
+}
+
 // SetupWithManager registers the controller. It runs when a Purge is
 // created (status writes of its own do not wake it), when one of its calls
 // ends, when the CacheProxy a Purge waits for appears, and when a target
 // pod is deleted.
 // workers bounds the Purges reconciled at once.
-func (r *PurgeReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cachev1alpha1.Purge{}, cacheProxyRefIndex,
 		func(o client.Object) []string { return []string{o.(*cachev1alpha1.Purge).Spec.CacheProxyRef.Name} })
 	if err != nil {
@@ -292,19 +326,19 @@ func podGoneOrGoing() predicate.Predicate {
 	}
 }
 
-func (r *PurgeReconciler) purgesOfCacheProxy(ctx context.Context, o client.Object) []reconcile.Request {
+func (r *Reconciler) purgesOfCacheProxy(ctx context.Context, o client.Object) []reconcile.Request {
 	return r.unfinishedPurges(ctx, o.GetNamespace(), o.GetName())
 }
 
-func (r *PurgeReconciler) purgesOfPod(ctx context.Context, o client.Object) []reconcile.Request {
-	name, ok := o.GetLabels()[LabelCacheProxy]
+func (r *Reconciler) purgesOfPod(ctx context.Context, o client.Object) []reconcile.Request {
+	name, ok := o.GetLabels()[cachev1alpha1.LabelCacheProxy]
 	if !ok {
 		return nil
 	}
 	return r.unfinishedPurges(ctx, o.GetNamespace(), name)
 }
 
-func (r *PurgeReconciler) unfinishedPurges(ctx context.Context, namespace, cacheProxy string) []reconcile.Request {
+func (r *Reconciler) unfinishedPurges(ctx context.Context, namespace, cacheProxy string) []reconcile.Request {
 	var purges cachev1alpha1.PurgeList
 	if err := r.List(ctx, &purges, client.InNamespace(namespace), client.MatchingFields{cacheProxyRefIndex: cacheProxy}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Listing purges of CacheProxy", "cacheProxy", klog.KRef(namespace, cacheProxy))
@@ -312,7 +346,7 @@ func (r *PurgeReconciler) unfinishedPurges(ctx context.Context, namespace, cache
 	}
 	var reqs []reconcile.Request
 	for i := range purges.Items {
-		if !isFinished(&purges.Items[i].Status) {
+		if !purges.Items[i].Status.Finished() {
 			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: namespace, Name: purges.Items[i].Name}})
 		}
 	}

@@ -1,4 +1,4 @@
-package controllers
+package cacheproxy
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/controllers/fleet"
 )
 
 // +kubebuilder:rbac:groups=cache.cacheops.io,resources=cacheproxies,verbs=get;list;watch
@@ -26,9 +27,9 @@ import (
 // Secrets: read one by name and create; never list, watch or update.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
 
-// CacheProxyReconciler keeps each CacheProxy's Deployment, Service and
+// Reconciler keeps each CacheProxy's Deployment, Service and
 // admin-token Secret in shape and reports the fleet's state.
-type CacheProxyReconciler struct {
+type Reconciler struct {
 	client.Client
 	// APIReader reads Secrets straight from the API server: the manager
 	// may get them by name but not list or watch them, so they are not
@@ -46,7 +47,7 @@ type CacheProxyReconciler struct {
 }
 
 // Reconcile makes the fleet of one CacheProxy match its spec.
-func (r *CacheProxyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	var cp cachev1alpha1.CacheProxy
 	if err := r.Get(ctx, req.NamespacedName, &cp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -74,15 +75,15 @@ func (r *CacheProxyReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 // ensureTokenSecret creates the admin-token Secret if it is missing and
 // returns a digest of the token in use. An existing token is never
 // replaced: running pods and in-flight Purges use it.
-func (r *CacheProxyReconciler) ensureTokenSecret(ctx context.Context, cp *cachev1alpha1.CacheProxy) (string, error) {
+func (r *Reconciler) ensureTokenSecret(ctx context.Context, cp *cachev1alpha1.CacheProxy) (string, error) {
 	var secret corev1.Secret
-	key := client.ObjectKey{Namespace: cp.Namespace, Name: tokenSecretName(cp.Name)}
+	key := client.ObjectKey{Namespace: cp.Namespace, Name: fleet.TokenSecretName(cp.Name)}
 	err := r.APIReader.Get(ctx, key, &secret)
 	switch {
 	case err == nil:
-		token := secret.Data[TokenKey]
+		token := secret.Data[fleet.TokenKey]
 		if len(token) == 0 {
-			return "", fmt.Errorf("secret %s has no %q key: delete it and the operator creates a new token", klog.KObj(&secret), TokenKey)
+			return "", fmt.Errorf("secret %s has no %q key: delete it and the operator creates a new token", klog.KObj(&secret), fleet.TokenKey)
 		}
 		return hashToken(token), nil
 	case !apierrors.IsNotFound(err):
@@ -114,7 +115,7 @@ func newToken(rnd io.Reader) (string, error) {
 }
 
 // patchStatus writes status if it changed.
-func (r *CacheProxyReconciler) patchStatus(ctx context.Context, cp *cachev1alpha1.CacheProxy, status cachev1alpha1.CacheProxyStatus) error {
+func (r *Reconciler) patchStatus(ctx context.Context, cp *cachev1alpha1.CacheProxy, status cachev1alpha1.CacheProxyStatus) error {
 	if equality.Semantic.DeepEqual(cp.Status, status) {
 		return nil
 	}
@@ -128,7 +129,7 @@ func (r *CacheProxyReconciler) patchStatus(ctx context.Context, cp *cachev1alpha
 
 // SetupWithManager registers the controller: it runs on changes of a
 // CacheProxy and of the Deployment and Service it owns.
-func (r *CacheProxyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&cachev1alpha1.CacheProxy{}).
 		Owns(&appsv1.Deployment{}).

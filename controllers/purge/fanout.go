@@ -1,4 +1,4 @@
-package controllers
+package purge
 
 import (
 	"context"
@@ -14,13 +14,14 @@ import (
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
+	"github.com/cacheops/purge-operator/controllers/fleet"
 )
 
 // startDueCalls starts, in the background, a call to every Pending pod
 // whose backoff has elapsed and that has no call in flight, at most
 // Concurrency calls of the Purge at once, each bounded by CallTimeout. No
 // call starts after the Purge's deadline.
-func (r *PurgeReconciler) startDueCalls(ctx context.Context, purge *cachev1alpha1.Purge,
+func (r *Reconciler) startDueCalls(ctx context.Context, purge *cachev1alpha1.Purge,
 	live map[string]*corev1.Pod, status *cachev1alpha1.PurgeStatus, now time.Time) {
 	var due []*cachev1alpha1.PodPurgeStatus
 	for i := range status.Pods {
@@ -66,7 +67,7 @@ func (r *PurgeReconciler) startDueCalls(ctx context.Context, purge *cachev1alpha
 // recordEndedCalls folds the calls that ended into the pods' entries and
 // returns the pods whose results it consumed. A pod no longer Pending
 // (gone, given up) keeps its phase.
-func (r *PurgeReconciler) recordEndedCalls(purge *cachev1alpha1.Purge, status *cachev1alpha1.PurgeStatus) []string {
+func (r *Reconciler) recordEndedCalls(purge *cachev1alpha1.Purge, status *cachev1alpha1.PurgeStatus) []string {
 	ended := r.calls.ended(purge)
 	consumed := make([]string, 0, len(ended))
 	for name := range ended {
@@ -111,15 +112,15 @@ func invalidationFor(purge *cachev1alpha1.Purge) admin.InvalidationRequest {
 }
 
 // adminToken reads a CacheProxy's admin token from its Secret.
-func (r *PurgeReconciler) adminToken(ctx context.Context, namespace, cacheProxy string) (string, error) {
+func (r *Reconciler) adminToken(ctx context.Context, namespace, cacheProxy string) (string, error) {
 	var secret corev1.Secret
-	key := client.ObjectKey{Namespace: namespace, Name: tokenSecretName(cacheProxy)}
+	key := client.ObjectKey{Namespace: namespace, Name: fleet.TokenSecretName(cacheProxy)}
 	if err := r.APIReader.Get(ctx, key, &secret); err != nil {
 		return "", fmt.Errorf("reading admin token secret %s: %w", key, err)
 	}
-	token := secret.Data[TokenKey]
+	token := secret.Data[fleet.TokenKey]
 	if len(token) == 0 {
-		return "", fmt.Errorf("admin token secret %s has no %q key", key, TokenKey)
+		return "", fmt.Errorf("admin token secret %s has no %q key", key, fleet.TokenKey)
 	}
 	return string(token), nil
 }
@@ -129,7 +130,7 @@ func adminPort(pod *corev1.Pod) int32 {
 	if pod != nil {
 		for _, c := range pod.Spec.Containers {
 			for _, p := range c.Ports {
-				if p.Name == adminPortName {
+				if p.Name == fleet.AdminPortName {
 					return p.ContainerPort
 				}
 			}
@@ -138,7 +139,7 @@ func adminPort(pod *corev1.Pod) int32 {
 	return admin.DefaultPort
 }
 
-func (r *PurgeReconciler) observeCall(d time.Duration, err error) {
+func (r *Reconciler) observeCall(d time.Duration, err error) {
 	if r.Metrics == nil {
 		return
 	}
@@ -166,27 +167,6 @@ func failureReason(err error) string {
 	default:
 		return "network"
 	}
-}
-
-func (r *PurgeReconciler) callTimeout() time.Duration {
-	if r.CallTimeout > 0 {
-		return r.CallTimeout
-	}
-	return 10 * time.Second
-}
-
-func (r *PurgeReconciler) progressInterval() time.Duration {
-	if r.ProgressInterval > 0 {
-		return r.ProgressInterval
-	}
-	return 500 * time.Millisecond
-}
-
-func (r *PurgeReconciler) concurrency() int {
-	if r.Concurrency > 0 {
-		return r.Concurrency
-	}
-	return 32
 }
 
 func earliest(a, b time.Time) time.Time {
