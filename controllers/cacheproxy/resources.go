@@ -52,11 +52,11 @@ func childMeta(cp *cachev1alpha1.CacheProxy, name string) metav1.ObjectMeta {
 // created once and never updated: the token is in use by running pods.
 func tokenSecretFor(cp *cachev1alpha1.CacheProxy, token string) *corev1.Secret {
 	return &corev1.Secret{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: childMeta(cp, fleet.TokenSecretName(cp.Name)),
-		Type:      corev1.SecretTypeOpaque,
-		Immutable: ptr.To(true),
-		Data:      map[string][]byte{fleet.TokenKey: []byte(token)},
+		Type:       corev1.SecretTypeOpaque,
+		Immutable:  ptr.To(true),
+		Data:       map[string][]byte{fleet.TokenKey: []byte(token)},
 	}
 }
 
@@ -64,7 +64,7 @@ func tokenSecretFor(cp *cachev1alpha1.CacheProxy, token string) *corev1.Secret {
 // the admin API is reached pod by pod, never through the Service.
 func serviceFor(cp *cachev1alpha1.CacheProxy) *corev1.Service {
 	return &corev1.Service{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: childMeta(cp, cp.Name),
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
@@ -97,7 +97,7 @@ func deploymentFor(cp *cachev1alpha1.CacheProxy, defaults fleetDefaults, tokenHa
 	}
 	args := cacheProxyArgs(cp, defaults.listenOnPodIP)
 	return &appsv1.Deployment{
-		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: childMeta(cp, cp.Name),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To(ptr.Deref(cp.Spec.Replicas, 1)),
