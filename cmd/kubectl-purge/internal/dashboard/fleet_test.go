@@ -22,7 +22,7 @@ import (
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cacheproxy"
-	"github.com/cacheops/purge-operator/controllers"
+	fleetnames "github.com/cacheops/purge-operator/controllers/fleet"
 )
 
 const testHost = "www.example.com"
@@ -80,14 +80,14 @@ func newFleet(ns, name string, n int) *fleet {
 	Expect(k8sClient.Create(ctx, f.cp)).To(Succeed())
 	var secret corev1.Secret
 	Eventually(func() error {
-		return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-admin-token"}, &secret)
+		return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: fleetnames.TokenSecretName(name)}, &secret)
 	}).Should(Succeed())
 	var deploy appsv1.Deployment
 	Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(f.cp), &deploy) }).Should(Succeed())
 	originURL, err := url.Parse(origin.URL)
 	Expect(err).NotTo(HaveOccurred())
 	for i := range n {
-		f.pods = append(f.pods, servePod(ns, fmt.Sprintf("%s-%d", name, i), ip, originURL, string(secret.Data[controllers.TokenKey]), &deploy.Spec.Template))
+		f.pods = append(f.pods, servePod(ns, fmt.Sprintf("%s-%d", name, i), ip, originURL, string(secret.Data[fleetnames.TokenKey]), &deploy.Spec.Template))
 	}
 	deploy.Status = appsv1.DeploymentStatus{
 		Replicas: int32(n), ReadyReplicas: int32(n), AvailableReplicas: int32(n), UpdatedReplicas: int32(n),

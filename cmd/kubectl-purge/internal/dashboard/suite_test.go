@@ -19,7 +19,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -30,6 +29,7 @@ import (
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cmd/kubectl-purge/internal/cli"
 	"github.com/cacheops/purge-operator/controllers"
+	"github.com/cacheops/purge-operator/controllers/purge"
 )
 
 // The dashboard runs as `kubectl purge dashboard` does (cli.Main, in
@@ -87,33 +87,26 @@ var _ = AfterSuite(func() {
 	}
 })
 
-// startManager runs the operator's controllers as cmd/manager wires them,
-// with short retry delays.
+// startManager runs the operator's controllers as cmd/manager wires them
+// (controllers.Setup, the same label-scoped cache), with short retry
+// delays.
 func startManager() (stop func()) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme.Scheme,
+		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect((&controllers.CacheProxyReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		DefaultImage: "ghcr.io/cacheops/cacheproxy:test",
-	}).SetupWithManager(mgr)).To(Succeed())
-	metrics, err := controllers.NewPurgeMetrics(prometheus.NewRegistry())
-	Expect(err).NotTo(HaveOccurred())
-	Expect((&controllers.PurgeReconciler{
-		Client:           mgr.GetClient(),
-		APIReader:        mgr.GetAPIReader(),
-		Recorder:         mgr.GetEventRecorder("purge-operator"),
-		Clock:            clock.RealClock{},
-		Caller:           controllers.NewAdminCaller(64),
+	Expect(controllers.Setup(mgr, controllers.Options{
+		CacheProxyImage:  "ghcr.io/cacheops/cacheproxy:test",
+		Caller:           purge.NewAdminCaller(64),
 		CallTimeout:      3 * time.Second,
-		Backoff:          controllers.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond},
+		Backoff:          purge.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond},
 		ProgressInterval: 100 * time.Millisecond,
-		Metrics:          metrics,
-	}).SetupWithManager(mgr, 4)).To(Succeed())
+		PurgeWorkers:     4,
+		Registerer:       prometheus.NewRegistry(),
+	})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
