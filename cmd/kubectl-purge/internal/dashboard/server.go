@@ -141,6 +141,10 @@ func (d *Dashboard) Serve(ctx context.Context) error {
 	if err := d.srv.Shutdown(shutdownCtx); err != nil {
 		_ = d.srv.Close()
 	}
-	<-errc
+	// Serve returns http.ErrServerClosed after Shutdown or Close: the
+	// expected end, not an error of the dashboard.
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving the dashboard: %w", err)
+	}
 	return nil
 }
