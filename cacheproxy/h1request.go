@@ -56,12 +56,23 @@ type h1Request struct {
 	target []byte // origin-form request target: path and query
 	host   []byte // the Host field's value
 	close  bool   // Connection: close
+	// fields are the header fields other than Host (net/http moves Host
+	// out of Request.Header too), in order, for Vary (appendVariantRaw).
+	fields  [h1MaxFields]h1Field
+	nfields int
 }
+
+// h1Field is one header field line, name and trimmed value.
+type h1Field struct{ name, value []byte }
+
+// h1MaxFields is the most header fields a fast request may have; more go
+// to net/http.
+const h1MaxFields = 32
 
 // parseH1Request reads one request head from the start of buf. On h1Fast,
 // n is the length of the head including its blank line.
 func parseH1Request(buf []byte, req *h1Request) (n int, v h1Verdict) {
-	*req = h1Request{}
+	req.head, req.target, req.host, req.close, req.nfields = false, nil, nil, false, 0
 	// Request line.
 	line, rest, v := nextLine(buf)
 	if v != h1Fast {
@@ -103,7 +114,15 @@ func parseH1Request(buf []byte, req *h1Request) (n int, v h1Verdict) {
 		if !ok {
 			return 0, h1HandOff
 		}
-		switch fieldAction(name) {
+		action := fieldAction(name)
+		if action != actionHost {
+			if req.nfields == h1MaxFields {
+				return 0, h1HandOff
+			}
+			req.fields[req.nfields] = h1Field{name: name, value: value}
+			req.nfields++
+		}
+		switch action {
 		case actionHost:
 			hosts++
 			if hosts > 1 || !fastHost(value) {

@@ -96,7 +96,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // track registers a new connection; nil (and the connection closed) when
 // shutting down.
 func (s *Server) track(nc net.Conn) *h1conn {
-	c := &h1conn{s: s, nc: nc, buf: make([]byte, h1BufSize), out: make([]byte, 0, 4<<10), key: make([]byte, 0, 256)}
+	c := &h1conn{s: s, nc: nc, buf: make([]byte, h1BufSize), out: make([]byte, 0, 4<<10), key: make([]byte, 0, 256), variant: make([]byte, 0, 64)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shutting.Load() {
@@ -189,6 +189,7 @@ type h1conn struct {
 	deadline   time.Time // the read deadline last set
 	req        h1Request
 	key        []byte // the cache key being built (hitpath.go)
+	variant    []byte // the request's Vary values being built (hitpath.go)
 
 	out    []byte    // answers not yet written
 	iovArr [2][]byte // backing array of iov

@@ -301,3 +301,65 @@ func FuzzFastKey(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathVary checks hits on Vary variants: the fast path picks the
+// variant net/http and the full handler pick, for each spelling of the
+// request field.
+func TestFastPathVary(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Vary", "Accept-Encoding, X-Variant")
+		_, _ = io.WriteString(w, "ae="+strings.Join(r.Header.Values("Accept-Encoding"), "|")+" xv="+strings.Join(r.Header.Values("X-Variant"), "|"))
+	})
+	plain := httptest.NewServer(e.proxy)
+	t.Cleanup(plain.Close)
+	for _, fields := range []string{
+		"",
+		"Accept-Encoding: gzip\r\n",
+		"accept-encoding:  gzip , br \r\n",
+		"Accept-Encoding: gzip\r\nAccept-Encoding: br\r\n",
+		"Accept-Encoding:\r\n",
+		"X-Variant: a\r\nAccept-Encoding: gzip\r\n",
+		"Accept-Encoding: gzip,,br\r\nX-Variant: a, b\r\n",
+	} {
+		in := "GET /v HTTP/1.1\r\nHost: www.example.com\r\n" + fields + "Connection: close\r\n\r\n"
+		slow := rawExchange(t, addrOf(plain), in) // stores the variant if new, or hits it
+		hitsBefore := e.proxy.Stats().Hits
+		fast := rawExchange(t, addrOf(e.front), in)
+		if len(fast) != 1 || len(slow) != 1 {
+			t.Fatalf("%q: %d and %d responses", fields, len(fast), len(slow))
+		}
+		if got := e.proxy.Stats().Hits - hitsBefore; got != 1 || !strings.HasPrefix(fast[0].cacheStatus(), "cacheproxy; hit") {
+			t.Errorf("%q: %d hits, Cache-Status %q", fields, got, fast[0].cacheStatus())
+		}
+		if fast[0].body != slow[0].body {
+			t.Errorf("%q: fast path served %q, net/http %q", fields, fast[0].body, slow[0].body)
+		}
+	}
+}
+
+// FuzzVariantRaw checks the fast path's Vary values against the full
+// handler's: for the fields of a head the fast reader accepts, and the
+// Vary fields named, appendVariantRaw equals variantValues over the header
+// http.ReadRequest reads.
+func FuzzVariantRaw(f *testing.F) {
+	f.Add("Accept-Encoding: gzip\r\naccept-encoding: br , x\r\n", "Accept-Encoding")
+	f.Add("X-A: \r\nX-B: ,,a,\r\n", "X-A,X-B,X-C")
+	f.Add("Connection: close\r\nCookie: a=b\r\n", "Connection,Cookie,Host")
+	f.Fuzz(func(t *testing.T, fields, vary string) {
+		in := "GET / HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n"
+		var req h1Request
+		if _, v := parseH1Request([]byte(in), &req); v != h1Fast {
+			return
+		}
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(in)))
+		if err != nil {
+			t.Fatalf("net/http refuses %q: %v", in, err)
+		}
+		names := varyFields(http.Header{"Vary": {vary}})
+		if got, want := string(appendVariantRaw(nil, names, &req)), variantValues(names, r.Header); got != want {
+			t.Fatalf("fields %q, Vary %q: fast path %q, handler %q", fields, vary, got, want)
+		}
+	})
+}

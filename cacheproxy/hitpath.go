@@ -1,14 +1,16 @@
 package cacheproxy
 
 import (
+	"bytes"
 	"hash/maphash"
 	"time"
 )
 
 // The fast path's answer to a request h1request.go accepted: a fresh hit
-// on an object without Vary, written as the object's rendered head
-// (wirehead.go), Age and Cache-Status, and the body, with no allocation.
-// Everything else (misses, stale copies, Vary, bans that apply, hosts not
+// on the Vary variant the request selects, written as the object's
+// rendered head (wirehead.go), Age and Cache-Status, and the body, with no
+// allocation.
+// Everything else (misses, stale copies, bans that apply, hosts not
 // served, keys that need normalising) returns false, and the connection
 // goes to net/http and the full handler, which answers exactly as
 // serveCacheable always has. What the fast path writes is what
@@ -30,7 +32,11 @@ func (p *Proxy) serveFastHit(c *h1conn, req *h1Request) bool {
 	}
 	key = append(key, req.target...)
 	c.key = key
-	o := p.store.lookupPlain(key)
+	sh := &p.store.shards[maphash.Bytes(p.store.seed, key)&p.store.mask]
+	o, _ := lookupVariant(sh, key, func(fields []string) []byte {
+		c.variant = appendVariantRaw(c.variant[:0], fields, req)
+		return c.variant
+	})
 	if o == nil || p.bans.banned(o) {
 		return false
 	}
@@ -87,18 +93,65 @@ func appendInt(b []byte, n int64) []byte {
 	return append(b, d[i:]...)
 }
 
-// lookupPlain returns the object stored under key when the key has exactly
-// one variant and no Vary: the fast path's lookup, without a string or a
-// header map. Anything else is the full lookup's to find.
-func (s *store) lookupPlain(key []byte) *object {
-	sh := &s.shards[maphash.Bytes(s.seed, key)&s.mask]
-	sh.mu.RLock()
-	o := sh.entries[string(key)]
-	sh.mu.RUnlock()
-	if o == nil || o.vary != nil || o.nextVariant != nil {
-		return nil
+// appendVariantRaw appends variantValues(fields, h) to dst, for the
+// header h net/http would have read from req's field lines: the lines of
+// each field (names compared without case, as net/http canonicalises them)
+// combined with commas, list members trimmed, empty ones dropped, an absent
+// field as 0x01, fields separated by NUL.
+func appendVariantRaw(dst []byte, fields []string, req *h1Request) []byte {
+	for i, name := range fields {
+		if i > 0 {
+			dst = append(dst, 0)
+		}
+		found, first := false, true
+		for _, f := range req.fields[:req.nfields] {
+			if !equalFold(f.name, name) {
+				continue
+			}
+			found = true
+			for rest := f.value; ; {
+				part := rest
+				i := bytes.IndexByte(rest, ',')
+				if i >= 0 {
+					part, rest = rest[:i], rest[i+1:]
+				}
+				if part = bytes.Trim(part, " \t"); len(part) > 0 {
+					if !first {
+						dst = append(dst, ',')
+					}
+					first = false
+					dst = append(dst, part...)
+				}
+				if i < 0 {
+					break
+				}
+			}
+		}
+		if !found {
+			dst = append(dst, 1) // absent differs from empty
+		}
 	}
-	return o
+	return dst
+}
+
+// equalFold compares b and s, ignoring ASCII letter case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // appendHostKey appends the key form of a Host value (normalizeHost) to

@@ -85,10 +85,16 @@ func (s *store) shardFor(key string) *shard {
 // nil, and the Vary fields of the key's newest variant (nil if the key is
 // not stored or has no Vary).
 func (s *store) lookup(key string, h http.Header) (match *object, vary []string) {
-	sh := s.shardFor(key)
+	return lookupVariant(s.shardFor(key), key, func(fields []string) string { return variantValues(fields, h) })
+}
+
+// lookupVariant is lookup in key's shard sh, for a key in a string or, on
+// the fast path, in bytes; values returns the request's variantValues for a
+// list of Vary fields, in either form.
+func lookupVariant[K, V string | []byte](sh *shard, key K, values func(fields []string) V) (match *object, vary []string) {
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
-	head := sh.entries[key]
+	head := sh.entries[string(key)]
 	if head == nil {
 		return nil, nil
 	}
@@ -96,7 +102,7 @@ func (s *store) lookup(key string, h http.Header) (match *object, vary []string)
 		return head, nil // the common case: no Vary
 	}
 	var lastFields []string
-	var values string
+	var v V
 	for o := head; o != nil; o = o.nextVariant {
 		if o.vary == nil {
 			if o.variant == "" {
@@ -105,9 +111,9 @@ func (s *store) lookup(key string, h http.Header) (match *object, vary []string)
 			continue
 		}
 		if lastFields == nil || !slices.Equal(o.vary, lastFields) {
-			lastFields, values = o.vary, variantValues(o.vary, h)
+			lastFields, v = o.vary, values(o.vary)
 		}
-		if o.variant == values {
+		if o.variant == string(v) {
 			return o, head.vary
 		}
 	}

@@ -19,8 +19,8 @@ import (
 type wireHead struct {
 	b []byte
 	// fast is false when the fast path must leave the object to the full
-	// handler: a status other than 200, Vary, no Content-Type (net/http
-	// would sniff one from the body), or a field net/http would drop.
+	// handler: a status other than 200, no Content-Type (net/http would
+	// sniff one from the body), or a field net/http would drop.
 	fast bool
 }
 
@@ -37,7 +37,7 @@ func (o *object) wire() *wireHead {
 
 // renderWireHead renders o's head; see wireHead.
 func renderWireHead(o *object) *wireHead {
-	if o.status != http.StatusOK || o.vary != nil {
+	if o.status != http.StatusOK {
 		return &wireHead{} // not rendered: the fast path leaves it alone
 	}
 	n := len("HTTP/1.1 200 OK\r\n")
