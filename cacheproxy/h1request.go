@@ -73,7 +73,6 @@ const h1MaxFields = 32
 // n is the length of the head including its blank line.
 func parseH1Request(buf []byte, req *h1Request) (n int, v h1Verdict) {
 	req.head, req.target, req.host, req.close, req.nfields = false, nil, nil, false, 0
-	// Request line.
 	line, rest, v := nextLine(buf)
 	if v != h1Fast {
 		if v == h1Incomplete && !requestLinePrefixOK(buf) {
@@ -81,27 +80,10 @@ func parseH1Request(buf []byte, req *h1Request) (n int, v h1Verdict) {
 		}
 		return 0, v
 	}
-	switch {
-	case bytes.HasPrefix(line, []byte("GET ")):
-		line = line[4:]
-	case bytes.HasPrefix(line, []byte("HEAD ")):
-		req.head = true
-		line = line[5:]
-	default:
+	if !req.setRequestLine(line) {
 		return 0, h1HandOff
 	}
-	target, ok := bytes.CutSuffix(line, []byte(" HTTP/1.1"))
-	if !ok || len(target) == 0 || target[0] != '/' {
-		return 0, h1HandOff
-	}
-	for _, c := range target {
-		if c <= ' ' || c >= 0x7f || c == '%' {
-			return 0, h1HandOff
-		}
-	}
-	req.target = target
 	// Header fields, up to the blank line.
-	hosts := 0
 	for {
 		line, rest, v = nextLine(rest)
 		if v != h1Fast {
@@ -111,40 +93,68 @@ func parseH1Request(buf []byte, req *h1Request) (n int, v h1Verdict) {
 			break
 		}
 		name, value, ok := splitField(line)
-		if !ok {
-			return 0, h1HandOff
-		}
-		action := fieldAction(name)
-		if action != actionHost {
-			if req.nfields == h1MaxFields {
-				return 0, h1HandOff
-			}
-			req.fields[req.nfields] = h1Field{name: name, value: value}
-			req.nfields++
-		}
-		switch action {
-		case actionHost:
-			hosts++
-			if hosts > 1 || !fastHost(value) {
-				return 0, h1HandOff
-			}
-			req.host = value
-		case actionConnection:
-			switch {
-			case asciiEqualFold(value, "close"):
-				req.close = true
-			case asciiEqualFold(value, "keep-alive"):
-			default:
-				return 0, h1HandOff
-			}
-		case actionHandOff:
+		if !ok || !req.addField(name, value) {
 			return 0, h1HandOff
 		}
 	}
-	if hosts != 1 {
+	if req.host == nil {
 		return 0, h1HandOff
 	}
 	return len(buf) - len(rest), h1Fast
+}
+
+// setRequestLine reads "GET|HEAD <target> HTTP/1.1"; false hands it off.
+func (req *h1Request) setRequestLine(line []byte) bool {
+	switch {
+	case bytes.HasPrefix(line, []byte("GET ")):
+		line = line[4:]
+	case bytes.HasPrefix(line, []byte("HEAD ")):
+		req.head = true
+		line = line[5:]
+	default:
+		return false
+	}
+	target, ok := bytes.CutSuffix(line, []byte(" HTTP/1.1"))
+	if !ok || len(target) == 0 || target[0] != '/' {
+		return false
+	}
+	for _, c := range target {
+		if c <= ' ' || c >= 0x7f || c == '%' {
+			return false
+		}
+	}
+	req.target = target
+	return true
+}
+
+// addField records one header field; false hands the request off.
+func (req *h1Request) addField(name, value []byte) bool {
+	action := fieldAction(name)
+	if action != actionHost {
+		if req.nfields == h1MaxFields {
+			return false
+		}
+		req.fields[req.nfields] = h1Field{name: name, value: value}
+		req.nfields++
+	}
+	switch action {
+	case actionHost:
+		if req.host != nil || !fastHost(value) {
+			return false // a second Host, or one net/http might read otherwise
+		}
+		req.host = value
+	case actionConnection:
+		switch {
+		case asciiEqualFold(value, "close"):
+			req.close = true
+		case asciiEqualFold(value, "keep-alive"):
+		default:
+			return false
+		}
+	case actionHandOff:
+		return false
+	}
+	return true
 }
 
 // nextLine returns the CRLF-terminated line at the start of buf (without
