@@ -363,3 +363,36 @@ func FuzzVariantRaw(f *testing.F) {
 		}
 	})
 }
+
+// TestFastHitAllocatesNothing guards the goal of 0 allocations per hit,
+// for an object without Vary and for a Vary variant.
+func TestFastHitAllocatesNothing(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("Content-Type", "text/plain")
+		if r.URL.Path == "/vary" {
+			w.Header().Set("Vary", "Accept-Encoding")
+		}
+		_, _ = io.WriteString(w, strings.Repeat("a", 1<<10))
+	})
+	for _, c := range []struct{ path, head string }{
+		{"/plain", "GET /plain HTTP/1.1\r\nHost: www.example.com\r\nAccept: */*\r\n\r\n"},
+		{"/vary", "GET /vary HTTP/1.1\r\nHost: www.example.com\r\nAccept-Encoding: gzip, br\r\n\r\n"},
+	} {
+		e.get(c.path, "Accept-Encoding", "gzip, br")
+		conn := &h1conn{out: make([]byte, 0, 4<<10), key: make([]byte, 0, 256), variant: make([]byte, 0, 64)}
+		var req h1Request
+		if _, v := parseH1Request([]byte(c.head), &req); v != h1Fast {
+			t.Fatalf("%s: %v", c.path, v)
+		}
+		allocs := testing.AllocsPerRun(100, func() {
+			conn.out = conn.out[:0]
+			if !e.proxy.serveFastHit(conn, &req) {
+				t.Fatalf("%s: not a fast hit", c.path)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations per hit, want 0", c.path, allocs)
+		}
+	}
+}
