@@ -2,6 +2,7 @@ package cacheproxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -11,19 +12,20 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestMemoryBoundUnderConcurrentLargeMisses: 40 clients miss 40 distinct
 // 4 MiB objects at once with a 16 MiB cache (red team F6: 100 such misses
 // took a 64 MiB cache to 414 MiB). With every fetch halfway through its
-// body, the heap the proxy holds stays within the cache size plus 8 MiB;
+// body (and its clients have read that far), the heap the proxy holds stays within the cache size plus 12 MiB (about 300 KiB per miss in flight);
 // fetches that found no room stream their answer without storing it.
 func TestMemoryBoundUnderConcurrentLargeMisses(t *testing.T) {
 	const (
 		n         = 40
 		size      = 4 << 20
 		cacheSize = 16 << 20
-		overhead  = 8 << 20
+		overhead  = 12 << 20
 	)
 	body := strings.Repeat("m", size)
 	var halfway sync.WaitGroup
@@ -39,6 +41,8 @@ func TestMemoryBoundUnderConcurrentLargeMisses(t *testing.T) {
 		_, _ = io.WriteString(w, body[size/4:])
 	}, func(c *Config) { c.CacheSize = cacheSize; c.MaxObjectSize = size })
 	before := heapAlloc()
+	var quarter sync.WaitGroup // each client has read the part sent before the origin pauses
+	quarter.Add(n)
 	got := make(chan int64, n)
 	for i := range n {
 		go func() {
@@ -50,11 +54,14 @@ func TestMemoryBoundUnderConcurrentLargeMisses(t *testing.T) {
 				return
 			}
 			defer resp.Body.Close()
-			m, _ := io.Copy(io.Discard, resp.Body)
-			got <- m
+			m, _ := io.CopyN(io.Discard, resp.Body, size/4)
+			quarter.Done()
+			rest, _ := io.Copy(io.Discard, resp.Body)
+			got <- m + rest
 		}()
 	}
 	halfway.Wait()
+	quarter.Wait() // every fetch is now at rest, waiting for the origin
 	during := heapAlloc() - before
 	close(release)
 	for range n {
@@ -72,8 +79,10 @@ func TestMemoryBoundUnderConcurrentLargeMisses(t *testing.T) {
 	}
 }
 
-// heapAlloc is the live heap after a collection.
+// heapAlloc is the live heap after two collections (the second frees
+// what was allocated during the first).
 func heapAlloc() int64 {
+	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -115,5 +124,127 @@ func TestHalfClosedClientGetsNoEmptyOK(t *testing.T) {
 				t.Fatalf("%q: a half-closed client got an empty 200:\n%s", strings.Fields(req)[0], got)
 			}
 		}
+	}
+}
+
+// stalledClient sends a GET of path and reads nothing until closed.
+func stalledClient(t *testing.T, e *env, path string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.front.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.(*net.TCPConn).SetReadBuffer(4096)
+	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: www.example.com\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// getWithin is tryGet bounded by d, so that a client held by another
+// fails the test instead of hanging it.
+func (e *env) getWithin(d time.Duration, path string) (response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.front.URL+path, nil)
+	req.Host = "www.example.com"
+	resp, err := e.transport.RoundTrip(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(body)}, err
+}
+
+// TestSlowReaderHoldsNoOtherClient: a client that reads nothing of a large
+// cacheable miss does not hold another client of the same URL, coalesced
+// onto the same fetch, which gets the body as it arrives from the origin
+// (red team F1: 14 s for a 15 s stall).
+func TestSlowReaderHoldsNoOtherClient(t *testing.T) {
+	const size = 16 << 20 // far more than the socket buffers hold
+	body := strings.Repeat("s", size)
+	arrived, second := make(chan struct{}), make(chan struct{})
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		close(arrived)
+		_, _ = io.WriteString(w, body[:size/2])
+		<-second
+		_, _ = io.WriteString(w, body[size/2:])
+	}, func(c *Config) { c.CacheSize = 64 << 20; c.MaxObjectSize = size })
+	entered := make(chan struct{}, 2)
+	front := e.front.Config.Handler
+	e.front.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		front.ServeHTTP(w, r)
+	})
+	stalled := stalledClient(t, e, "/big")
+	defer stalled.Close()
+	<-entered
+	<-arrived
+	done := make(chan error, 1)
+	go func() {
+		r, err := e.getWithin(20*time.Second, "/big")
+		if err == nil && len(r.body) != size {
+			err = fmt.Errorf("got %d bytes (%q), want %d", len(r.body), r.cacheStatus(), size)
+		}
+		done <- err
+	}()
+	<-entered
+	close(second)
+	if err := <-done; err != nil {
+		t.Fatalf("the second client, while the first read nothing: %v", err)
+	}
+}
+
+// TestSecondClientOfAStreamIsNotHeld: the second client of an event stream
+// that may not be stored gets its own stream at once, not when the first
+// client's ends (red team F1: 7 s into an 8 s stream).
+func TestSecondClientOfAStreamIsNotHeld(t *testing.T) {
+	end := make(chan struct{})
+	defer close(end)
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: hello\n\n")
+		w.(http.Flusher).Flush()
+		<-end
+	})
+	firstEvent := func() (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, e.front.URL+"/events", nil)
+		req.Host = "www.example.com"
+		resp, err := e.transport.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		line, err := bufio.NewReader(resp.Body).ReadString('\n')
+		if err == nil && line != "data: hello\n" {
+			err = fmt.Errorf("first line %q", line)
+		}
+		return resp, err
+	}
+	a, err := firstEvent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Body.Close()
+	got := make(chan error, 1)
+	go func() {
+		b, err := firstEvent()
+		if err == nil {
+			b.Body.Close()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the second client of the stream got nothing while the first one's runs")
 	}
 }

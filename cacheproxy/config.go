@@ -61,6 +61,12 @@ type Config struct {
 	// left. Zero means 2m.
 	FetchTimeout time.Duration
 
+	// WriteTimeout bounds each write of a fetched answer to a client: a
+	// client that takes no byte for this long is disconnected, so that a
+	// slow reader holds neither the fetch nor the other clients of the
+	// same object for longer. Zero means 30s.
+	WriteTimeout time.Duration
+
 	// SoftPurgeGrace is how long after a soft purge the object may still be
 	// served stale: while one background request refreshes it, and instead
 	// of an origin error. After it, the object is an ordinary stale object
@@ -112,6 +118,7 @@ const (
 	DefaultCacheSize          = 256 << 20
 	DefaultOriginTimeout      = 30 * time.Second
 	DefaultFetchTimeout       = 2 * time.Minute
+	DefaultWriteTimeout       = 30 * time.Second
 	DefaultSoftPurgeGrace     = time.Hour
 	DefaultRefetchConcurrency = 8
 	DefaultIdempotencyEntries = 10000
@@ -119,6 +126,7 @@ const (
 	DefaultBanSweepInterval   = 10 * time.Second
 	DefaultShards             = 256
 	maxDefaultObjectSize      = 64 << 20
+	minBanSweepInterval       = 100 * time.Millisecond
 )
 
 // withDefaults returns c with zero fields set, or an error naming the first
@@ -141,6 +149,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	setDefault(&c.OriginTimeout, DefaultOriginTimeout)
 	setDefault(&c.FetchTimeout, DefaultFetchTimeout)
+	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.SoftPurgeGrace, DefaultSoftPurgeGrace)
 	setDefault(&c.IdempotencyTTL, DefaultIdempotencyTTL)
 	setDefault(&c.BanSweepInterval, DefaultBanSweepInterval)
@@ -159,9 +168,12 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	for i, h := range c.Hosts {
-		if h == "" || strings.ContainsAny(h, "/ ") {
-			return c, fmt.Errorf("config: Hosts[%d] %q is not a host name", i, h)
+		if h == "" || strings.ContainsAny(h, "/ *") {
+			return c, fmt.Errorf("config: Hosts[%d] %q is not a host name (wildcards are not supported)", i, h)
 		}
+	}
+	if c.BanSweepInterval < minBanSweepInterval {
+		return c, fmt.Errorf("config: BanSweepInterval %v is below %v; the sweeper would spin a core", c.BanSweepInterval, minBanSweepInterval)
 	}
 	return c, nil
 }

@@ -20,12 +20,14 @@ import (
 // byte reaches the client, and errorHandler is the single place where
 // transport failures are mapped (errors.go).
 //
-// A fetch (fill) writes into a fillWriter that tees the body to the client
-// (if any) and into a buffer while the response may be stored. The fetch
-// runs on a context detached from the client: a miss being stored survives
-// its client leaving (bounded by FetchTimeout), so clients that waited for
-// it still get it; a response that is not being stored stops as soon as its
-// client leaves.
+// A fetch (fill) writes into a fillWriter that keeps the body in a buffer
+// while the response may be stored, and hands it to the clients of its
+// flight through a stream (coalesce.go, stream.go). The fetch runs on a
+// context detached from its clients: a miss being stored survives them all
+// leaving (bounded by FetchTimeout then), so clients that arrive meanwhile
+// still get it; a response that is not being stored stops as soon as its
+// last client leaves. Background fetches (refresh, refetch) have no
+// clients and are bounded by FetchTimeout.
 
 // fillKey carries the *fill of a fetch in its request context.
 type fillKey struct{}
@@ -42,8 +44,7 @@ type fill struct {
 	p           *Proxy
 	key         string
 	fwd         string
-	client      http.ResponseWriter // nil for background fetches
-	headOnly    bool
+	fl          *flight // the clients' flight; nil for background fetches
 	reqHeader   http.Header
 	stale       *object // stored copy being revalidated or refreshed, or nil
 	requestTime int64
@@ -60,8 +61,7 @@ type fill struct {
 	refreshed   *object // modeRevalidated: the stale copy refreshed by the 304
 	originErr   error
 	sawEOF      bool
-	wroteClient bool
-	clientGone  bool
+	upstream    string // the origin's own Cache-Status
 	buf         []byte
 	reserved    int64       // bytes reserved in the store for buf (store.reserve)
 	buffering   atomic.Bool // read by the client-gone callback
@@ -72,25 +72,18 @@ type fill struct {
 type fetchResult struct {
 	share     *object // a complete response the waiters may be served, or nil
 	cs        cacheStatus
-	errStatus int  // 502/504 when the origin failed and nothing could be served
-	abort     bool // the client's response was cut short
+	errStatus int // 502/504 (or 499) when the origin failed and nothing could be served
 	stored    bool
+	outcome   int // what it was for the client that started it: iMiss, iRevalidated, iStale, iError
 }
 
-// fetch sends one request to the origin on behalf of r and answers w with
-// the result; w is nil for background fetches (refresh, refetch).
-func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, key string, stale *object, fwd string) *fetchResult {
-	return p.fetchWith(&fill{
-		p: p, key: key, fwd: fwd, client: w, headOnly: r.Method == http.MethodHead,
-		reqHeader: r.Header, stale: stale,
-	}, r)
-}
-
+// fetchWith runs one fetch: the origin request through the ReverseProxy,
+// then storing what it produced.
 func (p *Proxy) fetchWith(f *fill, r *http.Request) *fetchResult {
 	f.mark, f.banSeq = p.inflight.begin(f.key, p.now, p.bans.headSeq)
 	f.requestTime = f.mark.start
 	defer p.inflight.end(f.mark)
-	ctx, cancel := p.fetchContext(f, r)
+	ctx, cancel := p.fetchContext(f)
 	defer cancel()
 	in := r.WithContext(context.WithValue(ctx, fillKey{}, f))
 	p.rp.ServeHTTP(&fillWriter{f: f, header: make(http.Header)}, in)
@@ -102,16 +95,17 @@ func (p *Proxy) fetchWith(f *fill, r *http.Request) *fetchResult {
 	return res
 }
 
-// fetchContext detaches the fetch from the client's cancellation. When the
-// client leaves, a fetch that is not being stored stops at once, one being
-// stored gets FetchTimeout to finish. Background fetches get FetchTimeout.
-func (p *Proxy) fetchContext(f *fill, r *http.Request) (context.Context, context.CancelFunc) {
-	if f.client == nil {
+// fetchContext detaches the fetch from its clients' cancellation. When the
+// last client leaves, a fetch that is not being stored stops at once, one
+// being stored gets FetchTimeout to finish. Background fetches get
+// FetchTimeout.
+func (p *Proxy) fetchContext(f *fill) (context.Context, context.CancelFunc) {
+	if f.fl == nil {
 		return context.WithTimeout(p.bgCtx, p.cfg.FetchTimeout)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var timer atomic.Pointer[time.Timer]
-	stop := context.AfterFunc(r.Context(), func() {
+	f.fl.st.setOnIdle(func() {
 		if f.buffering.Load() {
 			timer.Store(time.AfterFunc(p.cfg.FetchTimeout, cancel))
 		} else {
@@ -119,7 +113,6 @@ func (p *Proxy) fetchContext(f *fill, r *http.Request) (context.Context, context
 		}
 	})
 	return ctx, func() {
-		stop()
 		if t := timer.Load(); t != nil {
 			t.Stop()
 		}
@@ -191,6 +184,7 @@ func (f *fill) onResponse(resp *http.Response) {
 	}
 	tags := takeTags(resp.Header)
 	upstream := strings.Join(resp.Header["Cache-Status"], ", ")
+	f.upstream = upstream
 	delete(resp.Header, "Cache-Status")
 	switch {
 	case resp.StatusCode == http.StatusNotModified && f.conditional:
@@ -278,13 +272,7 @@ func (f *fill) finishFailed() *fetchResult {
 	p := f.p
 	now := p.now()
 	if s := f.stale; s != nil && s.staleUsable(now, s.sie, p.cfg.SoftPurgeGrace) {
-		res := &fetchResult{share: s, cs: cacheStatus{fwd: fwdStale, fwdStatus: f.status, detail: "stale-if-error"}}
-		if f.client != nil {
-			f.count(iStale)
-			p.metrics.staleServed.Add(1)
-			f.serveStored(s, now, res.cs)
-		}
-		return res
+		return &fetchResult{share: s, outcome: iStale, cs: cacheStatus{fwd: fwdStale, fwdStatus: f.status, detail: "stale-if-error"}}
 	}
 	// Without an error the origin answered 5xx: a stale copy was expected
 	// to stand in for it, but its window closed while the answer came in.
@@ -292,29 +280,16 @@ func (f *fill) finishFailed() *fetchResult {
 	if f.originErr != nil {
 		status, detail = originFailure(f.originErr)
 	}
-	res := &fetchResult{errStatus: status, cs: cacheStatus{fwd: f.fwd, detail: detail}}
 	if status != statusClientClosed {
 		p.log.Warn("Origin request failed", "key", f.key, "status", status, "error", f.originErr)
 	}
-	if f.client != nil {
-		if status == statusClientClosed {
-			// The client's connection ended (or it half-closed, which
-			// net/http cannot tell apart): close it without an answer,
-			// never with net/http's implicit empty 200 (red team F4).
-			res.abort = true
-			return res
-		}
-		f.count(iError)
-		writeOriginError(f.client, status, res.cs)
-	}
-	return res
+	return &fetchResult{errStatus: status, outcome: iError, cs: cacheStatus{fwd: f.fwd, detail: detail}}
 }
 
-// finishRevalidated stores the copy a 304 refreshed and serves it.
+// finishRevalidated stores the copy a 304 refreshed, for its clients.
 func (f *fill) finishRevalidated() *fetchResult {
 	p := f.p
-	now := p.now()
-	res := &fetchResult{cs: cacheStatus{fwd: fwdStale, fwdStatus: http.StatusNotModified}}
+	res := &fetchResult{outcome: iRevalidated, cs: cacheStatus{fwd: fwdStale, fwdStatus: http.StatusNotModified}}
 	o := f.refreshed
 	if o == nil { // the 304 made the response unstorable: serve it once, drop it
 		p.store.remove(f.stale)
@@ -323,10 +298,6 @@ func (f *fill) finishRevalidated() *fetchResult {
 		res.stored = true
 	}
 	res.share = o
-	if f.client != nil {
-		f.count(iRevalidated)
-		f.serveStored(o, now, res.cs)
-	}
 	return res
 }
 
@@ -336,12 +307,7 @@ func (f *fill) finishRevalidated() *fetchResult {
 // cache could not store is dropped.
 func (f *fill) finishForwarded() *fetchResult {
 	p := f.p
-	f.count(iMiss)
-	res := &fetchResult{cs: f.cs}
-	// A body cut short must abort the client's connection, or it would take
-	// the truncated body for the whole. Not when it wanted no body (HEAD) or
-	// is gone already.
-	res.abort = f.wroteClient && !f.sawEOF && !f.headOnly && !f.clientGone
+	res := &fetchResult{cs: f.cs, outcome: iMiss}
 	o := f.bufferedObject()
 	switch {
 	case o != nil && f.shareOnly:
@@ -398,29 +364,6 @@ func (f *fill) reserve(n int64) bool {
 func (f *fill) release() {
 	f.p.store.release(f.reserved)
 	f.reserved = 0
-}
-
-// count counts the outcome of a client's request; a background fetch
-// (refresh, refetch) serves no client and counts nothing.
-func (f *fill) count(outcome int) {
-	if f.client != nil {
-		f.p.metrics.count(outcome)
-	}
-}
-
-// serveStored answers the client with a stored object, its ttl in cs.
-func (f *fill) serveStored(o *object, now int64, cs cacheStatus) {
-	cs.ttl, cs.hasTTL = o.ttl(now), true
-	f.p.serveObject(f.client, f.request(), o, now, cs)
-}
-
-// request rebuilds enough of the client request to serve a stored object.
-func (f *fill) request() *http.Request {
-	m := http.MethodGet
-	if f.headOnly {
-		m = http.MethodHead
-	}
-	return &http.Request{Method: m, Header: f.reqHeader}
 }
 
 // setField replaces or adds a stored header field, keeping the list sorted.
@@ -529,69 +472,60 @@ var errNobodyListens = errors.New("response not needed: not stored and no client
 
 func (fw *fillWriter) Header() http.Header { return fw.header }
 
+// WriteHeader starts the clients' stream with the origin's answer, for an
+// answer streamed to them (not a 304 or an error a stale copy stands in
+// for). 1xx answers are not relayed: they would reach one client only.
 func (fw *fillWriter) WriteHeader(code int) {
 	f := fw.f
-	if code < 200 {
-		if f.client != nil && code != http.StatusSwitchingProtocols {
-			h := f.client.Header()
-			for k, v := range fw.header {
-				h[k] = v
-			}
-			f.client.WriteHeader(code)
-			clear(h)
-		}
-		return
-	}
-	if fw.wrote {
+	if code < 200 || fw.wrote {
 		return
 	}
 	fw.wrote = true
-	if f.mode != modeForward || f.client == nil {
+	if f.mode != modeForward || f.fl == nil {
 		return
 	}
-	h := f.client.Header()
-	for k, v := range fw.header {
-		h[k] = v
-	}
-	f.client.WriteHeader(code)
-	f.wroteClient = true
+	waiter := f.cs
+	waiter.collapsed = true
+	header := fw.header.Clone()
+	delete(header, "Cache-Status")
+	f.fl.obj = f.obj
+	f.fl.st.start(code, header, f.cs.after(f.upstream), waiter.after(f.upstream), f.obj != nil)
+	f.fl.decide()
 }
 
+// Write buffers the body while it may be stored, and streams it to the
+// flight's clients.
 func (fw *fillWriter) Write(b []byte) (int, error) {
 	if !fw.wrote {
 		fw.WriteHeader(http.StatusOK)
 	}
 	f := fw.f
+	if f.mode != modeForward {
+		return len(b), nil // a 304 or an error body: served from elsewhere
+	}
 	if f.buffering.Load() {
 		need := int64(len(f.buf) + len(b))
-		if need > f.p.cfg.MaxObjectSize || (need > f.reserved && !f.reserve(max(need, 2*f.reserved)-f.reserved)) {
-			f.buffering.Store(false)
-			f.buf = nil
-			f.release()
-		} else {
+		if need <= f.p.cfg.MaxObjectSize && (need <= f.reserved || f.reserve(max(need, 2*f.reserved)-f.reserved)) {
 			f.buf = append(f.buf, b...)
+			if f.fl != nil {
+				f.fl.st.publish(f.buf)
+			}
+			return len(b), nil
 		}
+		// Too large, or no room: stream on without storing.
+		f.buffering.Store(false)
+		f.buf = nil
+		f.release()
 	}
-	toClient := f.mode == modeForward && f.client != nil && !f.headOnly && !f.clientGone
-	if toClient {
-		if _, err := f.client.Write(b); err != nil {
-			f.clientGone = true
-			toClient = false
-		}
-	}
-	if !toClient && !f.buffering.Load() && f.mode == modeForward {
+	if f.fl == nil || !f.fl.st.push(b) {
 		return 0, errNobodyListens
 	}
 	return len(b), nil
 }
 
-// Flush lets streamed responses (server-sent events, slow origins) through.
-func (fw *fillWriter) Flush() {
-	f := fw.f
-	if f.mode == modeForward && f.client != nil && !f.clientGone {
-		_ = http.NewResponseController(f.client).Flush()
-	}
-}
+// Flush is a no-op: what Write hands the stream is readable at once, and
+// each client's writer flushes after every write.
+func (fw *fillWriter) Flush() {}
 
 // eofReader records that the origin's body was read to its end, which is
 // the only proof a response is complete enough to store.

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
 // Proxy is an HTTP caching reverse proxy in front of one origin. It is an
@@ -31,8 +29,8 @@ type Proxy struct {
 
 	store    *store
 	bans     banList
-	inflight *inflight          // fetches in flight, for invalidations to reach
-	flights  singleflight.Group // coalesces concurrent fetches of one object
+	inflight *inflight   // fetches in flight, for invalidations to reach
+	flights  flightGroup // coalesces concurrent fetches of one object (coalesce.go)
 	rp       *httputil.ReverseProxy
 	metrics  *metrics
 	ids      *idempotency
@@ -288,66 +286,6 @@ func (p *Proxy) lookup(key string, h http.Header) (*object, []string) {
 		}
 		p.store.remove(o)
 	}
-}
-
-// fetchCoalesced makes concurrent misses for one object one origin request:
-// the first client (the leader) fetches, streaming to itself while the
-// response is stored; the others wait and are served the stored copy, or
-// fetch on their own when it cannot be shared with them.
-func (p *Proxy) fetchCoalesced(w http.ResponseWriter, r *http.Request, key string, stale *object, vary []string, fwd string) {
-	flight := key
-	if vary != nil {
-		flight = key + "\x00" + variantValues(vary, r.Header)
-	}
-	led := false
-	v, _, _ := p.flights.Do(flight, func() (any, error) {
-		led = true
-		return p.fetch(w, r, key, stale, fwd), nil
-	})
-	res := v.(*fetchResult)
-	if !led {
-		if o := res.share; o != nil && vary == nil && o.vary != nil && o.variant != variantValues(o.vary, r.Header) {
-			// The leader's answer was another variant of a URL whose Vary
-			// was unknown: coalesce again, now per variant, unless this
-			// variant was stored meanwhile.
-			now := p.now()
-			if mine, _ := p.lookup(key, r.Header); mine != nil && mine.fresh(now) {
-				p.metrics.count(iCollapsed)
-				p.serveObject(w, r, mine, now, cacheStatus{fwd: fwdVaryMiss, fwdStatus: mine.status, collapsed: true, ttl: mine.ttl(now), hasTTL: true})
-				return
-			}
-			p.fetchCoalesced(w, r, key, stale, o.vary, fwdVaryMiss)
-			return
-		}
-		res = p.serveCollapsed(w, r, key, stale, fwd, res)
-	}
-	if res != nil && res.abort {
-		// The body was cut short after the status line went out: only
-		// aborting the connection tells the client.
-		panic(http.ErrAbortHandler)
-	}
-}
-
-// serveCollapsed answers a client that waited for another client's fetch.
-// It returns the result of its own fetch when it had to make one.
-func (p *Proxy) serveCollapsed(w http.ResponseWriter, r *http.Request, key string, stale *object, fwd string, res *fetchResult) *fetchResult {
-	now := p.now()
-	if o := res.share; o != nil && (o.vary == nil || o.variant == variantValues(o.vary, r.Header)) {
-		p.metrics.count(iCollapsed)
-		cs := res.cs
-		cs.collapsed = true
-		cs.ttl, cs.hasTTL = o.ttl(now), res.stored || cs.fwd == fwdStale
-		p.serveObject(w, r, o, now, cs)
-		return nil
-	}
-	if res.errStatus != 0 && res.errStatus != statusClientClosed {
-		p.metrics.count(iError)
-		cs := res.cs
-		cs.collapsed = true
-		writeOriginError(w, res.errStatus, cs)
-		return nil
-	}
-	return p.fetch(w, r, key, stale, fwd)
 }
 
 // serveObject writes a stored object. The stored header slices are shared,

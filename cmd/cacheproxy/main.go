@@ -201,6 +201,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 		tokenEnv, logLevel string
 		memLimit           string
 		hosts              hostList
+		invalidateOnUnsafe bool
 		cacheSize, maxObj  int64
 		fs                 = flag.NewFlagSet("cacheproxy", flag.ContinueOnError)
 	)
@@ -222,6 +223,8 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.Var(quantityFlag{&cacheSize}, "cache-size", "memory bound for stored objects (`bytes` or quantity); the least valuable objects are evicted beyond it")
 	fs.Var(quantityFlag{&maxObj}, "max-object-size", "largest body stored (`bytes` or quantity); larger responses are streamed, not stored (default cache-size/8, at most 64Mi)")
 	fs.DurationVar(&o.config.OriginTimeout, "origin-timeout", cacheproxy.DefaultOriginTimeout, "bound on connecting to the origin and waiting for response headers; past it clients get 504 or a stale copy")
+	fs.DurationVar(&o.config.WriteTimeout, "write-timeout", cacheproxy.DefaultWriteTimeout, "a client that takes no byte of a fetched answer for this long is disconnected, so a slow reader holds no one else")
+	fs.BoolVar(&invalidateOnUnsafe, "invalidate-on-unsafe-methods", true, "a client's successful POST, PUT, DELETE, PATCH or other unsafe request removes the cached URL (RFC 9111 §4.4); false closes that unauthenticated invalidation path, leaving the admin API and expiry")
 	fs.DurationVar(&o.config.FetchTimeout, "fetch-timeout", cacheproxy.DefaultFetchTimeout, "bound on a whole fetch no client waits for: background refresh, refetch, a miss still being stored after its client left")
 	fs.DurationVar(&o.config.SoftPurgeGrace, "soft-purge-grace", cacheproxy.DefaultSoftPurgeGrace, "how long after a soft purge the object may be served stale (while refreshing, and instead of origin errors)")
 	fs.IntVar(&o.config.RefetchConcurrency, "refetch-concurrency", cacheproxy.DefaultRefetchConcurrency, "refetches in flight at most, over all invalidations")
@@ -252,6 +255,10 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	}
 	o.config.Origin = u
 	o.config.Hosts = hosts
+	o.config.DisableUnsafeMethodInvalidation = !invalidateOnUnsafe
+	if o.readHeaderTimeout <= 0 {
+		return o, errors.New("--read-header-timeout must be positive: without it a client that never finishes its headers holds a connection forever")
+	}
 	o.config.CacheSize = cacheSize
 	o.config.MaxObjectSize = maxObj
 	if cacheSize <= 0 {
@@ -297,6 +304,9 @@ func readToken(file, env string, getenv func(string) string) (string, error) {
 		token = strings.TrimSpace(string(data))
 		if token == "" {
 			return "", fmt.Errorf("--admin-token-file %s is empty; refusing to run the admin API without a token", file)
+		}
+		if strings.ContainsAny(token, "\r\n") {
+			return "", fmt.Errorf("--admin-token-file %s holds more than one line; a token with a line break could never be sent in a header", file)
 		}
 	case env != "":
 		token = strings.TrimSpace(getenv(env))

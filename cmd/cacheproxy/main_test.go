@@ -21,7 +21,8 @@ func TestParseFlags(t *testing.T) {
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
 	emptyFile := filepath.Join(dir, "empty")
-	for file, content := range map[string]string{tokenFile: "  file-token\n", emptyFile: "\n"} {
+	twoLines := filepath.Join(dir, "two-lines")
+	for file, content := range map[string]string{tokenFile: "  file-token\n", emptyFile: "\n", twoLines: "tok\nsecond\n"} {
 		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -66,6 +67,18 @@ func TestParseFlags(t *testing.T) {
 				t.Fatalf("hosts %q", o.config.Hosts)
 			}
 		}},
+		{"unsafe-method invalidation off", append(base, "--admin-token-env=ADMIN_TOKEN", "--invalidate-on-unsafe-methods=false", "--write-timeout=5s"), "", func(t *testing.T, o options) {
+			if !o.config.DisableUnsafeMethodInvalidation || o.config.WriteTimeout != 5*time.Second {
+				t.Fatalf("options %+v", o.config)
+			}
+		}},
+		{"unsafe-method invalidation on by default", append(base, "--admin-token-env=ADMIN_TOKEN"), "", func(t *testing.T, o options) {
+			if o.config.DisableUnsafeMethodInvalidation {
+				t.Fatal("unsafe-method invalidation is off by default")
+			}
+		}},
+		{"token file of two lines", append(base, "--admin-token-file", twoLines), "more than one line", nil},
+		{"no read-header timeout", append(base, "--admin-token-env=ADMIN_TOKEN", "--read-header-timeout=0"), "--read-header-timeout must be positive", nil},
 		{"no origin", []string{"--admin-token-env=ADMIN_TOKEN"}, "--origin is required", nil},
 		{"bad origin", []string{"--origin=web:8080", "--admin-token-env=ADMIN_TOKEN"}, "absolute http", nil},
 		{"no token", base, "admin token is required", nil},
