@@ -41,7 +41,7 @@ func TestMemoryBoundUnderConcurrentLargeMisses(t *testing.T) {
 		_, _ = io.WriteString(w, body[size/4:])
 	}, func(c *Config) { c.CacheSize = cacheSize; c.MaxObjectSize = size })
 	before := heapAlloc()
-	var quarter sync.WaitGroup // each client has read the part sent before the origin pauses
+	var quarter sync.WaitGroup // each client has read half of what the origin sent before it pauses
 	quarter.Add(n)
 	got := make(chan int64, n)
 	for i := range n {
@@ -54,7 +54,7 @@ func TestMemoryBoundUnderConcurrentLargeMisses(t *testing.T) {
 				return
 			}
 			defer resp.Body.Close()
-			m, _ := io.CopyN(io.Discard, resp.Body, size/4)
+			m, _ := io.CopyN(io.Discard, resp.Body, size/8)
 			quarter.Done()
 			rest, _ := io.Copy(io.Discard, resp.Body)
 			got <- m + rest

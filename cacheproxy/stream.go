@@ -159,13 +159,24 @@ func (rd *reader) next() (b []byte, ended, complete bool) {
 	s := rd.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for rd.pos >= s.base+int64(len(s.data)) && !s.ended {
+	for rd.pos >= s.readableLocked() && !s.ended {
 		s.cond.Wait()
 	}
-	if i := rd.pos - s.base; i >= 0 && i < int64(len(s.data)) {
-		b = s.data[i:]
+	if i, j := rd.pos-s.base, s.readableLocked()-s.base; i >= 0 && i < j {
+		b = s.data[i:j]
 	}
 	return b, s.ended && rd.pos+int64(len(b)) >= s.base+int64(len(s.data)), s.complete
+}
+
+// readableLocked is the offset readers may read up to. The last byte of a
+// body being stored is held back until the fetch has stored it (end), so a
+// client that got a whole answer finds it in the cache.
+func (s *stream) readableLocked() int64 {
+	n := s.base + int64(len(s.data))
+	if s.retain && !s.ended && n > 0 {
+		n--
+	}
+	return n
 }
 
 // advance records that the reader's client took n more bytes.
