@@ -18,7 +18,11 @@
 //	hitpath.go       the fast path's hit: lookup and one write, no allocation
 //	wirehead.go      an object's response head, rendered once
 //	proxy.go         the request story: hit, stale, coalesced fetch, pass
+//	coalesce.go      flights: concurrent misses share one fetch
+//	stream.go        one answer read by every client of a flight at its own pace
 //	fetch.go         origin requests through httputil.ReverseProxy, storing
+//	inflight.go      fetches in flight, marked by every invalidation
+//	httpdate.go      strict HTTP dates (RFC 9110 §5.6.7)
 //	freshness.go     storability and freshness (RFC 9111 §3, §4.2)
 //	vary.go          Vary variants
 //	revalidate.go    conditional requests and 304 refresh
@@ -68,9 +72,25 @@
 //     stale-if-error apply even with s-maxage, while must-revalidate,
 //     proxy-revalidate and no-cache forbid every stale use.
 //   - Coalescing: concurrent misses for one object (one Vary variant) make
-//     one origin request; waiters get the stored answer. A response that
-//     cannot be stored is not shared: each waiter then asks the origin.
-//     The exception is a server error that is not private, sets no cookie
-//     and answers no Authorization: it is handed to the waiters (never
-//     stored), so a failing origin gets one request, not one per waiter.
+//     one origin request; every client reads the answer as it arrives, at
+//     its own pace, and one that takes no byte for WriteTimeout is cut off.
+//     A response that cannot be stored is not shared: the first client gets
+//     it, the others ask the origin as soon as its header arrives. The
+//     exception is a server error that is not private, sets no cookie and
+//     answers no Authorization: it is handed to the waiters (never stored),
+//     so a failing origin gets one request, not one per waiter.
+//   - Invalidations and fetches in flight: a fetch that started before an
+//     invalidation never stores what it fetched (a soft purge lets it store
+//     already stale), however long it runs (inflight.go).
+//   - Memory: stored objects and bodies being buffered share CacheSize; a
+//     miss that finds no room streams without storing.
+//   - CDN-Cache-Control (RFC 9213), when present, decides storage and
+//     freshness instead of Cache-Control and Expires; both reach clients
+//     unchanged. Invalid HTTP dates are invalid (an invalid Expires means
+//     expired); a list-valued Age uses its first member.
+//   - Unsafe methods: any method not known to be safe (RFC 9110 §9.2.1)
+//     invalidates its URL on a non-error answer (RFC 9111 §4.4), unless
+//     DisableUnsafeMethodInvalidation (--invalidate-on-unsafe-methods=false,
+//     CacheProxy spec.cache.invalidateOnUnsafeMethods) turns that
+//     unauthenticated path off.
 package cacheproxy

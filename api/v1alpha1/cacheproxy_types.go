@@ -88,6 +88,17 @@ type CacheSpec struct {
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1')) >= 0",message="cache.maxObjectSize must be at least 1 byte"
 	MaxObjectSize *resource.Quantity `json:"maxObjectSize,omitempty"`
+
+	// invalidateOnUnsafeMethods says whether a client's successful request
+	// with an unsafe method (POST, PUT, DELETE, PATCH, or any method not
+	// known to be safe) on the public port removes the cached URL and its
+	// same-host Location and Content-Location, as RFC 9111 §4.4 asks of a
+	// shared cache. That is an unauthenticated way to evict: set false to
+	// close it, so content changes only by expiry and through Purges.
+	// Default true.
+	// +optional
+	// +kubebuilder:default=true
+	InvalidateOnUnsafeMethods *bool `json:"invalidateOnUnsafeMethods,omitempty"`
 }
 
 // CacheProxyStatus is the observed state of the fleet.

@@ -192,6 +192,9 @@ func cacheProxyArgs(cp *cachev1alpha1.CacheProxy, listenOnPodIP bool) []string {
 	if q := cp.Spec.Cache.MaxObjectSize; q != nil {
 		args = append(args, "--max-object-size="+q.String())
 	}
+	if v := cp.Spec.Cache.InvalidateOnUnsafeMethods; v != nil && !*v {
+		args = append(args, "--invalidate-on-unsafe-methods=false")
+	}
 	if t := cp.Spec.Origin.TimeoutSeconds; t > 0 {
 		args = append(args, fmt.Sprintf("--origin-timeout=%ds", t))
 	}

@@ -47,7 +47,7 @@ func TestDeploymentFor(t *testing.T) {
 			"--origin=http://web.web.svc:8080", "--listen=:8080", "--admin-listen=:9090",
 			"--admin-token-env=ADMIN_TOKEN", "--cache-size=256Mi", "--origin-timeout=30s",
 		},
-		noArgs:   []string{"--host=", "--max-object-size="},
+		noArgs:   []string{"--host=", "--max-object-size=", "--invalidate-on-unsafe-methods"},
 		replicas: 3, cpu: "100m", mem: "384Mi",
 	}, {
 		name:     "listening on the pod IP",
@@ -60,10 +60,11 @@ func TestDeploymentFor(t *testing.T) {
 		mutate: func(cp *cachev1alpha1.CacheProxy) {
 			cp.Spec.Hosts = []string{"www.example.com", "api.example.com"}
 			cp.Spec.Cache.MaxObjectSize = ptr.To(resource.MustParse("8Mi"))
+			cp.Spec.Cache.InvalidateOnUnsafeMethods = ptr.To(false)
 			cp.Spec.Image = "registry.local/cacheproxy:dev"
 		},
 		image:    "registry.local/cacheproxy:dev",
-		wantArgs: []string{"--host=api.example.com", "--host=www.example.com", "--max-object-size=8Mi"},
+		wantArgs: []string{"--host=api.example.com", "--host=www.example.com", "--max-object-size=8Mi", "--invalidate-on-unsafe-methods=false"},
 		replicas: 3, cpu: "100m", mem: "384Mi",
 	}, {
 		name: "nil replicas defaults to one; user requests and limits kept",
