@@ -24,6 +24,12 @@ GENERATED_PATHS := api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config
 
 GO_TEST_FLAGS ?= -race -timeout 30m
 
+# envtest waits 20s by default for kube-apiserver and etcd; test packages run
+# in parallel, each starting its own, and on a busy 2-core machine that was
+# not enough (a BeforeSuite failed while the API server was still starting).
+export KUBEBUILDER_CONTROLPLANE_START_TIMEOUT ?= 2m
+export KUBEBUILDER_CONTROLPLANE_STOP_TIMEOUT ?= 1m
+
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
 .DEFAULT_GOAL := help
