@@ -72,13 +72,11 @@ var _ = BeforeSuite(func() {
 		Registerer:      prometheus.NewRegistry(),
 	})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
-	stopManager = func() { cancel(); <-done }
+	// The manager's error is checked when it stops, on the spec's
+	// goroutine: nothing fails off it.
+	errc := make(chan error, 1)
+	go func() { errc <- mgr.Start(ctx) }()
+	stopManager = func() { cancel(); Expect(<-errc).To(Succeed()) }
 })
 
 var _ = AfterSuite(func() {

@@ -3,6 +3,8 @@ package purge
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,9 +78,9 @@ type Reconciler struct {
 	calls *callTracker
 }
 
-// Reconcile moves one Purge forward: resolve its CacheProxy, choose the
-// target pods once, record the calls that ended, start those that are due,
-// wait a little for them, and write the status once.
+// Reconcile moves one Purge forward: resolve its CacheProxy and pods,
+// start the calls that are due, wait a little for them, compute the status
+// from what the pass saw, and write it once.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	// Read live, not from the cache: a pass that started from a status
 	// older than the last one written would call pods again and count
@@ -94,40 +96,31 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return r.deleteIfExpired(ctx, &purge)
 	}
 
-	now := r.Clock.Now()
-	status := purge.Status.DeepCopy()
-	found, pods, err := r.resolveTarget(ctx, &purge)
-	if err != nil {
+	ps := &pass{now: r.Clock.Now()}
+	var err error
+	if ps.found, ps.pods, err = r.resolveTarget(ctx, &purge); err != nil {
 		return ctrl.Result{}, err
 	}
-	if found && status.StartTime == nil {
-		startPurge(status, pods, now)
+	ps.live = byName(ps.pods)
+	if err := r.confirmGone(ctx, purge.Namespace, &purge.Status, ps.live); err != nil {
+		return ctrl.Result{}, err
 	}
-	// Once started, a Purge runs to its end even if its CacheProxy is
-	// deleted: the target pods are purged or gone by the deadline.
-	var recorded []string
-	if status.StartTime != nil {
-		live := byName(pods)
-		if err := r.confirmGone(ctx, purge.Namespace, status, live); err != nil {
-			return ctrl.Result{}, err
-		}
-		markGone(status, live)
-		r.startDueCalls(ctx, &purge, live, status, now)
+	if purge.Status.Started() || ps.found {
+		ps.unstarted, ps.startErr = r.startDueCalls(ctx, &purge, ps)
 		r.calls.wait(&purge, r.progressInterval())
-		recorded = r.recordEndedCalls(&purge, status)
-		giveUp(status, deadlineOf(&purge, status), r.Clock.Now(), r.calls.running(&purge))
+		ps.ended, ps.running = r.calls.ended(&purge), r.calls.running(&purge)
 	}
-	purgestatus.SetTargetResolvedCondition(status, purge.Generation, purge.Spec.CacheProxyRef.Name, status.StartTime != nil)
-	purgestatus.Summarize(status, purge.Generation, r.Clock.Now())
 
+	status := purge.Status.DeepCopy()
+	updateStatus(status, &purge, ps)
 	if err := r.patchStatus(ctx, &purge, status); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.calls.drop(&purge, recorded)
+	r.calls.drop(&purge, slices.Collect(maps.Keys(ps.ended)))
 	if status.Finished() {
 		r.calls.forget(req.NamespacedName)
 	}
-	return r.next(&purge, status), nil
+	return r.next(&purge, status, ps.now), nil
 }
 
 // resolveTarget reports whether the Purge's CacheProxy exists and lists
@@ -186,13 +179,14 @@ func byName(pods []corev1.Pod) map[string]*corev1.Pod {
 	return m
 }
 
-// deadlineOf is when the Purge gives up on pods that have not answered.
-func deadlineOf(purge *cachev1alpha1.Purge, s *cachev1alpha1.PurgeStatus) time.Time {
+// deadlineOf is when a Purge started at start gives up on pods that have
+// not answered.
+func deadlineOf(purge *cachev1alpha1.Purge, start time.Time) time.Time {
 	seconds := purge.Spec.DeadlineSeconds
 	if seconds <= 0 {
 		seconds = cachev1alpha1.DefaultDeadlineSeconds
 	}
-	return s.StartTime.Add(time.Duration(seconds) * time.Second)
+	return start.Add(time.Duration(seconds) * time.Second)
 }
 
 // patchStatus writes the status if it changed, then reports what changed
@@ -240,8 +234,7 @@ func (r *Reconciler) report(purge *cachev1alpha1.Purge, before *cachev1alpha1.Pu
 // next says when to look at the Purge again: when its next pod is due or
 // its deadline passes while running, when its TTL expires once finished.
 // Pod deletions and the CacheProxy's appearance wake it through watches.
-func (r *Reconciler) next(purge *cachev1alpha1.Purge, s *cachev1alpha1.PurgeStatus) ctrl.Result {
-	now := r.Clock.Now()
+func (r *Reconciler) next(purge *cachev1alpha1.Purge, s *cachev1alpha1.PurgeStatus, now time.Time) ctrl.Result {
 	if s.Finished() {
 		if at, ok := expiry(purge); ok {
 			return ctrl.Result{RequeueAfter: max(at.Sub(now), time.Millisecond)}
@@ -251,7 +244,7 @@ func (r *Reconciler) next(purge *cachev1alpha1.Purge, s *cachev1alpha1.PurgeStat
 	if s.StartTime == nil {
 		return ctrl.Result{}
 	}
-	due := deadlineOf(purge, s)
+	due := deadlineOf(purge, s.StartTime.Time)
 	if n, _ := r.calls.busy(purge, ""); n > 0 {
 		// Calls in flight wake the Purge when they end; this is the
 		// fallback should a wake-up be dropped.

@@ -153,10 +153,13 @@ var _ = Describe("The Purge controller", func() {
 			Mode: cachev1alpha1.PurgeModeBan, DryRun: true, ConfirmHostRootBan: true,
 			URLs: []string{"http://" + testHost + "/"},
 		})
+		fetched := f.origin.fetches("/a") + f.origin.fetches("/b")
 		done := waitFor(ctx, p, cachev1alpha1.PurgeComplete)
 		Expect(done.Status.ObjectsMatched).To(Equal(int64(4)))
 		Expect(done.Status.ObjectsInvalidated).To(BeZero())
-		f.warm("/a", "/b")
+		By("serving the very first request after it from the cache, on every pod")
+		f.expectHits("/a", "/b")
+		Expect(f.origin.fetches("/a")+f.origin.fetches("/b")).To(Equal(fetched), "the origin was asked again")
 	})
 
 	It("retries a pod whose proxy is down and fails it by the deadline, naming it, while the others succeed", func(ctx SpecContext) {

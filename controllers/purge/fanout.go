@@ -17,16 +17,25 @@ import (
 	"github.com/cacheops/purge-operator/controllers/fleet"
 )
 
-// startDueCalls starts, in the background, a call to every Pending pod
-// whose backoff has elapsed and that has no call in flight, at most
-// Concurrency calls of the Purge at once, each bounded by CallTimeout. No
-// call starts after the Purge's deadline.
-func (r *Reconciler) startDueCalls(ctx context.Context, purge *cachev1alpha1.Purge,
-	live map[string]*corev1.Pod, status *cachev1alpha1.PurgeStatus, now time.Time) {
+// startDueCalls starts, in the background, a call to every target pod
+// that is Pending, not gone, past its backoff and without a call in
+// flight, at most Concurrency calls of the Purge at once, each bounded by
+// CallTimeout. No call starts after the Purge's deadline. It writes no
+// status: if the calls cannot start (the admin token cannot be read), it
+// returns the due pods and why, for updateStatus to record.
+func (r *Reconciler) startDueCalls(ctx context.Context, purge *cachev1alpha1.Purge, ps *pass) (unstarted []string, err error) {
+	// A Purge that starts in this pass targets the pods it is about to
+	// record (updateStatus: startPurge), all due at once.
+	targets, start := purge.Status.Pods, ps.now
+	if purge.Status.Started() {
+		start = purge.Status.StartTime.Time
+	} else {
+		targets = targetsOf(ps.pods)
+	}
 	var due []*cachev1alpha1.PodPurgeStatus
-	for i := range status.Pods {
-		p := &status.Pods[i]
-		if p.Phase != cachev1alpha1.PodPurgePending || nextAttempt(p, r.Backoff).After(now) {
+	for i := range targets {
+		p := &targets[i]
+		if p.Phase != cachev1alpha1.PodPurgePending || isGone(p, ps.live) || nextAttempt(p, r.Backoff).After(ps.now) {
 			continue
 		}
 		n, busy := r.calls.busy(purge, p.Name)
@@ -34,19 +43,16 @@ func (r *Reconciler) startDueCalls(ctx context.Context, purge *cachev1alpha1.Pur
 			due = append(due, p)
 		}
 	}
-	deadline := deadlineOf(purge, status)
-	if len(due) == 0 || !now.Before(deadline) {
-		return
+	if len(due) == 0 || !ps.now.Before(deadlineOf(purge, start)) {
+		return nil, nil
 	}
 
 	token, err := r.adminToken(ctx, purge.Namespace, purge.Spec.CacheProxyRef.Name)
 	if err != nil {
-		// Every due pod pays one attempt: the error shows on each, and the
-		// backoff and deadline apply as for a failed call.
 		for _, p := range due {
-			recordCall(p, admin.InvalidationResult{}, err, now)
+			unstarted = append(unstarted, p.Name)
 		}
-		return
+		return unstarted, err
 	}
 
 	// A call may run past the Purge's deadline: the pass that gives up at
@@ -54,38 +60,15 @@ func (r *Reconciler) startDueCalls(ctx context.Context, purge *cachev1alpha1.Pur
 	// finished attempt rather than that of a call cut short.
 	req := invalidationFor(purge)
 	for _, p := range due {
-		endpoint := adminEndpoint(p.IP, adminPort(live[p.Name]))
-		r.calls.start(purge, p.Name, now.Add(r.callTimeout()), func(ctx context.Context) callResult {
+		endpoint := adminEndpoint(p.IP, adminPort(ps.live[p.Name]))
+		r.calls.start(purge, p.Name, ps.now.Add(r.callTimeout()), func(ctx context.Context) callResult {
 			start := time.Now()
 			res, err := r.Caller.Invalidate(ctx, endpoint, token, req)
 			r.observeCall(time.Since(start), err)
 			return callResult{endpoint: endpoint, res: res, err: err, at: r.Clock.Now()}
 		})
 	}
-}
-
-// recordEndedCalls folds the calls that ended into the pods' entries and
-// returns the pods whose results it consumed. A pod no longer Pending
-// (gone, given up) keeps its phase.
-func (r *Reconciler) recordEndedCalls(purge *cachev1alpha1.Purge, status *cachev1alpha1.PurgeStatus) []string {
-	ended := r.calls.ended(purge)
-	consumed := make([]string, 0, len(ended))
-	for name := range ended {
-		consumed = append(consumed, name)
-	}
-	for i := range status.Pods {
-		p := &status.Pods[i]
-		c, ok := ended[p.Name]
-		if !ok || p.Phase != cachev1alpha1.PodPurgePending {
-			continue
-		}
-		err := c.err
-		if err != nil {
-			err = fmt.Errorf("calling %s: %w", c.endpoint, err)
-		}
-		recordCall(p, c.res, err, c.at)
-	}
-	return consumed
+	return nil, nil
 }
 
 // invalidationFor is the admin request for a Purge. Its id, the Purge's

@@ -257,6 +257,17 @@ func (f *fleet) warm(paths ...string) {
 	for _, p := range f.pods {
 		for _, path := range paths {
 			p.get(path)
+		}
+	}
+	f.expectHits(paths...)
+}
+
+// expectHits asserts that the next request for each path is a hit on
+// every pod: nothing removed or marked stale what warm stored.
+func (f *fleet) expectHits(paths ...string) {
+	GinkgoHelper()
+	for _, p := range f.pods {
+		for _, path := range paths {
 			_, status := p.get(path)
 			Expect(status).To(HavePrefix("cacheproxy; hit"), "%s on %s", path, p.name)
 		}

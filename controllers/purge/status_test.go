@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
@@ -93,6 +94,9 @@ func TestRecordCall(t *testing.T) {
 			if tt.err == nil && (p.Matched != tt.res.Matched || p.Invalidated != tt.res.Invalidated || p.Refetched != tt.res.Refetched) {
 				t.Errorf("counts %d/%d/%d, want %+v", p.Matched, p.Invalidated, p.Refetched, tt.res)
 			}
+			if wantReason := map[bool]cachev1alpha1.PodFailureReason{true: cachev1alpha1.PodFailureRefused}[tt.wantPhase == cachev1alpha1.PodPurgeFailed]; p.FailureReason != wantReason {
+				t.Errorf("failureReason %q, want %q", p.FailureReason, wantReason)
+			}
 		})
 	}
 }
@@ -117,5 +121,71 @@ func TestGiveUp(t *testing.T) {
 	}
 	if want := "deadline exceeded after 4 attempts; last error: connection refused"; s.Pods[0].LastError != want {
 		t.Errorf("lastError %q, want %q", s.Pods[0].LastError, want)
+	}
+	if s.Pods[0].FailureReason != cachev1alpha1.PodFailureDeadlineExceeded || s.Pods[1].FailureReason != "" {
+		t.Errorf("failure reasons %q %q, want DeadlineExceeded and none", s.Pods[0].FailureReason, s.Pods[1].FailureReason)
+	}
+}
+
+// TestUpdateStatus follows one Purge through the passes of its life, each
+// computed from what the pass observed.
+func TestUpdateStatus(t *testing.T) {
+	purge := &cachev1alpha1.Purge{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Generation: 1},
+		Spec:       cachev1alpha1.PurgeSpec{CacheProxyRef: cachev1alpha1.CacheProxyReference{Name: "edge"}, DeadlineSeconds: 60},
+	}
+	a, b, c := pod("edge-a", "10.0.0.1"), pod("edge-b", "10.0.0.2"), pod("edge-c", "10.0.0.3")
+	fleet := []corev1.Pod{c, a, b}
+	var s cachev1alpha1.PurgeStatus
+	phases := func() string {
+		var out []string
+		for _, p := range s.Pods {
+			out = append(out, p.Name+"="+string(p.Phase)+"/"+string(p.FailureReason))
+		}
+		return strings.Join(out, " ")
+	}
+	resolved := func() *metav1.Condition {
+		return meta.FindStatusCondition(s.Conditions, cachev1alpha1.PurgeConditionTargetResolved)
+	}
+
+	// The CacheProxy does not exist yet: nothing starts.
+	updateStatus(&s, purge, &pass{now: t0})
+	if s.Started() || s.Phase != cachev1alpha1.PurgePending || resolved().Status != metav1.ConditionFalse {
+		t.Fatalf("before the CacheProxy: phase %s, TargetResolved %+v", s.Phase, resolved())
+	}
+
+	// It appears: the targets are chosen, and the calls that could not
+	// start count as attempts.
+	updateStatus(&s, purge, &pass{now: t0.Add(time.Second), found: true, pods: fleet, live: byName(fleet),
+		unstarted: []string{"edge-a", "edge-b", "edge-c"}, startErr: errors.New("reading admin token secret: not found")})
+	if !s.StartTime.Time.Equal(t0.Add(time.Second)) || s.Phase != cachev1alpha1.PurgeRunning || resolved().Status != metav1.ConditionTrue {
+		t.Fatalf("after the start: start %v, phase %s, TargetResolved %+v", s.StartTime, s.Phase, resolved())
+	}
+	if s.Pods[0].Attempts != 1 || !strings.Contains(s.Pods[0].LastError, "admin token") {
+		t.Errorf("a call that could not start is a failed attempt: %+v", s.Pods[0])
+	}
+
+	// edge-a answers, edge-b is deleted, edge-c's call still runs.
+	later := []corev1.Pod{a, c}
+	updateStatus(&s, purge, &pass{now: t0.Add(5 * time.Second), found: true, pods: later, live: byName(later),
+		ended:   map[string]callResult{"edge-a": {res: admin.InvalidationResult{Matched: 2, Invalidated: 2}, at: t0.Add(4 * time.Second)}},
+		running: map[string]bool{"edge-c": true}})
+	if got, want := phases(), "edge-a=Succeeded/ edge-b=Gone/ edge-c=Pending/"; got != want {
+		t.Errorf("phases %s, want %s", got, want)
+	}
+	if s.Progress != "2/3" || s.ObjectsInvalidated != 2 || s.CompletionTime != nil {
+		t.Errorf("progress %s, invalidated %d, completion %v", s.Progress, s.ObjectsInvalidated, s.CompletionTime)
+	}
+
+	// The deadline passes with edge-c's call unanswered: the Purge fails,
+	// and says why from the pod's data.
+	end := t0.Add(61 * time.Second)
+	updateStatus(&s, purge, &pass{now: end, found: true, pods: later, live: byName(later), running: map[string]bool{"edge-c": true}})
+	if got, want := phases(), "edge-a=Succeeded/ edge-b=Gone/ edge-c=Failed/DeadlineExceeded"; got != want {
+		t.Errorf("phases %s, want %s", got, want)
+	}
+	failed := meta.FindStatusCondition(s.Conditions, cachev1alpha1.PurgeConditionFailed)
+	if s.Phase != cachev1alpha1.PurgeFailed || failed.Reason != cachev1alpha1.ReasonDeadlineExceeded || !s.CompletionTime.Time.Equal(end) {
+		t.Errorf("phase %s, Failed %+v, completion %v", s.Phase, failed, s.CompletionTime)
 	}
 }

@@ -105,13 +105,11 @@ func startManager() (stop func()) {
 	})).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
-	return func() { cancel(); <-done }
+	// The manager's error is checked when it stops, on the spec's
+	// goroutine: nothing fails off it.
+	errc := make(chan error, 1)
+	go func() { errc <- mgr.Start(ctx) }()
+	return func() { cancel(); Expect(<-errc).To(Succeed()) }
 }
 
 // countingCaller calls pods for real and counts the calls per endpoint,
