@@ -17,6 +17,7 @@ import (
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/controllers/cacheproxy"
 	"github.com/cacheops/purge-operator/controllers/purge"
+	"github.com/cacheops/purge-operator/controllers/purgetrigger"
 )
 
 // Defaults of Options, which the manager's flags show.
@@ -82,8 +83,9 @@ func CacheOptions() cache.Options {
 	}}
 }
 
-// Setup registers the CacheProxy and Purge controllers with mgr. mgr
-// should be created with CacheOptions.
+// Setup registers the CacheProxy, Purge and PurgeTrigger controllers with
+// mgr. mgr should be created with CacheOptions (the PurgeTrigger controller
+// watches workloads through a metadata cache of its own, not those).
 func Setup(mgr ctrl.Manager, o Options) error {
 	err := (&cacheproxy.Reconciler{
 		Client:        mgr.GetClient(),
@@ -127,6 +129,14 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr, workers)
 	if err != nil {
 		return fmt.Errorf("setting up the Purge controller: %w", err)
+	}
+	err = (&purgetrigger.Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder(EventSource),
+	}).SetupWithManager(mgr)
+	if err != nil {
+		return fmt.Errorf("setting up the PurgeTrigger controller: %w", err)
 	}
 	return nil
 }

@@ -54,3 +54,57 @@ const (
 	// fix (a wrong token, a request it rejects).
 	ReasonPodsRefused = "PodsRefused"
 )
+
+// PurgeTrigger condition types.
+const (
+	// PurgeTriggerConditionRolloutComplete is True when the workload's current
+	// revision finished rolling out, as `kubectl rollout status` decides it.
+	// False says why not: RolloutInProgress, RolloutPaused,
+	// ProgressDeadlineExceeded, RolloutStatusUnavailable, WorkloadNotFound
+	// or WorkloadKindNotInstalled.
+	PurgeTriggerConditionRolloutComplete = "RolloutComplete"
+	// PurgeTriggerConditionPurged is True when the Purge of the workload's
+	// current revision completed (or that revision predates the trigger).
+	// False while the rollout or the Purge is under way, or if it failed.
+	PurgeTriggerConditionPurged = "Purged"
+)
+
+// PurgeTrigger condition reasons, also the reasons of its events.
+const (
+	// ReasonRolloutComplete: every updated replica is available.
+	ReasonRolloutComplete = "RolloutComplete"
+	// ReasonRolloutInProgress: replicas are still being updated or becoming
+	// available (a readiness probe failing keeps it here until the progress
+	// deadline); the message is what `kubectl rollout status` would print.
+	ReasonRolloutInProgress = "RolloutInProgress"
+	// ReasonRolloutPaused: the rollout is paused (spec.paused, or an Argo
+	// Rollout's pause step) before it completed; nothing is purged until it
+	// resumes and completes.
+	ReasonRolloutPaused = "RolloutPaused"
+	// ReasonProgressDeadlineExceeded: the rollout failed, its
+	// progressDeadlineSeconds passed (Argo: Degraded); nothing is purged.
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+	// ReasonRolloutStatusUnavailable: the workload's rollouts cannot be
+	// followed, such as a StatefulSet with the OnDelete strategy.
+	ReasonRolloutStatusUnavailable = "RolloutStatusUnavailable"
+	// ReasonWorkloadNotFound: the workload does not exist (yet).
+	ReasonWorkloadNotFound = "WorkloadNotFound"
+	// ReasonWorkloadKindNotInstalled: the workload's kind is not served by
+	// the cluster (Argo Rollouts not installed when the operator started).
+	ReasonWorkloadKindNotInstalled = "WorkloadKindNotInstalled"
+
+	// ReasonPurgeCreated: the trigger created the Purge of a revision.
+	ReasonPurgeCreated = "PurgeCreated"
+	// ReasonPurgeRunning: the Purge of the current revision has not ended.
+	ReasonPurgeRunning = "PurgeRunning"
+	// ReasonPurgeComplete: the Purge of the current revision completed.
+	ReasonPurgeComplete = "PurgeComplete"
+	// ReasonPurgeFailed: the Purge of the current revision failed.
+	ReasonPurgeFailed = "PurgeFailed"
+	// ReasonRevisionPredatesTrigger: the current revision was already
+	// rolled out when the trigger first saw the workload; it is not purged.
+	ReasonRevisionPredatesTrigger = "RevisionPredatesTrigger"
+	// ReasonWaitingForRollout: the current revision has not finished
+	// rolling out, so it is not purged yet.
+	ReasonWaitingForRollout = "WaitingForRollout"
+)

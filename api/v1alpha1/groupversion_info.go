@@ -20,7 +20,8 @@ var (
 // addKnownTypes registers the kinds of this package. The package depends
 // on apimachinery only, so clients of the API import little.
 func addKnownTypes(scheme *runtime.Scheme) error {
-	scheme.AddKnownTypes(GroupVersion, &CacheProxy{}, &CacheProxyList{}, &Purge{}, &PurgeList{})
+	scheme.AddKnownTypes(GroupVersion, &CacheProxy{}, &CacheProxyList{}, &Purge{}, &PurgeList{},
+		&PurgeTrigger{}, &PurgeTriggerList{})
 	metav1.AddToGroupVersion(scheme, GroupVersion)
 	return nil
 }

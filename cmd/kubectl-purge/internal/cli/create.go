@@ -46,6 +46,12 @@ Two kinds of dry run, not to be confused:
   --dry-run=server   have the API server validate the Purge; nothing is
                      stored and no pod is called.
 
+With --after-rollout KIND/NAME nothing is purged now: the plugin creates a
+PurgeTrigger whose template is the Purge the other flags describe, and the
+operator creates that Purge after each rollout of the workload completes (every
+updated pod available, as 'kubectl rollout status' decides it), once per
+revision. --dry-run=client -o yaml prints the trigger.
+
 A ban at a host's root (https://www.example.com/ or https://www.example.com/*)
 empties that host from every pod and sends all its traffic to the origin at
 once. The API requires confirmHostRootBan for it: the plugin asks on a terminal
@@ -84,6 +90,10 @@ const createExample = `  # Remove two objects from every pod of CacheProxy edge,
   # Write the Purge to a file for Git instead of creating it
   kubectl purge edge https://www.example.com/app.js --name app-js --dry-run=client -o yaml > app-js.yaml
 
+  # After every completed rollout of deployment/web, ban all of www.example.com (a PurgeTrigger)
+  kubectl purge edge --ban https://www.example.com/ --yes --after-rollout deployment/web
+  kubectl purge edge --ban https://www.example.com/ --yes --after-rollout deployment/web --dry-run=client -o yaml
+
   # Recent Purges, and one Purge's per-pod results
   kubectl purge list
   kubectl purge status edge-simple-x7k2p`
@@ -97,6 +107,7 @@ type createOptions struct {
 	soft, ban, refetch, yes bool
 	tags, files             []string
 	dryRun, wait, name      string
+	afterRollout            string
 	deadline, ttl           time.Duration
 }
 
@@ -122,7 +133,8 @@ func newCreateCommand(env *Env, k *kube) *cobra.Command {
 		"Follow the Purge until it ends, a line per pod, then a summary; --wait=TIMEOUT (such as 30s) bounds the wait, a bare --wait waits until the Purge's deadline plus 30s")
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "Read URLs (or ban patterns) from FILE, one a line; - reads stdin; repeatable")
 	f.BoolVarP(&o.yes, "yes", "y", false, "Confirm a ban at a host's root without being asked (for scripts)")
-	f.StringVar(&o.name, "name", "", "Name of the Purge (default: CACHEPROXY-MODE-<5 random characters>)")
+	f.StringVar(&o.name, "name", "", "Name of the Purge (default: CACHEPROXY-MODE-<5 random characters>); with --after-rollout, of the PurgeTrigger (default: WORKLOAD-CACHEPROXY)")
+	f.StringVar(&o.afterRollout, "after-rollout", "", "Create a PurgeTrigger instead of a Purge: purge after every completed rollout of KIND/NAME (deployment/web, statefulset/web, rollout/web for Argo Rollouts), as kubectl rollout status decides it")
 	f.DurationVar(&o.deadline, "deadline", 0, "Give up on pods that have not answered after this long (spec.deadlineSeconds; default 2m, at most 24h)")
 	f.DurationVar(&o.ttl, "ttl", 0, "Delete the Purge this long after it ends (spec.ttlSecondsAfterFinished; default: keep it)")
 	o.print.AddFlags(cmd)
@@ -147,6 +159,13 @@ func (o *createOptions) run(cmd *cobra.Command, args []string) error {
 	pl, err := o.plan(cmd, args)
 	if err != nil {
 		return err
+	}
+	if o.afterRollout != "" {
+		ref, err := parseWorkload(o.afterRollout)
+		if err != nil {
+			return err
+		}
+		return o.runTrigger(ctx, pl, ref)
 	}
 	ns, explicit, err := o.kube.namespace()
 	if err != nil {

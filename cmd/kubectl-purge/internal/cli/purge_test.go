@@ -227,3 +227,45 @@ func checkErr(t *testing.T, err error, want string, code int) {
 		t.Errorf("error %q has exit status %d, want %d", err, exitCode(err), code)
 	}
 }
+
+func TestParseWorkload(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    cachev1alpha1.WorkloadReference
+		wantErr string
+	}{
+		{in: "deployment/web", want: cachev1alpha1.WorkloadReference{Kind: cachev1alpha1.WorkloadDeployment, Name: "web"}},
+		{in: "Deploy/web", want: cachev1alpha1.WorkloadReference{Kind: cachev1alpha1.WorkloadDeployment, Name: "web"}},
+		{in: "deployments.apps/web", want: cachev1alpha1.WorkloadReference{Kind: cachev1alpha1.WorkloadDeployment, Name: "web"}},
+		{in: "sts/db", want: cachev1alpha1.WorkloadReference{Kind: cachev1alpha1.WorkloadStatefulSet, Name: "db"}},
+		{in: "rollout.argoproj.io/web", want: cachev1alpha1.WorkloadReference{Kind: cachev1alpha1.WorkloadRollout, Name: "web"}},
+		{in: "web", wantErr: "want KIND/NAME"},
+		{in: "deployment/", wantErr: "want KIND/NAME"},
+		{in: "deployment/web/x", wantErr: "want KIND/NAME"},
+		{in: "daemonset/web", wantErr: `not "daemonset"`},
+	} {
+		got, err := parseWorkload(tc.in)
+		checkErr(t, err, tc.wantErr, ExitUsage)
+		if got != tc.want {
+			t.Errorf("parseWorkload(%q) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestTriggerName(t *testing.T) {
+	web := cachev1alpha1.WorkloadReference{Kind: cachev1alpha1.WorkloadDeployment, Name: "web"}
+	if got := triggerName("", web, "edge"); got != "web-edge" {
+		t.Errorf("default name %q, want web-edge", got)
+	}
+	if got := triggerName("mine", web, "edge"); got != "mine" {
+		t.Errorf("--name ignored: %q", got)
+	}
+	long := cachev1alpha1.WorkloadReference{Kind: cachev1alpha1.WorkloadDeployment, Name: strings.Repeat("w", 61) + "-x"}
+	got := triggerName("", long, "edge")
+	if len(got) > maxTriggerNameLength || strings.HasSuffix(got, "-") {
+		t.Errorf("long default name %q (%d characters): want at most %d, no trailing '-'", got, len(got), maxTriggerNameLength)
+	}
+	if errs := validation.IsDNS1123Subdomain(got); len(errs) > 0 {
+		t.Errorf("default name %q is not a valid name: %v", got, errs)
+	}
+}
