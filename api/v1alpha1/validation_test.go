@@ -42,6 +42,12 @@ kind: Purge
 metadata: {name: bad}
 `
 
+const triggerHead = `
+apiVersion: cache.cacheops.io/v1alpha1
+kind: PurgeTrigger
+metadata: {name: bad}
+`
+
 const cacheProxyHead = `
 apiVersion: cache.cacheops.io/v1alpha1
 kind: CacheProxy
@@ -62,7 +68,7 @@ var _ = Describe("The CRDs", func() {
 		ns := newNamespace(ctx)
 		files, err := filepath.Glob(filepath.Join("..", "..", "config", "samples", "cache_*.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		Expect(files).To(HaveLen(6))
+		Expect(files).To(HaveLen(7))
 		for _, f := range files {
 			data, err := os.ReadFile(f)
 			Expect(err).NotTo(HaveOccurred())
@@ -201,6 +207,34 @@ spec: {cacheProxyRef: {name: edge}, ttlSecondsAfterFinished: -1, urls: ["https:/
 		Entry("unknown field (strict decoding)", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, url: "https://www.example.com/a.js", urls: ["https://www.example.com/a.js"]}`,
 			`unknown field "spec.url"`),
+
+		Entry("PurgeTrigger on an unsupported kind", triggerHead+`
+spec: {workloadRef: {kind: DaemonSet, name: web}, purgeTemplate: {spec: {cacheProxyRef: {name: edge}, urls: ["https://www.example.com/"]}}}`,
+			"spec.workloadRef.kind", `Unsupported value: "DaemonSet"`, `"Deployment", "StatefulSet", "Rollout"`),
+		Entry("PurgeTrigger without a workload name", triggerHead+`
+spec: {workloadRef: {kind: Deployment, name: ""}, purgeTemplate: {spec: {cacheProxyRef: {name: edge}, urls: ["https://www.example.com/"]}}}`,
+			"spec.workloadRef.name"),
+		Entry("PurgeTrigger whose template has tags with ban (the Purge's own rule)", triggerHead+`
+spec: {workloadRef: {kind: Deployment, name: web}, purgeTemplate: {spec: {cacheProxyRef: {name: edge}, mode: ban, urls: ["https://www.example.com/img/"], tags: [a]}}}`,
+			"spec.purgeTemplate.spec", "tags are not allowed with mode ban"),
+		Entry("PurgeTrigger whose template bans a host's root unconfirmed", triggerHead+`
+spec: {workloadRef: {kind: Deployment, name: web}, purgeTemplate: {spec: {cacheProxyRef: {name: edge}, mode: ban, urls: ["https://www.example.com/"]}}}`,
+			"confirmHostRootBan: true"),
+		Entry("PurgeTrigger whose template has a relative URL", triggerHead+`
+spec: {workloadRef: {kind: Deployment, name: web}, purgeTemplate: {spec: {cacheProxyRef: {name: edge}, urls: ["/a.js"]}}}`,
+			"spec.purgeTemplate.spec.urls[0]", "must be an absolute http:// or https:// URL"),
+		Entry("PurgeTrigger without a template", triggerHead+`
+spec: {workloadRef: {kind: Deployment, name: web}}`,
+			"spec.purgeTemplate", "Required value"),
+		Entry("PurgeTrigger with a history over the bound", triggerHead+`
+spec: {workloadRef: {kind: Deployment, name: web}, historyLimit: 21, purgeTemplate: {spec: {cacheProxyRef: {name: edge}, urls: ["https://www.example.com/"]}}}`,
+			"spec.historyLimit", "less than or equal to 20"),
+		Entry("PurgeTrigger with a name over 63 characters", `
+apiVersion: cache.cacheops.io/v1alpha1
+kind: PurgeTrigger
+metadata: {name: `+strings.Repeat("t", 64)+`}
+spec: {workloadRef: {kind: Deployment, name: web}, purgeTemplate: {spec: {cacheProxyRef: {name: edge}, urls: ["https://www.example.com/"]}}}`,
+			"at most 63 characters"),
 
 		Entry("CacheProxy with negative replicas", cacheProxyHead+`
 spec: {replicas: -1, origin: {url: "http://web:8080"}}`,

@@ -176,7 +176,9 @@ func changedReason(before *cachev1alpha1.PurgeTriggerStatus, c *metav1.Condition
 // Deployments, StatefulSets, and Argo Rollouts if their CRD is installed).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cachev1alpha1.PurgeTrigger{}, workloadIndex,
-		func(o client.Object) []string { return []string{workloadKey(o.(*cachev1alpha1.PurgeTrigger).Spec.WorkloadRef)} })
+		func(o client.Object) []string {
+			return []string{workloadKey(o.(*cachev1alpha1.PurgeTrigger).Spec.WorkloadRef)}
+		})
 	if err != nil {
 		return fmt.Errorf("indexing purgetriggers by workload: %w", err)
 	}

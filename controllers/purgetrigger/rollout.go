@@ -12,7 +12,7 @@ import (
 
 // Annotations the workload controllers keep their revision numbers in.
 const (
-	deploymentRevisionAnnotation = "deployment.kubernetes.io/revision"
+	deploymentRevisionAnnotation  = "deployment.kubernetes.io/revision"
 	argoRolloutRevisionAnnotation = "rollout.argoproj.io/revision"
 )
 

@@ -16,7 +16,9 @@ import (
 func TestObserve(t *testing.T) {
 	created := metav1.NewTime(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
 	before, after := metav1.NewTime(created.Add(-time.Hour)), metav1.NewTime(created.Add(time.Second))
-	done := func(rev int64) rollout { return rollout{revision: rev, complete: true, reason: cachev1alpha1.ReasonRolloutComplete} }
+	done := func(rev int64) rollout {
+		return rollout{revision: rev, complete: true, reason: cachev1alpha1.ReasonRolloutComplete}
+	}
 	going := func(rev int64) rollout { return rollout{revision: rev, reason: cachev1alpha1.ReasonRolloutInProgress} }
 	tests := []struct {
 		name       string

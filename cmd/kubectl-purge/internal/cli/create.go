@@ -172,17 +172,10 @@ func (o *createOptions) run(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	if pl.dry == dryRunClient {
-		return o.printManifest(pl.in, ns, explicit, pl.printer)
+		return o.printManifest(pl.in, ns, explicit, pl.printer, func(ns string) runtime.Object { return pl.in.purge(ns) })
 	}
-	c, err := o.kube.client()
+	c, err := o.connect(ctx, pl.in, ns)
 	if err != nil {
-		return err
-	}
-	cp, err := checkCacheProxy(ctx, c, ns, pl.in.CacheProxy)
-	if err != nil {
-		return err
-	}
-	if err := o.confirm(pl.in, cp); err != nil {
 		return err
 	}
 	createdAt := time.Now()
@@ -206,6 +199,23 @@ func (o *createOptions) run(cmd *cobra.Command, args []string) error {
 		}
 	}
 	return err
+}
+
+// connect connects to the cluster, checks that the CacheProxy the input
+// names exists, and has a host-root ban confirmed.
+func (o *createOptions) connect(ctx context.Context, in *purgeInput, ns string) (client.WithWatch, error) {
+	c, err := o.kube.client()
+	if err != nil {
+		return nil, err
+	}
+	cp, err := checkCacheProxy(ctx, c, ns, in.CacheProxy)
+	if err != nil {
+		return nil, err
+	}
+	if err := o.confirm(in, cp); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // plan reads the arguments and flags and checks them together.
@@ -310,23 +320,25 @@ func (o *createOptions) readFile(name string, stdinRead *bool) ([]sourcedURL, er
 	return readURLs(f, name)
 }
 
-// printManifest prints the Purge --dry-run=client would create, without
-// status, and with a namespace only if -n named one, so the manifest can be
-// committed and applied anywhere. Nothing is asked: printing changes
-// nothing, so a host-root ban is confirmed in the manifest only with --yes.
-func (o *createOptions) printManifest(in *purgeInput, ns string, explicit bool, printer printers.ResourcePrinter) error {
+// printManifest prints the object --dry-run=client would create (the
+// Purge, or with --after-rollout the PurgeTrigger), built by build from the
+// input, without status, and with a namespace only if -n named one, so the
+// manifest can be committed and applied anywhere. Nothing is asked:
+// printing changes nothing, so a host-root ban is confirmed in the
+// manifest only with --yes.
+func (o *createOptions) printManifest(in *purgeInput, ns string, explicit bool, printer printers.ResourcePrinter, build func(ns string) runtime.Object) error {
 	if roots := in.hostRootBans(); len(roots) > 0 {
 		if o.yes || in.DryRun {
 			in.Confirm = true
 		} else {
-			fmt.Fprintf(o.env.ErrOut, "warning: %s bans a whole host; the API server refuses this Purge unless confirmHostRootBan is true (add --yes to set it)\n",
-				strings.Join(roots, ", "))
+			fmt.Fprintf(o.env.ErrOut, "warning: %s bans a whole host; the API server refuses this %s unless confirmHostRootBan is true (add --yes to set it)\n",
+				strings.Join(roots, ", "), build("").GetObjectKind().GroupVersionKind().Kind)
 		}
 	}
 	if !explicit {
 		ns = ""
 	}
-	manifest, err := runtime.DefaultUnstructuredConverter.ToUnstructured(in.purge(ns))
+	manifest, err := runtime.DefaultUnstructuredConverter.ToUnstructured(build(ns))
 	if err != nil {
 		return err
 	}

@@ -2,14 +2,11 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
@@ -32,10 +29,10 @@ var workloadKinds = map[string]cachev1alpha1.WorkloadKind{
 	"deployment": cachev1alpha1.WorkloadDeployment, "deployments": cachev1alpha1.WorkloadDeployment,
 	"deploy": cachev1alpha1.WorkloadDeployment, "deployment.apps": cachev1alpha1.WorkloadDeployment,
 	"deployments.apps": cachev1alpha1.WorkloadDeployment,
-	"statefulset": cachev1alpha1.WorkloadStatefulSet, "statefulsets": cachev1alpha1.WorkloadStatefulSet,
+	"statefulset":      cachev1alpha1.WorkloadStatefulSet, "statefulsets": cachev1alpha1.WorkloadStatefulSet,
 	"sts": cachev1alpha1.WorkloadStatefulSet, "statefulset.apps": cachev1alpha1.WorkloadStatefulSet,
 	"statefulsets.apps": cachev1alpha1.WorkloadStatefulSet,
-	"rollout": cachev1alpha1.WorkloadRollout, "rollouts": cachev1alpha1.WorkloadRollout,
+	"rollout":           cachev1alpha1.WorkloadRollout, "rollouts": cachev1alpha1.WorkloadRollout,
 	"ro": cachev1alpha1.WorkloadRollout, "rollout.argoproj.io": cachev1alpha1.WorkloadRollout,
 	"rollouts.argoproj.io": cachev1alpha1.WorkloadRollout,
 }
@@ -92,17 +89,6 @@ func (in *purgeInput) trigger(namespace string, ref cachev1alpha1.WorkloadRefere
 	}
 }
 
-// printTrigger prints the trigger --dry-run=client would create, without
-// status, as printManifest does for a Purge.
-func (o *createOptions) printTrigger(t *cachev1alpha1.PurgeTrigger, printer printers.ResourcePrinter) error {
-	manifest, err := runtime.DefaultUnstructuredConverter.ToUnstructured(t)
-	if err != nil {
-		return err
-	}
-	delete(manifest, "status")
-	return printer.PrintObj(&unstructured.Unstructured{Object: manifest}, o.env.Out)
-}
-
 // createTrigger creates the trigger (only validates it, with
 // serverDryRun) and explains a refusal.
 func createTrigger(ctx context.Context, c client.Client, t *cachev1alpha1.PurgeTrigger, serverDryRun bool) error {
@@ -132,26 +118,10 @@ func (o *createOptions) runTrigger(ctx context.Context, pl *plan, ref cachev1alp
 		return err
 	}
 	if pl.dry == dryRunClient {
-		if roots := pl.in.hostRootBans(); len(roots) > 0 && !o.yes && !pl.in.DryRun {
-			fmt.Fprintf(o.env.ErrOut, "warning: %s bans a whole host after every rollout; the API server refuses this trigger unless confirmHostRootBan is true (add --yes to set it)\n",
-				strings.Join(roots, ", "))
-		} else if len(roots) > 0 {
-			pl.in.Confirm = true
-		}
-		if !explicit {
-			ns = ""
-		}
-		return o.printTrigger(pl.in.trigger(ns, ref), pl.printer)
+		return o.printManifest(pl.in, ns, explicit, pl.printer, func(ns string) runtime.Object { return pl.in.trigger(ns, ref) })
 	}
-	c, err := o.kube.client()
+	c, err := o.connect(ctx, pl.in, ns)
 	if err != nil {
-		return err
-	}
-	cp, err := checkCacheProxy(ctx, c, ns, pl.in.CacheProxy)
-	if err != nil {
-		return err
-	}
-	if err := o.confirm(pl.in, cp); err != nil {
 		return err
 	}
 	t := pl.in.trigger(ns, ref)
