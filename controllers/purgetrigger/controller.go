@@ -71,7 +71,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	status := t.Status.DeepCopy()
-	if observe(status, t.CreationTimestamp, w) {
+	if observe(status, w) {
 		p, err := r.createPurge(ctx, &t, w)
 		if err != nil {
 			return ctrl.Result{}, err

@@ -25,10 +25,11 @@ var _ = Describe("The PurgeTrigger controller", func() {
 
 		web.deploy(ctx, "web:v2", 2)
 		triggerState(ctx, t, "2")
-		c := condition(ctx, t, cachev1alpha1.PurgeTriggerConditionRolloutComplete, metav1.ConditionFalse, cachev1alpha1.ReasonRolloutInProgress)
-		Expect(c.Message).To(ContainSubstring("1 out of 2 new replicas have been updated"))
+		condition(ctx, t, cachev1alpha1.PurgeTriggerConditionRolloutComplete, metav1.ConditionFalse, cachev1alpha1.ReasonRolloutInProgress,
+			"1 out of 2 new replicas have been updated")
 		web.progress(ctx, 3, 2, 2)
-		condition(ctx, t, cachev1alpha1.PurgeTriggerConditionRolloutComplete, metav1.ConditionFalse, cachev1alpha1.ReasonRolloutInProgress)
+		condition(ctx, t, cachev1alpha1.PurgeTriggerConditionRolloutComplete, metav1.ConditionFalse, cachev1alpha1.ReasonRolloutInProgress,
+			"1 old replicas are pending termination")
 		noPurgeFor(ctx, t, time.Second, 0)
 
 		completed := web.complete(ctx)
@@ -70,13 +71,13 @@ var _ = Describe("The PurgeTrigger controller", func() {
 		web.deploy(ctx, "web:broken", 2)
 		// The new pod runs but fails its readiness probe: updated, not available.
 		web.progress(ctx, 3, 1, 2)
-		c := condition(ctx, t, cachev1alpha1.PurgeTriggerConditionRolloutComplete, metav1.ConditionFalse, cachev1alpha1.ReasonRolloutInProgress)
-		Expect(c.Message).To(ContainSubstring(`Waiting for deployment "web" rollout to finish: 1 out of 2 new replicas have been updated`))
+		condition(ctx, t, cachev1alpha1.PurgeTriggerConditionRolloutComplete, metav1.ConditionFalse, cachev1alpha1.ReasonRolloutInProgress,
+			`Waiting for deployment "web" rollout to finish: 1 out of 2 new replicas have been updated`)
 		noPurgeFor(ctx, t, time.Second, 0)
 
 		web.exceedDeadline(ctx)
-		c = condition(ctx, t, cachev1alpha1.PurgeTriggerConditionRolloutComplete, metav1.ConditionFalse, cachev1alpha1.ReasonProgressDeadlineExceeded)
-		Expect(c.Message).To(ContainSubstring("exceeded its progress deadline"))
+		condition(ctx, t, cachev1alpha1.PurgeTriggerConditionRolloutComplete, metav1.ConditionFalse, cachev1alpha1.ReasonProgressDeadlineExceeded,
+			"exceeded its progress deadline")
 		condition(ctx, t, cachev1alpha1.PurgeTriggerConditionPurged, metav1.ConditionFalse, cachev1alpha1.ReasonWaitingForRollout)
 		Eventually(func() []string { return eventReasons(ctx, t) }).Should(ContainElement(cachev1alpha1.ReasonProgressDeadlineExceeded))
 		noPurgeFor(ctx, t, time.Second, 0)
@@ -205,9 +206,11 @@ var _ = Describe("The PurgeTrigger controller", func() {
 		ns := newNamespace(ctx)
 		web := newDeployment(ctx, ns, "web", 1)
 		t := newTrigger(ctx, ns, "web", cachev1alpha1.WorkloadDeployment, "web")
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(t), t)).To(Succeed())
-		t.Spec.HistoryLimit = 2
-		Expect(k8sClient.Update(ctx, t)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(t), t)).To(Succeed())
+			t.Spec.HistoryLimit = 2
+			g.Expect(k8sClient.Update(ctx, t)).To(Succeed())
+		}).Should(Succeed())
 		triggerState(ctx, t, "1")
 		for rev := 2; rev <= 4; rev++ {
 			web.deploy(ctx, "web:v"+string(rune('0'+rev)), rev)
@@ -226,8 +229,8 @@ var _ = Describe("The PurgeTrigger controller", func() {
 	It("purges the first rollout of a workload created after the trigger, and waits for a missing one", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
 		t := newTrigger(ctx, ns, "web", cachev1alpha1.WorkloadDeployment, "web")
-		c := condition(ctx, t, cachev1alpha1.PurgeTriggerConditionRolloutComplete, metav1.ConditionFalse, cachev1alpha1.ReasonWorkloadNotFound)
-		Expect(c.Message).To(ContainSubstring(`Deployment "web" not found`))
+		condition(ctx, t, cachev1alpha1.PurgeTriggerConditionRolloutComplete, metav1.ConditionFalse, cachev1alpha1.ReasonWorkloadNotFound,
+			`Deployment "web" not found`)
 		newDeployment(ctx, ns, "web", 2)
 		onePurgeOf(ctx, t, "1")
 	})

@@ -149,8 +149,8 @@ func triggerState(ctx context.Context, t *cachev1alpha1.PurgeTrigger, revision s
 }
 
 // condition waits for the trigger's condition to have status and reason,
-// and returns it.
-func condition(ctx context.Context, t *cachev1alpha1.PurgeTrigger, typ string, status metav1.ConditionStatus, reason string) *metav1.Condition {
+// and a message containing each of messages, and returns it.
+func condition(ctx context.Context, t *cachev1alpha1.PurgeTrigger, typ string, status metav1.ConditionStatus, reason string, messages ...string) *metav1.Condition {
 	GinkgoHelper()
 	var c *metav1.Condition
 	Eventually(func(g Gomega) {
@@ -160,6 +160,9 @@ func condition(ctx context.Context, t *cachev1alpha1.PurgeTrigger, typ string, s
 		g.Expect(c).NotTo(BeNil(), "conditions: %+v", got.Status.Conditions)
 		g.Expect(c.Status).To(Equal(status), "%+v", c)
 		g.Expect(c.Reason).To(Equal(reason), "%+v", c)
+		for _, m := range messages {
+			g.Expect(c.Message).To(ContainSubstring(m))
+		}
 	}).Should(Succeed())
 	return c
 }
@@ -276,14 +279,19 @@ func setStatefulSet(ctx context.Context, s *appsv1.StatefulSet, updateRevision s
 	}).Should(Succeed())
 }
 
-// setArgoPhase writes what the Argo Rollouts controller would: the
-// revision annotation, and the phase with the generation observed.
+// setArgoPhase writes what a user and the Argo Rollouts controller would:
+// a new revision changes the spec (so the generation moves on, not yet
+// observed) and gets its annotation; then the phase is written with the
+// generation observed.
 func setArgoPhase(ctx context.Context, ro *unstructured.Unstructured, revision, phase string) {
 	GinkgoHelper()
 	Eventually(func(g Gomega) {
 		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(ro), ro)).To(Succeed())
-		ro.SetAnnotations(map[string]string{"rollout.argoproj.io/revision": revision})
-		g.Expect(k8sClient.Update(ctx, ro)).To(Succeed())
+		if ro.GetAnnotations()["rollout.argoproj.io/revision"] != revision {
+			g.Expect(unstructured.SetNestedField(ro.Object, "web:v"+revision, "spec", "image")).To(Succeed())
+			ro.SetAnnotations(map[string]string{"rollout.argoproj.io/revision": revision})
+			g.Expect(k8sClient.Update(ctx, ro)).To(Succeed())
+		}
 		g.Expect(unstructured.SetNestedField(ro.Object, strconv.FormatInt(ro.GetGeneration(), 10), "status", "observedGeneration")).To(Succeed())
 		g.Expect(unstructured.SetNestedField(ro.Object, phase, "status", "phase")).To(Succeed())
 		g.Expect(k8sClient.Status().Update(ctx, ro)).To(Succeed())

@@ -16,27 +16,29 @@ type workload struct {
 	// found reports whether it exists; rollout says why not otherwise.
 	found   bool
 	uid     types.UID
-	created metav1.Time
 	rollout rollout
 }
 
 // observe records the workload's current revision in status and reports
 // whether that revision is due for a Purge: rolled out and not purged yet.
 //
-// A workload seen for the first time (or a new one of the same name) that
-// was already rolled out before the trigger existed is not purged: nothing
-// changed while the trigger watched, and purging a cache when a trigger is
-// merely added would surprise. One created with or after the trigger, or
-// caught mid-rollout, is purged when its rollout completes.
-func observe(s *cachev1alpha1.PurgeTriggerStatus, triggerCreated metav1.Time, w *workload) (due bool) {
+// The revision already rolled out when the trigger first looks (its first
+// pass, status never written) is not purged: nothing changed while the
+// trigger watched, and purging a cache because a trigger was merely added
+// would surprise. A revision caught mid-rollout on that first look is
+// purged when it completes, and so is the first rollout of a workload that
+// appears later, or is deleted and created again (a new UID), since the
+// trigger was there to see it.
+func observe(s *cachev1alpha1.PurgeTriggerStatus, w *workload) (due bool) {
 	if !w.found {
 		return false
 	}
 	rev := revisionString(w.rollout.revision)
 	if s.WorkloadUID != string(w.uid) {
+		firstLook := s.ObservedGeneration == 0 && s.WorkloadUID == ""
 		s.WorkloadUID = string(w.uid)
 		s.PurgedRevision = ""
-		if w.rollout.complete && w.created.Before(&triggerCreated) {
+		if firstLook && w.rollout.complete {
 			s.PurgedRevision = rev
 		}
 	}

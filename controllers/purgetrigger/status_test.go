@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,12 +13,14 @@ import (
 )
 
 func TestObserve(t *testing.T) {
-	created := metav1.NewTime(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
-	before, after := metav1.NewTime(created.Add(-time.Hour)), metav1.NewTime(created.Add(time.Second))
 	done := func(rev int64) rollout {
 		return rollout{revision: rev, complete: true, reason: cachev1alpha1.ReasonRolloutComplete}
 	}
 	going := func(rev int64) rollout { return rollout{revision: rev, reason: cachev1alpha1.ReasonRolloutInProgress} }
+	// looked is the status of a trigger that has written status before.
+	looked := func(uid, purged string) cachev1alpha1.PurgeTriggerStatus {
+		return cachev1alpha1.PurgeTriggerStatus{ObservedGeneration: 1, WorkloadUID: uid, PurgedRevision: purged}
+	}
 	tests := []struct {
 		name       string
 		status     cachev1alpha1.PurgeTriggerStatus
@@ -28,25 +29,18 @@ func TestObserve(t *testing.T) {
 		wantPurged string
 	}{
 		{"workload missing", cachev1alpha1.PurgeTriggerStatus{}, workload{rollout: rollout{reason: cachev1alpha1.ReasonWorkloadNotFound}}, false, ""},
-		{"first sight, rolled out before the trigger: baseline", cachev1alpha1.PurgeTriggerStatus{},
-			workload{found: true, uid: "a", created: before, rollout: done(3)}, false, "3"},
-		{"first sight, created with the trigger: purge", cachev1alpha1.PurgeTriggerStatus{},
-			workload{found: true, uid: "a", created: created, rollout: done(1)}, true, ""},
-		{"first sight, created after the trigger: purge", cachev1alpha1.PurgeTriggerStatus{},
-			workload{found: true, uid: "a", created: after, rollout: done(1)}, true, ""},
-		{"first sight, mid-rollout: wait", cachev1alpha1.PurgeTriggerStatus{},
-			workload{found: true, uid: "a", created: before, rollout: going(4)}, false, ""},
-		{"known, new revision complete", cachev1alpha1.PurgeTriggerStatus{WorkloadUID: "a", PurgedRevision: "3"},
-			workload{found: true, uid: "a", created: before, rollout: done(4)}, true, "3"},
-		{"known, purged revision", cachev1alpha1.PurgeTriggerStatus{WorkloadUID: "a", PurgedRevision: "4"},
-			workload{found: true, uid: "a", created: before, rollout: done(4)}, false, "4"},
-		{"recreated workload, revisions restart", cachev1alpha1.PurgeTriggerStatus{WorkloadUID: "a", PurgedRevision: "4"},
-			workload{found: true, uid: "b", created: after, rollout: done(1)}, true, ""},
+		{"first look, rolled out: baseline, no purge", cachev1alpha1.PurgeTriggerStatus{}, workload{found: true, uid: "a", rollout: done(3)}, false, "3"},
+		{"first look, mid-rollout: purge when it completes", cachev1alpha1.PurgeTriggerStatus{}, workload{found: true, uid: "a", rollout: going(4)}, false, ""},
+		{"that rollout completes", looked("a", ""), workload{found: true, uid: "a", rollout: done(4)}, true, ""},
+		{"workload appeared after the first look", looked("", ""), workload{found: true, uid: "a", rollout: done(1)}, true, ""},
+		{"new revision complete", looked("a", "3"), workload{found: true, uid: "a", rollout: done(4)}, true, "3"},
+		{"purged revision, seen again", looked("a", "4"), workload{found: true, uid: "a", rollout: done(4)}, false, "4"},
+		{"recreated workload, revisions restart", looked("a", "4"), workload{found: true, uid: "b", rollout: done(1)}, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := tt.status
-			if due := observe(&s, created, &tt.w); due != tt.due {
+			if due := observe(&s, &tt.w); due != tt.due {
 				t.Errorf("due = %v, want %v", due, tt.due)
 			}
 			if s.PurgedRevision != tt.wantPurged {

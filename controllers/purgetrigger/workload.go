@@ -55,7 +55,7 @@ func readWorkload(ctx context.Context, c client.Reader, t *cachev1alpha1.PurgeTr
 	case err != nil:
 		return nil, fmt.Errorf("reading %s %s: %w", ref.Kind, key, err)
 	}
-	w := &workload{found: true, uid: obj.GetUID(), created: obj.GetCreationTimestamp()}
+	w := &workload{found: true, uid: obj.GetUID()}
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		w.rollout = deploymentRollout(o)
