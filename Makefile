@@ -7,6 +7,10 @@
 VERSION ?= v0.1.0
 IMG ?= ghcr.io/cacheops/purge-operator:$(VERSION)
 CACHEPROXY_IMG ?= ghcr.io/cacheops/cacheproxy:$(VERSION)
+# Image of the demo's web origin (test/cmd/demo-origin).
+DEMO_ORIGIN_IMG ?= ghcr.io/cacheops/demo-origin:$(VERSION)
+# Registry make image-push pushes to, e.g. registry.example.com/team.
+REGISTRY ?=
 
 # Pinned tool versions.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
@@ -14,6 +18,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 K8S_VERSION ?= v1.37.2
 
 LOCALBIN ?= $(CURDIR)/bin
+IMAGES_DIR ?= $(LOCALBIN)/images
 ENVTEST_DIR ?= $(LOCALBIN)/k8s
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
@@ -93,12 +98,26 @@ bench: envtest build ## Benchmarks against Varnish and nginx, and purge latency 
 
 ##@ Build
 
+# Static binaries (no cgo), so the very files that run on the host also go
+# into the images; -trimpath keeps them (and so the image digests) the same
+# whatever the checkout's path.
+GO_BUILD_STATIC := CGO_ENABLED=0 go build -trimpath
+
 .PHONY: build
-build: ## Build bin/manager, bin/cacheproxy and bin/kubectl-purge (with its completion link, kubectl_complete-purge).
-	go build -o $(LOCALBIN)/manager ./cmd/manager
-	go build -o $(LOCALBIN)/cacheproxy ./cmd/cacheproxy
-	go build -o $(LOCALBIN)/kubectl-purge ./cmd/kubectl-purge
+build: ## Build bin/manager, bin/cacheproxy, bin/demo-origin and bin/kubectl-purge (with its completion link, kubectl_complete-purge), all static.
+	$(GO_BUILD_STATIC) -o $(LOCALBIN)/ ./cmd/manager ./cmd/cacheproxy ./cmd/kubectl-purge ./test/cmd/demo-origin
 	ln -sf kubectl-purge $(LOCALBIN)/kubectl_complete-purge
+
+.PHONY: images
+images: build ## Build the manager, cacheproxy, demo origin and pause images as OCI archives in bin/images (no Docker, no registry; reproducible).
+	BIN_DIR=$(LOCALBIN) IMAGES_DIR=$(IMAGES_DIR) K8S_VERSION=$(K8S_VERSION) IMG=$(IMG) CACHEPROXY_IMG=$(CACHEPROXY_IMG) \
+		DEMO_ORIGIN_IMG=$(DEMO_ORIGIN_IMG) hack/images.sh
+
+.PHONY: image-push
+image-push: images ## Push the manager and cacheproxy images to REGISTRY with the credentials of ~/.docker/config.json (no Docker needed).
+	@[ -n "$(REGISTRY)" ] || { echo "image-push needs REGISTRY, e.g. make image-push REGISTRY=registry.example.com/team" >&2; exit 1; }
+	$(LOCALBIN)/imgtool push $(IMAGES_DIR)/manager.tar $(REGISTRY)/$(notdir $(IMG))
+	$(LOCALBIN)/imgtool push $(IMAGES_DIR)/cacheproxy.tar $(REGISTRY)/$(notdir $(CACHEPROXY_IMG))
 
 .PHONY: run
 run: manifests generate ## Run the manager from your host against the cluster in ~/.kube/config (or KUBECONFIG).
@@ -134,12 +153,16 @@ undeploy: envtest ## Remove what deploy installed.
 ##@ Tools
 
 .PHONY: envtest
-envtest: ## Build kube-apiserver, etcd, kube-controller-manager and kubectl into bin/k8s (once).
+envtest: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet and kube-proxy into bin/k8s (once).
 	K8S_VERSION=$(K8S_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) hack/setup-envtest.sh >/dev/null
 
 .PHONY: chromium
 chromium: ## Install Debian's chromium for the dashboard's browser tests if missing (they skip, saying so, if it cannot be).
 	@hack/install-chromium.sh >/dev/null
+
+.PHONY: node-prereqs
+node-prereqs: ## Install what the local cluster's node runs (containerd, runc, CNI plugins, iptables; Debian packages) when missing.
+	hack/setup-node.sh
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.
