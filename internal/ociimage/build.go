@@ -54,6 +54,8 @@ type Spec struct {
 // where it was built.
 var epoch = time.Unix(0, 0).UTC()
 
+// DefaultCABundle is where Debian keeps the CA bundle, and where
+// BaseNonroot puts it in the image (Go's crypto/x509 looks there first).
 const DefaultCABundle = "/etc/ssl/certs/ca-certificates.crt"
 
 // Build assembles the image Spec describes, for linux/amd64 or whatever
