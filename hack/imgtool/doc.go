@@ -6,7 +6,7 @@
 //	    -entrypoint /cacheproxy -user 65532:65532 -base nonroot /cacheproxy=bin/cacheproxy
 //	imgtool push bin/images/cacheproxy.tar registry.example.com/cacheproxy:v0.1.0
 //
-// Package internal/ociimage says what an image holds and why its digest is
+// Package hack/imgtool/ociimage says what an image holds and why its digest is
 // reproducible. push uses the credentials of ~/.docker/config.json (or
 // $DOCKER_CONFIG) and its credential helpers, as docker push would.
 package main

@@ -22,7 +22,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/cacheops/purge-operator/internal/ociimage"
+	"github.com/cacheops/purge-operator/hack/imgtool/ociimage"
 )
 
 // writeInputs writes a fake binary and a CA bundle, and returns their paths.

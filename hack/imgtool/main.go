@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/cacheops/purge-operator/internal/ociimage"
+	"github.com/cacheops/purge-operator/hack/imgtool/ociimage"
 )
 
 const usage = `usage:
