@@ -78,12 +78,23 @@ lint: golangci-lint ## Run golangci-lint (config: .golangci.yml).
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: verify-gen verify-fmt vet envtest build chromium ## Run every test: unit, fuzz seeds, envtest suites and end to end (first run builds Kubernetes, 15 to 25 minutes on 2 cores).
+test: verify-gen verify-fmt vet envtest build chromium test-clients ## Run every test: unit, fuzz seeds, envtest suites and end to end (first run builds Kubernetes, 15 to 25 minutes on 2 cores).
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-e2e
 test-e2e: envtest build ## Run only the end-to-end suite: the whole product on the local cluster, driven by kubectl.
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./test/e2e/...
+
+# The npm clients the purge gateway's tests drive, pinned by package-lock.json.
+FASTLY_JS_DIR := controllers/gateway/testdata/fastly-js
+
+.PHONY: test-clients
+test-clients: ## Install the JavaScript client the gateway tests drive (npm ci; without npm that test is skipped).
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm not found: the Fastly JavaScript client test will be skipped" >&2; \
+	elif [ ! -f $(FASTLY_JS_DIR)/node_modules/.package-lock.json ] || [ $(FASTLY_JS_DIR)/package-lock.json -nt $(FASTLY_JS_DIR)/node_modules/.package-lock.json ]; then \
+		cd $(FASTLY_JS_DIR) && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
 
 ##@ Demo and benchmarks
 

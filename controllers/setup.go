@@ -16,6 +16,7 @@ import (
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/controllers/cacheproxy"
+	"github.com/cacheops/purge-operator/controllers/gateway"
 	"github.com/cacheops/purge-operator/controllers/purge"
 	"github.com/cacheops/purge-operator/controllers/purgetrigger"
 )
@@ -69,6 +70,14 @@ type Options struct {
 	// Registerer takes the Purge metrics. Nil means controller-runtime's
 	// registry, served on the manager's /metrics.
 	Registerer prometheus.Registerer
+
+	// GatewayHost is the DNS name of the purge gateway's Service, which
+	// the <name>-purge Service of a CacheProxy with
+	// spec.purgeGateway.enabled points at. Empty: no such Service is made.
+	GatewayHost string
+	// Gateway configures the purge gateway; it serves only when
+	// Gateway.BindAddress is set.
+	Gateway gateway.Options
 }
 
 // CacheOptions are the manager's cache options: Deployments, Services and
@@ -83,15 +92,17 @@ func CacheOptions() cache.Options {
 	}}
 }
 
-// Setup registers the CacheProxy, Purge and PurgeTrigger controllers with
-// mgr. mgr should be created with CacheOptions (the PurgeTrigger controller
-// watches workloads through a metadata cache of its own, not those).
+// Setup registers the CacheProxy, Purge and PurgeTrigger controllers, and
+// the purge gateway, with mgr. mgr should be created with CacheOptions (the
+// PurgeTrigger controller watches workloads through a metadata cache of its
+// own, not those).
 func Setup(mgr ctrl.Manager, o Options) error {
 	err := (&cacheproxy.Reconciler{
 		Client:        mgr.GetClient(),
 		APIReader:     mgr.GetAPIReader(),
 		DefaultImage:  o.CacheProxyImage,
 		ListenOnPodIP: o.ListenOnPodIP,
+		GatewayHost:   o.GatewayHost,
 	}).SetupWithManager(mgr)
 	if err != nil {
 		return fmt.Errorf("setting up the CacheProxy controller: %w", err)
@@ -137,6 +148,9 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr)
 	if err != nil {
 		return fmt.Errorf("setting up the PurgeTrigger controller: %w", err)
+	}
+	if _, err := gateway.SetupWithManager(mgr, o.Gateway); err != nil {
+		return fmt.Errorf("setting up the purge gateway: %w", err)
 	}
 	return nil
 }

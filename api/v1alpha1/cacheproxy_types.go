@@ -50,6 +50,13 @@ type CacheProxySpec struct {
 	// (cacheproxy caps its Go heap at cache.maxSize + 25% + 32Mi).
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// purgeGateway says how the operator's purge gateway, which turns the
+	// invalidation requests of content systems and CDN-API tools into
+	// Purges, serves this CacheProxy. Unset: it is served to callers with
+	// a token only, and no <name>-purge Service is created.
+	// +optional
+	PurgeGateway *PurgeGatewaySpec `json:"purgeGateway,omitempty"`
 }
 
 // OriginSpec says where cache misses go.

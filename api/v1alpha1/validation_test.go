@@ -266,6 +266,12 @@ spec: {origin: {url: "http://web:8080"}, hosts: ["WWW.EXAMPLE.COM"]}`,
 		Entry("CacheProxy with a URL as host", cacheProxyHead+`
 spec: {origin: {url: "http://web:8080"}, hosts: ["https://www.example.com/"]}`,
 			"spec.hosts[0]", "must be a lower-case DNS name"),
+		Entry("CacheProxy allowing unauthenticated purges from no selector", cacheProxyHead+`
+spec: {origin: {url: "http://web:8080"}, purgeGateway: {allowUnauthenticatedFrom: {}}}`,
+			"spec.purgeGateway.allowUnauthenticatedFrom", "set podSelector, namespaceSelector or both"),
+		Entry("CacheProxy with an unknown purge gateway field", cacheProxyHead+`
+spec: {origin: {url: "http://web:8080"}, purgeGateway: {enable: true}}`,
+			`unknown field "spec.purgeGateway.enable"`),
 	)
 
 	Describe("a Purge after creation", func() {

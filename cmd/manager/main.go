@@ -21,6 +21,7 @@ import (
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/controllers"
+	"github.com/cacheops/purge-operator/controllers/gateway"
 )
 
 // options are the manager's command-line flags.
@@ -36,6 +37,8 @@ type options struct {
 	podCallTimeout       time.Duration
 	podCallConcurrency   int
 	purgeWorkers         int
+	gateway              gateway.Options
+	gatewayHost          string
 }
 
 func main() {
@@ -62,6 +65,14 @@ func main() {
 		"Admin API calls in flight at once for one Purge.")
 	flag.IntVar(&o.purgeWorkers, "max-concurrent-purges", controllers.DefaultPurgeWorkers,
 		"Purges worked on at once.")
+	flag.StringVar(&o.gateway.BindAddress, "gateway-bind-address", "",
+		"Address the purge gateway listens on, such as :8090: it turns the PURGE, BAN and PURGEKEYS requests of content systems and the Fastly and Cloudflare purge calls into Purges. Every replica serves it. Empty disables it.")
+	flag.StringVar(&o.gateway.CertDir, "gateway-cert-dir", "",
+		"Directory holding tls.crt and tls.key: the purge gateway serves TLS and reloads them when they change. Empty serves plain HTTP.")
+	flag.DurationVar(&o.gateway.CoalesceWindow, "gateway-coalesce-window", gateway.DefaultCoalesceWindow,
+		"How long the purge gateway gathers requests of the same CacheProxy, mode and caller into one Purge, from the first one's arrival. Negative: no gathering.")
+	flag.StringVar(&o.gatewayHost, "gateway-service-host", "purge-operator-purge-gateway.purge-operator-system.svc.cluster.local",
+		"DNS name of the purge gateway's Service: the <name>-purge Service of a CacheProxy with spec.purgeGateway.enabled is an ExternalName pointing at it. Empty: no such Services are made.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -117,6 +128,8 @@ func run(o options) error {
 		CallTimeout:     o.podCallTimeout,
 		Concurrency:     o.podCallConcurrency,
 		PurgeWorkers:    o.purgeWorkers,
+		GatewayHost:     o.gatewayHost,
+		Gateway:         o.gateway,
 	})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,7 +24,7 @@ import (
 // +kubebuilder:rbac:groups=cache.cacheops.io,resources=cacheproxies/status,verbs=get;patch
 // +kubebuilder:rbac:groups=cache.cacheops.io,resources=cacheproxies/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;patch
-// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;patch;delete
 // Secrets: read one by name and create; never list, watch or update.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create
 
@@ -44,6 +45,10 @@ type Reconciler struct {
 	ListenOnPodIP bool
 	// Rand is the source of new admin tokens. Nil means crypto/rand.
 	Rand io.Reader
+	// GatewayHost is the DNS name of the purge gateway's Service, which
+	// the <name>-purge Service of a CacheProxy with
+	// spec.purgeGateway.enabled points at. Empty: no such Service is made.
+	GatewayHost string
 }
 
 // Reconcile makes the fleet of one CacheProxy match its spec.
@@ -62,6 +67,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	if err := apply(ctx, r.Client, serviceFor(&cp)); err != nil {
+		return ctrl.Result{}, err
+	}
+	if err := r.ensurePurgeService(ctx, &cp); err != nil {
 		return ctrl.Result{}, err
 	}
 	deploy := deploymentFor(&cp, fleetDefaults{image: r.DefaultImage, listenOnPodIP: r.ListenOnPodIP}, tokenHash)
@@ -100,6 +108,26 @@ func (r *Reconciler) ensureTokenSecret(ctx context.Context, cp *cachev1alpha1.Ca
 		return "", fmt.Errorf("creating admin token secret %s: %w", klog.KObj(s), err)
 	}
 	return hashToken([]byte(token)), nil
+}
+
+// ensurePurgeService applies the <name>-purge Service when the CacheProxy
+// asks for it and deletes the one the operator made when it no longer does.
+func (r *Reconciler) ensurePurgeService(ctx context.Context, cp *cachev1alpha1.CacheProxy) error {
+	if desired := purgeServiceFor(cp, r.GatewayHost); desired != nil {
+		return apply(ctx, r.Client, desired)
+	}
+	var svc corev1.Service
+	err := r.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: purgeServiceName(cp.Name)}, &svc)
+	if err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(&svc, cp) {
+		return nil
+	}
+	if err := r.Delete(ctx, &svc); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("deleting Service %s: %w", klog.KObj(&svc), err)
+	}
+	return nil
 }
 
 // newToken returns 32 random bytes, URL-safe base64 encoded.

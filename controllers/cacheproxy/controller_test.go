@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -69,6 +70,26 @@ var _ = Describe("The CacheProxy controller", func() {
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: cp.Namespace, Name: fleet.TokenSecretName(cp.Name)}, &secret)).To(Succeed())
 		owned(&secret)
 		Expect(secret.Data[fleet.TokenKey]).To(HaveLen(43), "32 random bytes, base64url")
+	})
+
+	It("points <name>-purge at the purge gateway while spec.purgeGateway.enabled, and removes it after", func(ctx SpecContext) {
+		purgeKey := client.ObjectKey{Namespace: cp.Namespace, Name: "edge-purge"}
+		deployment(ctx)
+		Expect(k8sClient.Get(ctx, purgeKey, &corev1.Service{})).NotTo(Succeed(), "not asked for")
+
+		Expect(k8sClient.Get(ctx, key, cp)).To(Succeed())
+		cp.Spec.PurgeGateway = &cachev1alpha1.PurgeGatewaySpec{Enabled: true}
+		Expect(k8sClient.Update(ctx, cp)).To(Succeed())
+		var svc corev1.Service
+		Eventually(func() error { return k8sClient.Get(ctx, purgeKey, &svc) }).Should(Succeed())
+		owned(&svc)
+		Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeExternalName))
+		Expect(svc.Spec.ExternalName).To(Equal(testGatewayHost))
+
+		Expect(k8sClient.Get(ctx, key, cp)).To(Succeed())
+		cp.Spec.PurgeGateway.Enabled = false
+		Expect(k8sClient.Update(ctx, cp)).To(Succeed())
+		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, purgeKey, &corev1.Service{})) }).Should(BeTrue())
 	})
 
 	It("rolls the pods on a spec change and keeps the token", func(ctx SpecContext) {

@@ -79,6 +79,29 @@ func serviceFor(cp *cachev1alpha1.CacheProxy) *corev1.Service {
 	}
 }
 
+// purgeServiceName is the name of the ExternalName Service that points a
+// CacheProxy's content systems at the purge gateway.
+func purgeServiceName(cacheProxy string) string { return cacheProxy + "-purge" }
+
+// purgeServiceFor is the ExternalName Service <name>-purge pointing at the
+// purge gateway's Service (gatewayHost, a DNS name), or nil when the
+// CacheProxy does not ask for it. Content systems configure
+// <name>-purge.<namespace>.svc:8090 as their Varnish server, and the
+// gateway reads from the Host header which CacheProxy they mean.
+func purgeServiceFor(cp *cachev1alpha1.CacheProxy, gatewayHost string) *corev1.Service {
+	if cp.Spec.PurgeGateway == nil || !cp.Spec.PurgeGateway.Enabled || gatewayHost == "" {
+		return nil
+	}
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: childMeta(cp, purgeServiceName(cp.Name)),
+		Spec: corev1.ServiceSpec{
+			Type:         corev1.ServiceTypeExternalName,
+			ExternalName: gatewayHost,
+		},
+	}
+}
+
 // fleetDefaults is what the operator's flags decide for every fleet.
 type fleetDefaults struct {
 	// image is the cacheproxy image of CacheProxies that name none.

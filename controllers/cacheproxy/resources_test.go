@@ -203,3 +203,23 @@ func TestTokenSecretFor(t *testing.T) {
 		t.Error("a short random source must fail, not yield a weak token")
 	}
 }
+
+func TestPurgeServiceFor(t *testing.T) {
+	const gateway = "purge-operator-purge-gateway.purge-operator-system.svc.cluster.local"
+	if s := purgeServiceFor(testCacheProxy(nil), gateway); s != nil {
+		t.Fatalf("no spec.purgeGateway: got a Service %s", s.Name)
+	}
+	enabled := testCacheProxy(func(cp *cachev1alpha1.CacheProxy) {
+		cp.Spec.PurgeGateway = &cachev1alpha1.PurgeGatewaySpec{Enabled: true}
+	})
+	if s := purgeServiceFor(enabled, ""); s != nil {
+		t.Fatalf("no gateway host: got a Service %s", s.Name)
+	}
+	s := purgeServiceFor(enabled, gateway)
+	if s == nil || s.Name != "edge-purge" || s.Namespace != "web" || s.Spec.Type != corev1.ServiceTypeExternalName || s.Spec.ExternalName != gateway {
+		t.Fatalf("got %+v", s)
+	}
+	if !metav1.IsControlledBy(s, enabled) {
+		t.Fatal("the Service is not owned by its CacheProxy")
+	}
+}

@@ -31,6 +31,10 @@ import (
 // envtest has no kube-controller-manager: Deployments get no pods and no
 // status unless a spec writes one.
 
+// testGatewayHost is the purge gateway's Service the <name>-purge
+// Services point at.
+const testGatewayHost = "purge-gateway.purge-operator-system.svc.cluster.local"
+
 var (
 	testEnv   *envtest.Environment
 	k8sClient client.Client
@@ -70,6 +74,7 @@ var _ = BeforeSuite(func() {
 	Expect(controllers.Setup(mgr, controllers.Options{
 		CacheProxyImage: "ghcr.io/cacheops/cacheproxy:test",
 		Registerer:      prometheus.NewRegistry(),
+		GatewayHost:     testGatewayHost,
 	})).To(Succeed())
 	ctx, cancel := context.WithCancel(context.Background())
 	// The manager's error is checked when it stops, on the spec's

@@ -26,6 +26,7 @@ type Results struct {
 	Protection   *ProtectionResult   `json:"originProtection,omitempty"`
 	Fleet        *FleetResult        `json:"fleet,omitempty"`
 	Profile      *ProfileResult      `json:"profile,omitempty"`
+	Gateway      *GatewayResult      `json:"gateway,omitempty"`
 }
 
 // Section is one benchmark's bookkeeping: how long it took, the load
@@ -64,6 +65,9 @@ func (r *Results) Markdown() string {
 	}
 	if r.Profile != nil {
 		r.Profile.markdown(&b)
+	}
+	if r.Gateway != nil {
+		r.Gateway.markdown(&b)
 	}
 	b.WriteString("## Sections\n\n| section | time | load avg at start | at end | error |\n|---|---:|---|---|---|\n")
 	for _, s := range r.Sections {

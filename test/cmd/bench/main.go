@@ -1,13 +1,16 @@
 // Command bench runs the benchmarks of package test/bench: the data path of
 // cacheproxy against Varnish and nginx, the cost of invalidation, origin
-// protection after a purge, and purge latency across a fleet on the local
-// cluster. It writes results-<timestamp>.md (tables) and .json (raw
-// numbers) into --out and prints the Markdown. hack/bench/run.sh (make
-// bench) installs the tools, builds the binaries and runs it:
+// protection after a purge, purge latency across a fleet on the local
+// cluster, and the purge gateway's requests/s and request→Purge-created
+// latency at 10, 100 and 1,000 requests/s. It writes
+// results-<timestamp>.md (tables) and .json (raw numbers) into --out and
+// prints the Markdown. hack/bench/run.sh (make bench) installs the tools,
+// builds the binaries and runs it:
 //
 //	make bench                      # the default run, under 15 minutes on 2 cores
 //	make bench BENCH_FLAGS=--short  # a quick look, about 2.5 minutes
 //	hack/bench/run.sh --only=datapath,protection --rounds=2
+//	hack/bench/run.sh --only=gateway     # the purge gateway alone
 package main
 
 import (
@@ -42,10 +45,11 @@ const (
 	sectionProtection   = "protection"
 	sectionFleet        = "fleet"
 	sectionProfile      = "profile"
+	sectionGateway      = "gateway"
 )
 
 var (
-	sections = []string{sectionDataPath, sectionInvalidation, sectionProtection, sectionFleet, sectionProfile}
+	sections = []string{sectionDataPath, sectionInvalidation, sectionProtection, sectionFleet, sectionGateway, sectionProfile}
 	optional = map[string]bool{sectionProfile: true}
 )
 
@@ -65,6 +69,7 @@ type flags struct {
 	protection                    bench.ProtectionOptions
 	fleet                         bench.FleetOptions
 	profile                       bench.ProfileOptions
+	gateway                       bench.GatewayOptions
 	selected                      map[string]bool
 	originDelay, protectWindow    time.Duration
 }
@@ -171,6 +176,13 @@ func parseFlags() (*flags, error) {
 		Connections: f.connections,
 		Threads:     1,
 		OutDir:      f.out,
+	}
+	f.gateway = bench.GatewayOptions{
+		Rates:      []int{10, 100, 1000},
+		Duration:   pickD(f.duration, 10*time.Second, 3*time.Second),
+		Clients:    256,
+		EnvtestDir: filepath.Join(f.binDir, "k8s"),
+		CRDDir:     f.crdDir,
 	}
 	sizes := "3,10,50"
 	if f.short {
@@ -327,6 +339,8 @@ func runSection(ctx context.Context, env *bench.Env, f *flags, name string, res 
 		res.Protection, err = bench.RunProtection(ctx, env, f.protection)
 	case sectionFleet:
 		res.Fleet, err = bench.RunFleet(ctx, env, f.fleet)
+	case sectionGateway:
+		res.Gateway, err = bench.RunGateway(ctx, env, f.gateway)
 	case sectionProfile:
 		o := f.profile
 		o.Stamp = res.Started.UTC().Format("20060102-150405")

@@ -39,9 +39,11 @@ func newListCommand(env *Env, k *kube) *cobra.Command {
 		Long: `List recent Purges, newest first: the columns of 'kubectl get purges', the
 objects invalidated, who created the Purge and what it purges.
 
-CREATED BY is the user the plugin ran as (when the Purge came from
-kubectl purge), else the field manager that wrote its spec, such as
-kubectl-client-side-apply or a GitOps controller.`,
+CREATED BY is the caller the purge gateway authenticated, and the
+client family it spoke for (when the Purge came from the gateway: "system:serviceaccount:web:cms via varnish"),
+else the user the plugin ran as (when it came from kubectl purge), else
+the field manager that wrote its spec, such as kubectl-client-side-apply
+or a GitOps controller.`,
 		Example: listExample,
 		Args:    rangeArgs(0, 1),
 		RunE:    o.run,
@@ -130,13 +132,17 @@ func age(p *cachev1alpha1.Purge, now time.Time) string {
 	return duration.HumanDuration(now.Sub(p.CreationTimestamp.Time))
 }
 
-// createdBy is the caller the purge gateway recorded, else
-// "kubectl-purge (alice)" for Purges the plugin made, else the field
-// manager that wrote the spec ("kubectl-client-side-apply",
-// "kustomize-controller"...), else "-".
+// createdBy is the gateway's caller for Purges the purge gateway made
+// ("system:serviceaccount:web:cms via varnish"; an admission policy keeps
+// anyone else from writing that annotation), "kubectl-purge (alice)" for
+// Purges the plugin made, else the field manager that wrote the spec
+// ("kubectl-client-side-apply", "kustomize-controller"...), else "-".
 func createdBy(p *cachev1alpha1.Purge) string {
-	if caller := p.Annotations[AnnotationGatewayRequestedBy]; caller != "" {
-		return caller
+	if who := p.Annotations[cachev1alpha1.AnnotationRequestedBy]; who != "" {
+		if source := p.Labels[cachev1alpha1.LabelPurgeSource]; source != "" {
+			return who + " via " + source
+		}
+		return who
 	}
 	if p.Labels[LabelCreatedBy] == CreatedByValue {
 		if user := p.Annotations[AnnotationRequestedBy]; user != "" {

@@ -34,11 +34,6 @@ const (
 	// informational: whoever may create a Purge may write any annotation;
 	// the API server's audit log is the record to trust.
 	AnnotationRequestedBy = "kubectl-purge.cacheops.io/requested-by"
-	// AnnotationGatewayRequestedBy is where the purge gateway records the
-	// caller it authenticated (user name and groups). Unlike
-	// AnnotationRequestedBy, an admission policy lets only the manager set
-	// it, so it is shown first when present.
-	AnnotationGatewayRequestedBy = "cache.cacheops.io/requested-by"
 )
 
 // maxNameLength is the longest object name the API server accepts.
