@@ -1,7 +1,10 @@
 package fleet
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
 
 // Names of what a fleet is made of. They are deterministic, so a restarted
@@ -37,4 +40,20 @@ func ObjectLabels(cacheProxy string) map[string]string {
 	l := SelectorLabels(cacheProxy)
 	l[cachev1alpha1.LabelManagedBy] = cachev1alpha1.ManagedBy
 	return l
+}
+
+// AdminPort is the pod's container port named AdminPortName, or the admin
+// API's default port: where the Purge controller calls the pod, and where
+// the dashboard reads its metrics through the API server's pod proxy.
+func AdminPort(pod *corev1.Pod) int32 {
+	if pod != nil {
+		for _, c := range pod.Spec.Containers {
+			for _, p := range c.Ports {
+				if p.Name == AdminPortName {
+					return p.ContainerPort
+				}
+			}
+		}
+	}
+	return admin.DefaultPort
 }

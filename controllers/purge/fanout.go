@@ -60,7 +60,7 @@ func (r *Reconciler) startDueCalls(ctx context.Context, purge *cachev1alpha1.Pur
 	// finished attempt rather than that of a call cut short.
 	req := invalidationFor(purge)
 	for _, p := range due {
-		endpoint := adminEndpoint(p.IP, adminPort(ps.live[p.Name]))
+		endpoint := adminEndpoint(p.IP, fleet.AdminPort(ps.live[p.Name]))
 		r.calls.start(purge, p.Name, ps.now.Add(r.callTimeout()), func(ctx context.Context) callResult {
 			start := time.Now()
 			res, err := r.Caller.Invalidate(ctx, endpoint, token, req)
@@ -106,20 +106,6 @@ func (r *Reconciler) adminToken(ctx context.Context, namespace, cacheProxy strin
 		return "", fmt.Errorf("admin token secret %s has no %q key", key, fleet.TokenKey)
 	}
 	return string(token), nil
-}
-
-// adminPort is the pod's container port named "admin", or the default.
-func adminPort(pod *corev1.Pod) int32 {
-	if pod != nil {
-		for _, c := range pod.Spec.Containers {
-			for _, p := range c.Ports {
-				if p.Name == fleet.AdminPortName {
-					return p.ContainerPort
-				}
-			}
-		}
-	}
-	return admin.DefaultPort
 }
 
 func (r *Reconciler) observeCall(d time.Duration, err error) {

@@ -20,13 +20,14 @@ import (
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
+	"github.com/cacheops/purge-operator/controllers/fleet"
 )
 
 // statsTimeout bounds the read of one pod's metrics.
 const statsTimeout = 5 * time.Second
 
-// fleet is a CacheProxy and its pods, as the Fleets page shows them.
-type fleet struct {
+// fleetView is a CacheProxy and its pods, as the Fleets page shows them.
+type fleetView struct {
 	Namespace     string   `json:"namespace"`
 	Name          string   `json:"name"`
 	Replicas      int32    `json:"replicas"`
@@ -75,20 +76,20 @@ func (s *server) serveFleets(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	fleets := make([]fleet, len(list.Items))
+	fleets := make([]fleetView, len(list.Items))
 	var wg sync.WaitGroup
 	for i := range list.Items {
 		wg.Go(func() { fleets[i] = s.fleetOf(ctx, &list.Items[i]) })
 	}
 	wg.Wait()
-	slices.SortFunc(fleets, func(a, b fleet) int {
+	slices.SortFunc(fleets, func(a, b fleetView) int {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
 	writeJSON(w, http.StatusOK, fleets)
 }
 
-func (s *server) fleetOf(ctx context.Context, cp *cachev1alpha1.CacheProxy) fleet {
-	f := fleet{
+func (s *server) fleetOf(ctx context.Context, cp *cachev1alpha1.CacheProxy) fleetView {
+	f := fleetView{
 		Namespace:     cp.Namespace,
 		Name:          cp.Name,
 		Replicas:      cp.Status.Replicas,
@@ -145,23 +146,6 @@ func (s *server) fleetOf(ctx context.Context, cp *cachev1alpha1.CacheProxy) flee
 	return f
 }
 
-// adminPortName names the cacheproxy container's admin port in the pods
-// the operator makes.
-const adminPortName = "admin"
-
-// adminPort is the pod's container port named "admin", or the default, as
-// the operator calls it.
-func adminPort(pod *corev1.Pod) int32 {
-	for _, c := range pod.Spec.Containers {
-		for _, p := range c.Ports {
-			if p.Name == adminPortName {
-				return p.ContainerPort
-			}
-		}
-	}
-	return admin.DefaultPort
-}
-
 func podReady(pod *corev1.Pod) bool {
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodReady {
@@ -177,7 +161,7 @@ func (s *server) readStats(ctx context.Context, pod *corev1.Pod, row *podRow) er
 	ctx, cancel := context.WithTimeout(ctx, statsTimeout)
 	defer cancel()
 	body, err := s.kube.CoreV1().Pods(pod.Namespace).
-		ProxyGet("http", pod.Name, fmt.Sprint(adminPort(pod)), admin.MetricsPath, nil).DoRaw(ctx)
+		ProxyGet("http", pod.Name, fmt.Sprint(fleet.AdminPort(pod)), admin.MetricsPath, nil).DoRaw(ctx)
 	if err != nil {
 		return err
 	}

@@ -187,6 +187,7 @@ type summary struct {
 	TagCount    int                      `json:"tagCount"`
 	CreatedBy   string                   `json:"createdBy"`
 	Phase       cachev1alpha1.PurgePhase `json:"phase,omitempty"`
+	Finished    bool                     `json:"finished"`
 	Progress    string                   `json:"progress,omitempty"`
 	Invalidated int64                    `json:"invalidated"`
 	Matched     int64                    `json:"matched"`
@@ -210,6 +211,7 @@ func (s *server) summarize(p *cachev1alpha1.Purge) summary {
 		TagCount:    len(p.Spec.Tags),
 		CreatedBy:   s.createdBy(p),
 		Phase:       p.Status.Phase,
+		Finished:    p.Status.Finished(),
 		Progress:    p.Status.Progress,
 		Invalidated: p.Status.ObjectsInvalidated,
 		Matched:     p.Status.ObjectsMatched,
@@ -224,16 +226,18 @@ func (s *server) createdBy(p *cachev1alpha1.Purge) string {
 	return s.opts.CreatedBy(p)
 }
 
-// detail is a Purge as its page shows it.
+// detail is a Purge as its page shows it. Finished is the API's own
+// reading of its status (no further change will come).
 type detail struct {
 	Purge     *cachev1alpha1.Purge `json:"purge"`
 	CreatedBy string               `json:"createdBy"`
+	Finished  bool                 `json:"finished"`
 }
 
 func (s *server) detailOf(p *cachev1alpha1.Purge) detail {
 	p = p.DeepCopy()
 	p.ManagedFields = nil
-	return detail{Purge: p, CreatedBy: s.createdBy(p)}
+	return detail{Purge: p, CreatedBy: s.createdBy(p), Finished: p.Status.Finished()}
 }
 
 // cacheProxyChoice is a CacheProxy as the wizard offers it.

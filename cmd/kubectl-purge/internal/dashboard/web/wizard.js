@@ -182,7 +182,7 @@ export function wizardView(root) {
       total);
     replace(tbody, h('tr', {}, h('td', { colSpan: 4, className: 'empty' }, 'Waiting for the pods…')));
     const stop = stream(`/api/purges/${encodeURIComponent(p.namespace)}/${encodeURIComponent(p.name)}/watch`, {
-      purge({ purge }) {
+      purge({ purge, finished }) {
         const s = purge.status || {};
         if (s.pods && s.pods.length) {
           replace(tbody, s.pods.map((pod) => h('tr', {},
@@ -190,8 +190,8 @@ export function wizardView(root) {
             h('td', { className: 'err' }, pod.lastError || ''))));
         }
         replace(total, s.phase ? phaseBadge(s.phase) : '', ' ',
-          s.phase === 'Complete' || s.phase === 'Failed' ? `${num(s.objectsMatched || 0)} objects in all would be invalidated.` : 'Counting…');
-        if (s.phase === 'Complete' || s.phase === 'Failed') stop();
+          finished ? `${num(s.objectsMatched || 0)} objects in all would be invalidated.` : 'Counting…');
+        if (finished) stop();
       },
     }, 'preview');
     stops.push(stop);
