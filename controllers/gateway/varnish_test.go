@@ -148,11 +148,17 @@ var _ = Describe("The Varnish dialects", func() {
 		other.Spec.Origin.URL = "http://web:8080"
 		other.Spec.Hosts = []string{"shared.example.com"}
 		Expect(kube.Create(ctx, other)).To(Succeed())
+		// Wait until the gateway's cache holds edge2 with a request that
+		// names it and that it refuses, so that no Purge is created while
+		// edge is still the only CacheProxy serving the Host.
 		Eventually(func(g Gomega) {
-			a := send(ctx, gwURL, "PURGE", "/a", "shared.example.com", bearer(s.token), "")
-			g.Expect(a.status).To(Equal(http.StatusConflict), a.body)
-			g.Expect(a.body).To(ContainSubstring(s.ns + "/edge, " + s.ns + "/edge2"))
+			a := send(ctx, gwURL, "PURGE", "/a", "edge2-purge."+s.ns+".svc:8090",
+				with(bearer(s.token), "X-Host", "other.example.org"), "")
+			g.Expect(a.status).To(Equal(http.StatusBadRequest), a.body)
 		}).Should(Succeed())
+		a := send(ctx, gwURL, "PURGE", "/a", "shared.example.com", bearer(s.token), "")
+		Expect(a.status).To(Equal(http.StatusConflict), a.body)
+		Expect(a.body).To(ContainSubstring(s.ns + "/edge, " + s.ns + "/edge2"))
 		Expect(s.purges(ctx)).To(BeEmpty())
 	})
 
