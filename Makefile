@@ -61,6 +61,15 @@ verify-gen: generate manifests ## Fail if generated files differ from what is co
 		echo "Generated files are stale: run 'make generate manifests' and commit the result." >&2; \
 		git status --short -- $(GENERATED_PATHS) >&2; exit 1; fi
 
+.PHONY: dist
+dist: manifests envtest ## Generate dist/install.yaml and the Helm chart dist/chart from config/.
+	KUBECTL=$(KUBECTL) VERSION=$(VERSION) hack/gen-dist.sh
+
+.PHONY: verify-dist
+verify-dist: dist ## Fail if dist/ differs from what config/ gives.
+	@if ! git diff --exit-code --stat -- dist || [ -n "$$(git status --porcelain --untracked-files=all -- dist)" ]; then \
+		echo "dist/ is stale: run 'make dist' and commit the result." >&2; git status --short -- dist >&2; exit 1; fi
+
 .PHONY: fmt
 fmt: ## Format the Go code (gofmt -s).
 	gofmt -s -w $$(git ls-files '*.go' | grep -v '^hack/tools/')
@@ -78,12 +87,12 @@ lint: golangci-lint ## Run golangci-lint (config: .golangci.yml).
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: verify-gen verify-fmt vet envtest build chromium test-clients ## Run every test: unit, fuzz seeds, envtest suites and end to end (first run builds Kubernetes, 15 to 25 minutes on 2 cores).
-	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./...
+test: verify-gen verify-dist verify-fmt vet node-prereqs envtest build images chromium test-clients ## Run every test: unit, fuzz seeds, envtest suites and end to end on a real local node (root; first run builds Kubernetes, 15 to 25 minutes on 2 cores).
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" IMAGES_DIR="$(IMAGES_DIR)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-e2e
-test-e2e: envtest build ## Run only the end-to-end suite: the whole product on the local cluster, driven by kubectl.
-	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" go test $(GO_TEST_FLAGS) ./test/e2e/...
+test-e2e: node-prereqs envtest images ## Run only the end-to-end suite: the whole product on the local cluster, driven by kubectl.
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" IMAGES_DIR="$(IMAGES_DIR)" go test $(GO_TEST_FLAGS) ./test/e2e/...
 
 # The npm clients the purge gateway's tests drive, pinned by package-lock.json.
 FASTLY_JS_DIR := controllers/gateway/testdata/fastly-js
@@ -99,12 +108,12 @@ test-clients: ## Install the JavaScript client the gateway tests drive (npm ci; 
 ##@ Demo and benchmarks
 
 .PHONY: demo
-demo: envtest build ## Run the product end to end on a local embedded cluster with a narrated tour; DEMO_FLAGS=--exit exits after it.
+demo: node-prereqs envtest images ## Run the product end to end on a local single-node cluster (root) with a narrated tour; DEMO_FLAGS=--exit exits after it.
 	go build -o $(LOCALBIN)/demo ./test/cmd/demo
 	$(LOCALBIN)/demo --bin-dir "$(LOCALBIN)" $(DEMO_FLAGS)
 
 .PHONY: bench
-bench: envtest build ## Benchmarks against Varnish and nginx, and purge latency across a fleet (BENCH_FLAGS=--short for a quick look).
+bench: node-prereqs envtest images ## Benchmarks against Varnish and nginx, and purge latency across a fleet (BENCH_FLAGS=--short for a quick look).
 	hack/bench/run.sh $(BENCH_FLAGS)
 
 ##@ Build

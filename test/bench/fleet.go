@@ -130,7 +130,7 @@ func RunFleet(ctx context.Context, env *Env, o FleetOptions) (*FleetResult, erro
 	if err := cachev1alpha1.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	cacheproxy, err := filepath.Abs(filepath.Join(env.BinDir, "cacheproxy"))
+	images, err := localcluster.ImagesIn(filepath.Join(env.BinDir, "images"))
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func RunFleet(ctx context.Context, env *Env, o FleetOptions) (*FleetResult, erro
 	cluster, err := localcluster.Start(ctx, localcluster.Options{
 		BinDir:            filepath.Join(env.BinDir, "k8s"),
 		StateDir:          o.StateDir,
-		Images:            map[string]string{"cacheproxy": cacheproxy},
+		ImageArchives:     images,
 		CRDDirectoryPaths: []string{o.CRDDir},
 		Scheme:            scheme,
 	})

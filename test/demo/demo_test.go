@@ -21,9 +21,9 @@ func binDir(t *testing.T) string {
 	if dir == "" {
 		dir = filepath.Join("..", "..", "bin")
 	}
-	for _, name := range []string{"manager", "cacheproxy", "k8s/kube-apiserver", "k8s/etcd", "k8s/kube-controller-manager", "k8s/kubectl"} {
+	for _, name := range []string{"manager", "cacheproxy", "images/pause.tar", "images/cacheproxy.tar", "k8s/kube-apiserver", "k8s/etcd", "k8s/kube-controller-manager", "k8s/kube-scheduler", "k8s/kubectl", "k8s/kubelet", "k8s/kube-proxy"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			t.Fatalf("%s is missing: run `make test` (or `make envtest build`) first, which builds it", filepath.Join(dir, name))
+			t.Fatalf("%s is missing: run `make test` (or `make envtest images`) first, which builds it", filepath.Join(dir, name))
 		}
 	}
 	return dir
@@ -66,7 +66,7 @@ func TestTour(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		"✓ local Kubernetes cluster up",
-		"applying config/samples/cache_v1alpha1_cacheproxy.yaml (origin → http://127.0.0.1:",
+		"applying config/samples/cache_v1alpha1_cacheproxy.yaml (origin → http://10.201.",
 		"$ kubectl apply -f config/samples/cache_v1alpha1_purge_soft.yaml",
 		"✓ 3 pods ready",
 		"✓ Purge app-js Complete: 3/3 pods Succeeded",

@@ -2,10 +2,11 @@
 // product working for real on one machine, with no cluster and no
 // container engine.
 //
-// Run starts the local cluster of package test/localcluster (real etcd,
-// kube-apiserver and kube-controller-manager; pods run as local processes
-// of bin/cacheproxy on loopback addresses), serves the demo origin of
-// package test/origin on 127.0.0.1, and runs the operator (bin/manager)
+// Run starts the local cluster of package test/localcluster (a real
+// single-node cluster: control plane, kubelet, containerd, kube-proxy; the
+// cache pods run the cacheproxy image make images builds), serves the demo
+// origin of package test/origin on the host's address as pods see it, and
+// runs the operator (bin/manager)
 // next to the cluster. It then applies the samples of config/samples with
 // kubectl, in the order of their kustomization: the CacheProxy (3 pods),
 // then the simple, soft, ban, tags and refetch Purges. For each Purge it

@@ -97,10 +97,14 @@ func (e *environment) startCluster(ctx context.Context) error {
 	if err := cachev1alpha1.AddToScheme(scheme); err != nil {
 		return err
 	}
+	images, err := localcluster.ImagesIn(filepath.Join(e.opts.BinDir, "images"))
+	if err != nil {
+		return err
+	}
 	cluster, err := localcluster.Start(ctx, localcluster.Options{
 		BinDir:            filepath.Join(e.opts.BinDir, "k8s"),
 		StateDir:          e.opts.StateDir,
-		Images:            map[string]string{"cacheproxy": filepath.Join(e.opts.BinDir, "cacheproxy")},
+		ImageArchives:     images,
 		CRDDirectoryPaths: []string{filepath.Join(e.opts.RepoDir, "config", "crd", "bases")},
 		Scheme:            scheme,
 		StopGracePeriod:   3 * time.Second,
@@ -118,11 +122,11 @@ func (e *environment) startCluster(ctx context.Context) error {
 	return nil
 }
 
-// startOrigin serves the demo origin on a free loopback port, logging each
-// request to <state>/logs/origin.log. Pods are local processes, so they
-// reach 127.0.0.1.
+// startOrigin serves the demo origin on a free port of the host's address
+// as pods see it (Cluster.HostIP), logging each request to
+// <state>/logs/origin.log.
 func (e *environment) startOrigin(ctx context.Context) error {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort(e.cluster.HostIP().String(), "0"))
 	if err != nil {
 		return fmt.Errorf("listening for the origin: %w", err)
 	}

@@ -16,7 +16,8 @@ type suitePaths struct {
 	k8sBin     string // etcd, kube-apiserver, kube-controller-manager, kubectl
 	manager    string
 	cacheproxy string
-	binDir     string // also kubectl-purge and its completion link
+	binDir     string   // also kubectl-purge and its completion link
+	images     []string // the image archives of make images, in <binDir>/images
 }
 
 // resolvePaths finds the binaries from KUBEBUILDER_ASSETS and BIN_DIR
@@ -48,7 +49,7 @@ func resolvePaths() (suitePaths, error) {
 		binDir:     binDir,
 	}
 	var missing []string
-	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kube-proxy"} {
 		if !executable(filepath.Join(k8sBin, name)) {
 			missing = append(missing, filepath.Join(k8sBin, name)+" (make envtest)")
 		}
@@ -57,6 +58,13 @@ func resolvePaths() (suitePaths, error) {
 		if !executable(f) {
 			missing = append(missing, f+" (make build)")
 		}
+	}
+	for _, name := range []string{"pause", "cacheproxy", "manager"} {
+		archive := filepath.Join(binDir, "images", name+".tar")
+		if _, err := os.Stat(archive); err != nil {
+			missing = append(missing, archive+" (make images)")
+		}
+		p.images = append(p.images, archive)
 	}
 	if len(missing) > 0 {
 		return p, fmt.Errorf("the end-to-end suite needs binaries that are missing: %s; run `make test-e2e` or `make test`, which build them first (KUBEBUILDER_ASSETS and BIN_DIR say where they are)",

@@ -25,7 +25,8 @@ type testOrigin struct {
 // startOrigin starts an origin that the spec's cleanup stops.
 func startOrigin(ctx context.Context) *testOrigin {
 	GinkgoHelper()
-	o := &testOrigin{Origin: origin.New(origin.Options{}), addr: "127.0.0.1:0"}
+	// On the host's address as pods see it: 127.0.0.1 is the pod itself.
+	o := &testOrigin{Origin: origin.New(origin.Options{}), addr: net.JoinHostPort(cluster.HostIP().String(), "0")}
 	o.up(ctx)
 	o.URL = "http://" + o.addr
 	DeferCleanup(func() {

@@ -54,23 +54,25 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 
 	began := time.Now()
 	cluster, err = localcluster.Start(ctx, localcluster.Options{
-		BinDir:   paths.k8sBin,
-		StateDir: stateDir,
-		Images:   map[string]string{"cacheproxy": paths.cacheproxy},
-		Scheme:   newScheme(),
-		Logger:   GinkgoLogr,
+		BinDir:        paths.k8sBin,
+		StateDir:      stateDir,
+		ImageArchives: paths.images,
+		Scheme:        newScheme(),
+		Logger:        GinkgoLogr,
 	})
 	Expect(err).NotTo(HaveOccurred(), "starting the local cluster (logs in %s)", filepath.Join(stateDir, "logs"))
 	DeferCleanup(stopCluster, stateDir)
 	AddReportEntry("cluster start", time.Since(began).Round(time.Millisecond).String())
 
-	// What `make deploy` installs goes in through its kustomization: the
-	// CRDs, the namespace, the ServiceAccount and its RBAC. Only the
-	// manager's Deployment is left out (its image cannot run here); the
-	// manager runs as a host process with that ServiceAccount's token, so
-	// every spec also proves config/rbac grants it enough.
-	mustKubectl(ctx, withoutDeployments(mustKubectl(ctx, "", "kustomize", filepath.Join(paths.root, "config", "default"))),
-		"apply", "--server-side", "-f", "-")
+	// What a user installs goes in from dist/install.yaml (generated from
+	// config/default, checked for drift by make test): the CRDs, the
+	// namespace, the ServiceAccount and its RBAC. Only the manager's
+	// Deployment is left out: the manager runs as a host process with that
+	// ServiceAccount's token, so every spec also proves config/rbac grants
+	// it enough.
+	install, err := os.ReadFile(filepath.Join(paths.root, "dist", "install.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	mustKubectl(ctx, withoutDeployments(string(install)), "apply", "--server-side", "-f", "-")
 	mustKubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=60s",
 		"crd/cacheproxies.cache.cacheops.io", "crd/purges.cache.cacheops.io")
 	managerKubeconfig = serviceAccountKubeconfig(ctx, stateDir)

@@ -11,25 +11,14 @@ import (
 	"syscall"
 	"time"
 
-	goruntime "runtime"
-
 	"github.com/go-logr/logr"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
-
-// hostIP is the node's address, and so every pod's hostIP.
-const hostIP = "127.0.0.1"
 
 // Cluster is a running local cluster. Its methods are safe for concurrent
 // use. Stop it when done: nothing it started outlives Stop.
@@ -37,25 +26,16 @@ type Cluster struct {
 	opts           Options
 	log            logr.Logger
 	kubeconfigPath string
-	serviceCIDR    netip.Prefix
-	podCIDR        netip.Prefix
+	slot           slot
 
-	lock        *os.File
-	logFiles    []*os.File
-	env         *envtest.Environment
-	reaper      *reaper
-	restConfig  *rest.Config
-	clientset   kubernetes.Interface
-	client      client.Client
-	spawner     *spawner
-	kcm         *process
-	broadcaster record.EventBroadcaster
-	factory     informers.SharedInformerFactory
-	pods        corelisters.PodLister
-	agent       *nodeAgent
-	proxy       *serviceProxy
-	cancel      context.CancelFunc
-	loops       sync.WaitGroup // scheduler and service proxy
+	lock       *os.File
+	restConfig *rest.Config
+	clientset  kubernetes.Interface
+	client     client.Client
+	spawner    *spawner
+
+	compMu     sync.Mutex // guards components
+	components []*component
 
 	hostMu    sync.Mutex // guards hostProcs
 	hostProcs map[*HostProcess]struct{}
@@ -64,8 +44,16 @@ type Cluster struct {
 	stopErr  error
 }
 
-// Start starts etcd, kube-apiserver, kube-controller-manager, installs the
-// CRDs, registers the node and starts the node agent and the service proxy.
+// component is one process of the cluster, by name.
+type component struct {
+	name string
+	proc *process
+}
+
+// Start brings up the whole cluster: the node's network namespace, the
+// certificates, etcd, kube-apiserver, containerd with the images imported,
+// kube-controller-manager, kube-scheduler, the kubelet and kube-proxy; it
+// installs the CRDs and returns once the node is Ready and schedulable.
 // ctx bounds the start only: the cluster runs until Stop. On error,
 // whatever was started is stopped again.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
@@ -73,23 +61,27 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("the local cluster runs a real node (kubelet, containerd, network namespaces, cgroups), which needs root; run as root, e.g. sudo -E make demo")
+	}
 	c := &Cluster{
 		opts:           opts,
 		log:            opts.Logger,
 		kubeconfigPath: filepath.Join(opts.StateDir, "kubeconfig"),
 		hostProcs:      map[*HostProcess]struct{}{},
+		spawner:        newSpawner(),
 	}
 	began := time.Now()
 	if err := c.start(ctx); err != nil {
 		return nil, errors.Join(err, c.Stop())
 	}
-	c.log.Info("Cluster started", "kubeconfig", c.kubeconfigPath, "serviceCIDR", c.serviceCIDR,
-		"podCIDR", c.podCIDR, "took", time.Since(began).Round(time.Millisecond))
+	c.log.Info("Cluster started", "kubeconfig", c.kubeconfigPath, "serviceCIDR", c.ServiceCIDR(),
+		"podCIDR", c.PodCIDR(), "took", time.Since(began).Round(time.Millisecond))
 	return c, nil
 }
 
 func (c *Cluster) start(ctx context.Context) error {
-	for _, dir := range []string{c.opts.StateDir, c.logDir(), c.podDir()} {
+	for _, dir := range []string{c.opts.StateDir, c.logDir()} {
 		if err := ensureDir(dir); err != nil {
 			return err
 		}
@@ -97,122 +89,108 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := c.lockStateDir(); err != nil {
 		return err
 	}
-	prefixes, err := pickLoopbackPrefixes(2, boundAddresses)
+	if err := c.claimSlot(ctx); err != nil {
+		return err
+	}
+	if err := setUpNetwork(ctx, c.slot); err != nil {
+		return err
+	}
+	if err := c.writePKI(); err != nil {
+		return err
+	}
+	if err := c.connect(); err != nil {
+		return err
+	}
+	etcdURL, err := c.startEtcd()
 	if err != nil {
 		return err
 	}
-	c.serviceCIDR, c.podCIDR = prefixes[0], prefixes[1]
-
-	if err := c.startControlPlane(); err != nil {
+	if err := c.startAPIServer(etcdURL); err != nil {
 		return err
 	}
-	c.spawner = newSpawner()
-	kcmLog := filepath.Join(c.logDir(), "kube-controller-manager.log")
-	c.kcm, err = startControllerManager(c.spawner, c.opts.BinDir, c.kubeconfigPath, kcmLog, c.opts.Controllers)
-	if err != nil {
+	// containerd and the images while the API server starts.
+	nodeErr := make(chan error, 1)
+	go func() {
+		err := c.startContainerd(ctx)
+		if err == nil {
+			err = c.importImages(ctx)
+		}
+		nodeErr <- err
+	}()
+	if err := errors.Join(c.waitAPIServer(ctx, c.clientset), <-nodeErr); err != nil {
 		return err
 	}
-	if err := waitControllerManager(ctx, c.clientset, c.kcm, c.opts.Controllers, kcmLog); err != nil {
-		return err
+	for _, start := range []func() error{c.startControllerManager, c.startScheduler, c.startKubelet, c.startKubeProxy} {
+		if err := start(); err != nil {
+			return err
+		}
 	}
-	if err := registerNode(ctx, c.clientset, c.opts.NodeName, nodeLabels(c.opts.NodeName), hostIP); err != nil {
-		return err
+	if len(c.opts.CRDDirectoryPaths) > 0 {
+		if _, err := envtest.InstallCRDs(c.restConfig, envtest.CRDInstallOptions{
+			Paths: c.opts.CRDDirectoryPaths, ErrorIfPathMissing: true,
+		}); err != nil {
+			return fmt.Errorf("installing CRDs: %w", err)
+		}
 	}
-	return c.startNode(ctx)
+	return c.waitNode(ctx, c.clientset)
 }
 
-func (c *Cluster) startControlPlane() error {
-	env, logs, err := newControlPlane(c.opts.BinDir, c.logDir(), c.serviceCIDR, c.opts.CRDDirectoryPaths)
+// claimSlot takes this cluster's share of the machine and records where
+// its state lives, cleaning up after dead harnesses on the way.
+func (c *Cluster) claimSlot(ctx context.Context) error {
+	return withMachineLock(func() error {
+		s, err := claimSlot(func(n int) error {
+			c.log.Info("Cleaning up after a local cluster whose harness died", "slot", n)
+			return reclaimSlot(ctx, n)
+		})
+		if s.lock == nil {
+			return err
+		}
+		if err != nil {
+			c.log.Error(err, "Some leftovers of dead local clusters could not be removed")
+		}
+		c.slot = s
+		if livingSlots(s.n) == 0 {
+			// No cluster runs: a record left by a dead harness describes
+			// the machine before it, so put it back before recording anew.
+			if err := restoreHostSettings(); err != nil {
+				c.log.Error(err, "Restoring host settings a dead local cluster changed")
+			}
+		}
+		if err := recordHostSettings(); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(s.dir(), stateRecord), []byte(c.opts.StateDir), 0o644)
+	})
+}
+
+// connect builds the admin clients from the admin kubeconfig.
+func (c *Cluster) connect() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfigPath)
 	if err != nil {
-		return err
+		return fmt.Errorf("reading admin kubeconfig: %w", err)
 	}
-	c.logFiles = logs
-	if _, err := env.Start(); err != nil {
-		// envtest leaves what it started running when a later step fails.
-		_ = env.Stop()
-		return fmt.Errorf("starting control plane (logs in %s): %w", c.logDir(), err)
-	}
-	c.env = env
-	c.armReaper()
-	c.restConfig = rest.CopyConfig(env.Config)
-	if err := writeKubeconfig(env, c.kubeconfigPath); err != nil {
-		return err
-	}
-	if c.clientset, err = kubernetes.NewForConfig(c.restConfig); err != nil {
+	cfg.QPS, cfg.Burst = 100, 200
+	c.restConfig = cfg
+	if c.clientset, err = kubernetes.NewForConfig(cfg); err != nil {
 		return fmt.Errorf("creating clientset: %w", err)
 	}
 	scheme := c.opts.Scheme
 	if scheme == nil {
 		scheme = clientgoscheme.Scheme
 	}
-	if c.client, err = client.New(c.restConfig, client.Options{Scheme: scheme}); err != nil {
+	if c.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
 		return fmt.Errorf("creating client: %w", err)
 	}
 	return nil
 }
 
-// startNode starts the informers and, on them, the scheduler, the node
-// agent and the service proxy.
-func (c *Cluster) startNode(ctx context.Context) error {
-	runCtx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-
-	c.broadcaster = record.NewBroadcaster()
-	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.clientset.CoreV1().Events("")})
-	recorder := func(component string) record.EventRecorder {
-		return c.broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: component, Host: c.opts.NodeName})
-	}
-
-	factory := informers.NewSharedInformerFactory(c.clientset, 0)
-	c.factory = factory
-	podInformer := factory.Core().V1().Pods()
-	svcInformer := factory.Core().V1().Services()
-	c.pods = podInformer.Lister()
-
-	c.agent = &nodeAgent{
-		nodeName:    c.opts.NodeName,
-		hostIP:      hostIP,
-		podDir:      c.podDir(),
-		images:      c.opts.Images,
-		restartBase: c.opts.RestartBackoff,
-		restartMax:  c.opts.MaxRestartBackoff,
-		stopGrace:   c.opts.StopGracePeriod,
-		log:         c.log.WithName("kubelet"),
-		clientset:   c.clientset,
-		recorder:    recorder("kubelet"),
-		spawner:     c.spawner,
-		pool:        newAddressPool(c.podCIDR, boundAddresses),
-		prober:      newProber(),
-		ctx:         runCtx,
-		workers:     map[types.UID]*podWorker{},
-		done:        map[types.UID]bool{},
-	}
-	sched := newScheduler(c.opts.NodeName, nodeLabels(c.opts.NodeName), c.clientset, c.pods, recorder(corev1.DefaultSchedulerName), c.log.WithName("scheduler"))
-	c.proxy = newServiceProxy(svcInformer.Lister(), c.pods, recorder("kube-proxy"), c.log.WithName("proxy"))
-
-	for _, h := range []cache.ResourceEventHandler{c.agent.handlers(), sched.handlers(), c.proxy.podHandlers()} {
-		if _, err := podInformer.Informer().AddEventHandler(h); err != nil {
-			return fmt.Errorf("watching pods: %w", err)
-		}
-	}
-	if _, err := svcInformer.Informer().AddEventHandler(c.proxy.serviceHandlers()); err != nil {
-		return fmt.Errorf("watching services: %w", err)
-	}
-	factory.Start(runCtx.Done())
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return fmt.Errorf("syncing the %v informer: %w", typ, ctx.Err())
-		}
-	}
-	c.loops.Go(func() { sched.run(runCtx) })
-	c.loops.Go(func() { c.proxy.run(runCtx) })
-	return nil
-}
-
-// Stop stops everything Start started, in reverse order: host processes,
-// the service proxy, every pod's processes, kube-controller-manager, then
-// kube-apiserver and etcd. It waits for each to exit and returns what
-// failed. Calling it again returns the same result.
+// Stop stops everything Start started: host processes, kube-proxy, the
+// kubelet, the containers, containerd, the controllers, kube-apiserver and
+// etcd; then it removes the node's network namespace, mounts and cgroups,
+// and, if no other local cluster runs on the machine, restores the host
+// settings the kubelet changed. Containers are killed, not drained: the
+// cluster is going away. Calling it again returns the same result.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() { c.stopErr = c.stop() })
 	return c.stopErr
@@ -221,36 +199,39 @@ func (c *Cluster) Stop() error {
 func (c *Cluster) stop() error {
 	var errs []error
 	c.stopHostProcesses()
-	if c.cancel != nil {
-		// The informers, the scheduler and the service proxy end with
-		// runCtx, and the pod workers begin to stop every process.
-		c.cancel()
-		c.factory.Shutdown()
-		c.loops.Wait()
-	}
-	if c.agent != nil {
-		c.agent.stop()
-	}
-	if c.broadcaster != nil {
-		c.broadcaster.Shutdown()
-	}
-	if c.kcm != nil {
-		c.kcm.stop(c.opts.StopGracePeriod)
-	}
-	if c.spawner != nil {
-		c.spawner.close()
-	}
-	if c.reaper != nil {
-		c.reaper.disarm()
-	}
-	if c.env != nil {
-		if err := c.env.Stop(); err != nil {
-			errs = append(errs, fmt.Errorf("stopping control plane: %w", err))
+	c.compMu.Lock()
+	comps := c.components
+	c.components = nil
+	c.compMu.Unlock()
+	// The node first, so nothing restarts containers while they are
+	// killed; the API server last (its clients then stop quickly).
+	for _, names := range [][]string{{"kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"}, {"containerd"}, {"kube-apiserver"}, {"etcd"}} {
+		var wg sync.WaitGroup
+		for _, comp := range comps {
+			if contains(names, comp.name) {
+				wg.Go(func() { comp.proc.stop(c.opts.StopGracePeriod) })
+			}
 		}
+		wg.Wait()
 	}
-	for _, f := range c.logFiles {
-		f.Close()
+	if c.slot.lock != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := tearDownNode(ctx, c.slot, c.opts.StateDir); err != nil {
+			errs = append(errs, err)
+		}
+		err := withMachineLock(func() error {
+			if livingSlots(c.slot.n) > 0 {
+				return nil
+			}
+			return restoreHostSettings()
+		})
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.slot.lock.Close()
 	}
+	c.spawner.close()
 	if c.lock != nil {
 		c.lock.Close()
 	}
@@ -258,20 +239,74 @@ func (c *Cluster) stop() error {
 	return errors.Join(errs...)
 }
 
-// armReaper makes sure etcd and kube-apiserver die with the harness even
-// if Stop never runs (a test binary killed by its timeout, say). Without it
-// the cluster still works, so a failure is only logged.
-func (c *Cluster) armReaper() {
-	cp := c.env.ControlPlane
-	apiserver, err := childProcess(cp.APIServer.Path, "--secure-port="+cp.APIServer.Port)
-	if err == nil {
-		var etcd int
-		if etcd, err = childProcess(cp.Etcd.Path, "--listen-client-urls="+cp.Etcd.URL.String()); err == nil {
-			c.reaper, err = startReaper([]int{apiserver, etcd})
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
 		}
 	}
+	return false
+}
+
+// startComponent starts one of the cluster's processes on the host, output
+// in logs/<name>.log; it dies with the harness (parent death signal).
+func (c *Cluster) startComponent(name, path string, args ...string) (*process, error) {
+	p, err := c.spawner.start(processSpec{Path: path, Args: args, Env: []string{"PATH=" + os.Getenv("PATH")}, LogPath: c.LogPath(name)})
 	if err != nil {
-		c.log.Error(err, "etcd and kube-apiserver will outlive this process if it dies without Stop")
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	c.compMu.Lock()
+	c.components = append(c.components, &component{name: name, proc: p})
+	c.compMu.Unlock()
+	c.log.V(1).Info("Component started", "name", name, "pid", p.PID())
+	return p, nil
+}
+
+// startNodeComponent starts a process of the node: in the node's network
+// namespace, in the host's mount namespace (so containerd sees the volumes
+// the kubelet mounts).
+func (c *Cluster) startNodeComponent(name, path string, args ...string) (*process, error) {
+	return c.startComponent(name, "nsenter", append([]string{"--net=" + netnsPath(c.slot.netns()), "--", path}, args...)...)
+}
+
+// running reports whether the named component runs, or the log to read.
+func (c *Cluster) exited(names []string) error {
+	c.compMu.Lock()
+	defer c.compMu.Unlock()
+	for _, comp := range c.components {
+		if !contains(names, comp.name) {
+			continue
+		}
+		select {
+		case <-comp.proc.Done():
+			return fmt.Errorf("%s exited (%s); see %s", comp.name, comp.proc.ExitState(), c.LogPath(comp.name))
+		default:
+		}
+	}
+	return nil
+}
+
+// poll calls cond every 100ms until it returns true, ctx ends, or one of
+// the named components exits.
+func (c *Cluster) poll(ctx context.Context, what string, watch []string, cond func(context.Context) (bool, error)) error {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := c.exited(watch); err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		ok, err := cond(ctx)
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-tick.C:
+		}
 	}
 }
 
@@ -291,12 +326,23 @@ func (c *Cluster) lockStateDir() error {
 }
 
 func (c *Cluster) logDir() string { return filepath.Join(c.opts.StateDir, "logs") }
-func (c *Cluster) podDir() string { return filepath.Join(c.opts.StateDir, "pods") }
 
-func nodeLabels(name string) map[string]string {
-	return map[string]string{
-		corev1.LabelHostname:   name,
-		corev1.LabelOSStable:   goruntime.GOOS,
-		corev1.LabelArchStable: goruntime.GOARCH,
+// ServiceCIDR is the range ClusterIPs come from; the host routes it to the
+// node, where kube-proxy's rules send each to a ready pod.
+func (c *Cluster) ServiceCIDR() netip.Prefix { return c.slot.serviceCIDR() }
+
+// PodCIDR is the range pod IPs come from; the host routes it to the node.
+func (c *Cluster) PodCIDR() netip.Prefix { return c.slot.podCIDR() }
+
+// HostIP is the host's address as pods see it: a server on the host that
+// pods must reach (a test's origin) listens here, not on 127.0.0.1, which
+// in a pod is the pod itself. The API server listens here too.
+func (c *Cluster) HostIP() netip.Addr { return c.slot.hostIP() }
+
+// ensureDir creates dir if needed.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
 	}
+	return nil
 }

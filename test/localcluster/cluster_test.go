@@ -1,6 +1,7 @@
 package localcluster_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,6 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cacheops/purge-operator/test/localcluster"
 )
 
 const (
@@ -37,8 +40,8 @@ type echo struct {
 	PID  int      `json:"pid"`
 }
 
-// httpClient opens a new connection per request, so every request goes
-// through the service proxy's round-robin.
+// httpClient opens a new connection per request, so kube-proxy picks a
+// backend for every request.
 var httpClient = &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 func get(url string) (string, error) {
@@ -64,7 +67,7 @@ func deployment(replicas int32) *appsv1.Deployment {
 					TerminationGracePeriodSeconds: ptr.To[int64](5),
 					Containers: []corev1.Container{{
 						Name:  "server",
-						Image: "registry.example.com/team/testpod:v1.2.3",
+						Image: testpodImage,
 						Args: []string{
 							"--listen=$(POD_IP):8080", "--name=$(POD_NAME)", "--greeting=$(GREETING)",
 							"--mode=$(MODE)", "--escaped=$$(POD_IP)", "--undefined=$(NOPE)",
@@ -139,6 +142,19 @@ func readyPods(n int) []corev1.Pod {
 	return pods
 }
 
+// nodeIP is the node's InternalIP, every pod's hostIP.
+func nodeIP(ctx context.Context) string {
+	var node corev1.Node
+	Expect(cluster.Client().Get(ctx, client.ObjectKey{Name: cluster.NodeName()}, &node)).To(Succeed())
+	for _, a := range node.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			return a.Address
+		}
+	}
+	Fail("the node has no InternalIP")
+	return ""
+}
+
 func pidOf(p corev1.Pod) int {
 	procs, err := cluster.PodProcesses(ns, p.Name)
 	Expect(err).NotTo(HaveOccurred())
@@ -189,7 +205,7 @@ var _ = Describe("A local cluster", Ordered, func() {
 		Expect(node.Status.Allocatable).To(HaveKey(corev1.ResourcePods))
 	})
 
-	It("runs a Deployment's pods as ready processes, each on its own loopback address", func(ctx SpecContext) {
+	It("runs a Deployment's pods as ready containers, each with its own IP from the pod range", func(ctx SpecContext) {
 		began := time.Now()
 		Expect(cluster.Client().Create(ctx, deployment(3))).To(Succeed())
 		pods := readyPods(3)
@@ -200,7 +216,7 @@ var _ = Describe("A local cluster", Ordered, func() {
 			ip := netip.MustParseAddr(p.Status.PodIP)
 			Expect(cluster.PodCIDR().Contains(ip)).To(BeTrue(), "pod IP %s outside %s", ip, cluster.PodCIDR())
 			Expect(p.Status.PodIPs).To(Equal([]corev1.PodIP{{IP: p.Status.PodIP}}))
-			Expect(p.Status.HostIP).To(Equal("127.0.0.1"))
+			Expect(p.Status.HostIP).To(Equal(nodeIP(ctx)))
 			Expect(p.Spec.NodeName).To(Equal(cluster.NodeName()))
 			Expect(p.Status.Phase).To(Equal(corev1.PodRunning))
 			cs := p.Status.ContainerStatuses[0]
@@ -224,8 +240,10 @@ var _ = Describe("A local cluster", Ordered, func() {
 			Expect(e.Env).To(ContainElements(
 				"POD_IP="+p.Status.PodIP, "POD_NAME="+p.Name, "GREETING=hello", "MODE=fast",
 				"PLAIN=x-"+p.Name, "HOSTNAME="+p.Name))
-			Expect(e.Env).NotTo(ContainElement(HavePrefix("PATH=")), "the harness's environment leaked into a pod")
-			Expect(e.PID).To(Equal(pidOf(p)))
+			Expect(e.Env).To(ContainElement("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), "the image's environment")
+			Expect(e.Env).NotTo(ContainElement(HavePrefix("KUBEBUILDER_ASSETS=")), "the harness's environment leaked into a pod")
+			Expect(e.PID).To(Equal(1), "the container has its own PID namespace")
+			Expect(localcluster.NSPID(pidOf(p))).To(Equal(1), "PodProcesses gives the host pid of the container's PID 1")
 		}
 	})
 
@@ -233,14 +251,14 @@ var _ = Describe("A local cluster", Ordered, func() {
 		p := readyPods(3)[0]
 		path, err := cluster.PodLogPath(ns, p.Name)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(path).To(HaveSuffix(ns + "_" + p.Name + "_" + string(p.UID) + ".log"))
+		Expect(path).To(HaveSuffix(ns + "_" + p.Name + "_" + string(p.UID) + "/server/0.log"))
 		Eventually(func() (string, error) {
 			b, err := os.ReadFile(path)
 			return string(b), err
 		}).Should(ContainSubstring("listening on " + p.Status.PodIP + ":8080"))
 	})
 
-	It("spreads a Service's connections round-robin over the ready pods", func(ctx SpecContext) {
+	It("spreads a Service's connections over the ready pods through kube-proxy", func(ctx SpecContext) {
 		pods := readyPods(3)
 		Eventually(func(g Gomega) {
 			var err error
@@ -254,17 +272,19 @@ var _ = Describe("A local cluster", Ordered, func() {
 		Expect(serviceAddr).To(Equal(net.JoinHostPort(svc.Spec.ClusterIP, "80")))
 		Expect(cluster.ServiceCIDR().Contains(netip.MustParseAddr(svc.Spec.ClusterIP))).To(BeTrue())
 
-		seen := map[string]int{}
-		for range 6 {
-			body, err := get("http://" + serviceAddr + "/")
-			Expect(err).NotTo(HaveOccurred())
-			seen[strings.TrimSpace(body)]++
-		}
-		want := map[string]int{}
+		// kube-proxy's iptables rules pick a backend at random, and follow
+		// the EndpointSlice within its sync period: every pod answers soon.
+		want := map[string]bool{}
 		for _, p := range pods {
-			want[p.Name] = 2
+			want[p.Name] = true
 		}
-		Expect(seen).To(Equal(want))
+		seen := map[string]bool{}
+		Eventually(func(g Gomega) {
+			body, err := get("http://" + serviceAddr + "/")
+			g.Expect(err).NotTo(HaveOccurred())
+			seen[strings.TrimSpace(body)] = true
+			g.Expect(seen).To(Equal(want))
+		}).WithTimeout(20 * time.Second).WithPolling(10 * time.Millisecond).Should(Succeed())
 	})
 
 	It("stops a deleted pod's process and lets the ReplicaSet replace it", func(ctx SpecContext) {
@@ -277,13 +297,10 @@ var _ = Describe("A local cluster", Ordered, func() {
 		Eventually(func() bool {
 			err := cluster.Client().Get(ctx, client.ObjectKeyFromObject(&victim), &corev1.Pod{})
 			return apierrors.IsNotFound(err)
-		}).WithTimeout(10*time.Second).Should(BeTrue(), "the node agent did not finalise the deletion")
+		}).WithTimeout(10*time.Second).Should(BeTrue(), "the kubelet did not finalise the deletion")
 
 		replaced := readyPods(3)
 		Expect(replaced).NotTo(ContainElement(HaveField("Name", victim.Name)))
-		log, err := os.ReadFile(cluster.StateDir() + "/pods/" + ns + "_" + victim.Name + "_" + string(victim.UID) + ".log")
-		Expect(err).NotTo(HaveOccurred())
-		Expect(string(log)).To(ContainSubstring("testpod: terminated"), "SIGTERM did not reach the process")
 	})
 
 	It("restarts a killed pod's container, counting the restart", func(ctx SpecContext) {
@@ -323,6 +340,21 @@ var _ = Describe("A local cluster", Ordered, func() {
 		Eventually(func() []string { return cluster.ServiceBackends(ns, app, 80) }).Should(HaveLen(3))
 	})
 
+	It("drops a partitioned pod's traffic until it is healed", func(ctx SpecContext) {
+		victim := readyPods(3)[0]
+		addr := "http://" + net.JoinHostPort(victim.Status.PodIP, "8080") + "/"
+		Expect(cluster.PartitionPod(ns, victim.Name)).To(Succeed())
+		DeferCleanup(func() { _ = cluster.HealPod(ns, victim.Name) })
+		_, err := get(addr)
+		Expect(err).To(MatchError(ContainSubstring("Client.Timeout")), "a partition drops packets: nothing refuses, the client times out")
+		Eventually(func() []string { return cluster.ServiceBackends(ns, app, 80) }).
+			WithTimeout(20*time.Second).Should(HaveLen(2), "the kubelet's probes are dropped too")
+
+		Expect(cluster.HealPod(ns, victim.Name)).To(Succeed())
+		Eventually(func() error { _, err := get(addr); return err }).Should(Succeed())
+		Eventually(func() []string { return cluster.ServiceBackends(ns, app, 80) }).WithTimeout(20 * time.Second).Should(HaveLen(3))
+	})
+
 	It("scales from 3 to 5 and back", func() {
 		scale(5)
 		five := readyPods(5)
@@ -342,10 +374,11 @@ var _ = Describe("A local cluster", Ordered, func() {
 		Eventually(func() []string { return cluster.ServiceBackends(ns, app, 80) }).Should(HaveLen(3))
 	})
 
-	It("leaves a pod whose image has no local binary waiting with ErrImagePull", func(ctx SpecContext) {
+	It("leaves a pod whose image was not imported waiting with ErrImageNeverPull", func(ctx SpecContext) {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "unknown-image", Namespace: ns},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "docker.io/library/nginx:1.27"}}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "docker.io/library/nginx:1.27",
+				ImagePullPolicy: corev1.PullNever}}},
 		}
 		Expect(cluster.Client().Create(ctx, pod)).To(Succeed())
 		Eventually(func(g Gomega) {
@@ -355,9 +388,9 @@ var _ = Describe("A local cluster", Ordered, func() {
 			g.Expect(p.Status.ContainerStatuses).To(HaveLen(1))
 			w := p.Status.ContainerStatuses[0].State.Waiting
 			g.Expect(w).NotTo(BeNil())
-			g.Expect(w.Reason).To(Equal("ErrImagePull"))
-			g.Expect(w.Message).To(ContainSubstring(`no local binary for image "docker.io/library/nginx:1.27"`))
-		}).Should(Succeed())
+			g.Expect(w.Reason).To(Equal("ErrImageNeverPull"))
+			g.Expect(w.Message).To(ContainSubstring(`"docker.io/library/nginx:1.27"`))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		Expect(cluster.Client().Delete(ctx, pod)).To(Succeed())
 		Eventually(func() bool {
 			return apierrors.IsNotFound(cluster.Client().Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{}))

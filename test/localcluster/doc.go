@@ -1,66 +1,73 @@
-// Package localcluster runs a small but real Kubernetes cluster on one
-// machine without containers, so the demo and the end-to-end suite can run
-// the whole product where no container engine (and so no kind) exists.
+// Package localcluster runs a real single-node Kubernetes cluster on one
+// Linux machine, without Docker, kind or a registry, so the demo, the
+// end-to-end suite and the benchmarks run the whole product on real pods.
 //
-// What is real: etcd and kube-apiserver (started as envtest starts them),
-// kube-controller-manager (so Deployments become ReplicaSets and Pods and
-// owner references are garbage-collected), the CRDs, and every API object.
+// What runs, every part the real one:
 //
-// What stands in for a node:
+//   - etcd, kube-apiserver (Node and RBAC authorization, ServiceAccount
+//     and NodeRestriction admission), kube-controller-manager
+//     (DefaultControllers) and kube-scheduler, all built from Kubernetes'
+//     Go modules by hack/setup-envtest.sh;
+//   - a node: the kubelet, containerd and runc (Debian's packages, which
+//     hack/setup-node.sh installs) with the CNI bridge plugin, and
+//     kube-proxy in iptables mode;
+//   - images imported from OCI archives (Options.ImageArchives; make images
+//     builds the project's, the pause image from Kubernetes' own pause.c).
 //
-//   - A node agent plays the kubelet (and the scheduler, since there is one
-//     node): it registers a Node, binds unscheduled pods to it through the
-//     Binding subresource, and runs each container as a local process of the
-//     binary that Options.Images maps the container's image to. It resolves
-//     env (value, secretKeyRef, configMapKeyRef, fieldRef, envFrom) and
-//     $(VAR) references in command and args as the kubelet does, runs
-//     readiness, liveness and startup probes (httpGet, tcpSocket), restarts
-//     containers with the kubelet's back-off, and on deletion sends SIGTERM,
-//     waits the grace period, kills, and removes the pod object.
-//   - Each pod gets its own loopback address (from a random 127.X.0.0/16
-//     chosen per cluster) as its pod IP. Pods share the host's network
-//     namespace, so a container must listen on its pod IP, usually from
-//     `fieldRef: status.podIP` and `--listen=$(POD_IP):8080`: two pods
-//     listening on ":8080" would collide, where in a real cluster they would
-//     not. The operator does this when started with
-//     --cacheproxy-listen-on-pod-ip.
-//   - A service proxy plays kube-proxy: the API server allocates ClusterIPs
-//     from another random loopback /16, and for each Service with a selector
-//     the proxy listens on ClusterIP:port and spreads connections round-robin
-//     over the ready pods, so `curl http://<clusterIP>:<port>/` works as it
-//     would inside a cluster. The API server refuses loopback addresses in
-//     EndpointSlices, so the endpointslice controller cannot publish these
-//     pods; the proxy selects ready pods itself, by the same rules
-//     (readiness, termination, named target ports, publishNotReadyAddresses).
+// The node lives in a network namespace of its own: its bridge, the pods'
+// veths, kube-proxy's iptables rules and ip_forward=1 never touch the
+// host's network. One veth pair joins it to the host, which routes the pod
+// and Service ranges to it, so tests on the host reach pod IPs and
+// ClusterIPs directly; the API server listens on the host's end of that
+// link, which is also where pods reach servers on the host (HostIP: a
+// test's origin listens there, not on 127.0.0.1). The host does not
+// forward, so nothing in the node reaches beyond the machine.
 //
-// Programs that run next to the cluster rather than in it, such as the
-// operator (bin/manager), start with Cluster.StartHostProcess: KUBECONFIG is
-// set for them, their output goes to <StateDir>/logs/<name>.log, and they
-// can be stopped, killed and started again (an operator restart).
+// Several clusters run side by side: each takes a slot of the machine
+// (/run/localcluster) that names its namespace, interfaces, address ranges
+// (pods 10.200.N.0/24, Services 10.202.N.0/24, the link 10.201.N.0/30) and
+// cgroup (/localclusterN), so pods of different clusters may use the same
+// names and ports.
 //
-// Everything Start starts, Stop stops: processes run in their own process
-// group and receive SIGTERM, then SIGKILL after a grace period. Should the
-// harness die without Stop (a test binary killed by its timeout), the
-// processes it started itself (kube-controller-manager, pods, host
-// processes) die with it through a parent-death signal, and a small reaper
-// kills etcd and kube-apiserver, which envtest starts without one.
+// Everything Start starts, Stop stops, and then it removes the containers
+// (by the slot's cgroup), the shims, the mounts under the state directory,
+// the cgroups and the network namespace, with its routes and iptables
+// rules. Should the harness die without Stop (a test binary killed by its
+// timeout), its own processes die with it through a parent-death signal;
+// what containerd made to outlive it (shims, containers, mounts, the
+// namespace) is removed by the next Start on the machine, which finds the
+// slot's lock free. The kubelet sets a few host-wide sysctls and creates
+// a few directories at paths it hardcodes; the first cluster records how
+// the machine was and the last one to stop puts it back.
 //
-// Usage, in a test or a program:
+// Usage, in a test or a program (as root):
 //
+//	images, _ := localcluster.ImagesIn("bin/images")
 //	cluster, err := localcluster.Start(ctx, localcluster.Options{
 //		BinDir:            "bin/k8s",
-//		Images:            map[string]string{"cacheproxy": "bin/cacheproxy"},
+//		ImageArchives:     images,
 //		CRDDirectoryPaths: []string{"config/crd/bases"},
 //	})
 //	defer cluster.Stop()
 //	// cluster.KubeconfigPath(), cluster.Client(), cluster.ServiceAddress(...),
 //	// cluster.KillPod / PausePod / ResumePod, cluster.PodLogPath(...)
 //
+// Programs that run next to the cluster rather than in it start with
+// Cluster.StartHostProcess: KUBECONFIG is set for them, their output goes to
+// <StateDir>/logs/<name>.log, and they can be stopped, killed and started
+// again.
+//
 // test/cmd/localcluster runs the same from the command line.
 //
-// Not modelled: init containers, exec probes, lifecycle hooks, volumes,
-// resource limits, service links (the Kubernetes service env variables),
-// cluster DNS, NodePort and LoadBalancer services, UDP, and more than one
-// node. A pod that needs an unsupported feature waits with a message saying
-// so instead of running something else.
+// Where this machine and Kubernetes disagree, and the way forward:
+//
+//   - The build machines have cgroup v1 (hybrid). Kubelet 1.37 refuses v1
+//     unless failCgroupV1 is false, and says support will be removed; a
+//     later Kubernetes needs a cgroup v2 host.
+//   - Debian 12's containerd is 1.6, which lacks the CRI RuntimeConfig call;
+//     kubelet 1.37 falls back to its own cgroupDriver and counts the use
+//     (CRILosingSupport, removal in 1.38). Moving K8S_VERSION past 1.37
+//     needs containerd 2 (built from its Go module, or a newer Debian).
+//   - The node needs root (network namespaces, cgroups, mounts): Start
+//     refuses to run otherwise.
 package localcluster

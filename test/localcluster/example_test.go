@@ -9,15 +9,19 @@ import (
 )
 
 // How the demo and the end-to-end suite use the harness: start the cluster
-// with the product's binaries as images and its CRDs, run the operator next
-// to it, then reach a Service at its ClusterIP as a user inside the cluster
-// would. (Not run: it needs bin/k8s and bin/.)
+// with the product's images and its CRDs, run the operator next to it,
+// then reach a Service at its ClusterIP as a user inside the cluster would.
+// (Not run: it needs root, bin/k8s and bin/images.)
 func ExampleStart() {
 	ctx := context.Background()
+	images, err := localcluster.ImagesIn("bin/images")
+	if err != nil {
+		panic(err)
+	}
 	cluster, err := localcluster.Start(ctx, localcluster.Options{
 		BinDir:            "bin/k8s",
 		StateDir:          "test/.state/e2e",
-		Images:            map[string]string{"cacheproxy": "bin/cacheproxy"},
+		ImageArchives:     images,
 		CRDDirectoryPaths: []string{"config/crd/bases"},
 	})
 	if err != nil {

@@ -1,7 +1,11 @@
 package localcluster_test
 
 import (
+	"bufio"
+	"context"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,133 +21,64 @@ import (
 	"github.com/cacheops/purge-operator/test/localcluster"
 )
 
-// podNamed creates a bare pod of the testpod image in namespace "lifecycle"
-// and returns a function that fetches its current state.
-func podNamed(ctx SpecContext, name string, mutate func(*corev1.Pod)) func(Gomega) corev1.Pod {
+// kubectl runs the cluster's kubectl with its admin kubeconfig.
+func kubectl(ctx context.Context, c *localcluster.Cluster, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, c.KubectlPath(), append([]string{"--kubeconfig", c.KubeconfigPath()}, args...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// bareServer creates a bare testpod pod in namespace ns of c, serving on
+// port 8080 of its own network namespace, and waits for it to be Ready.
+func bareServer(ctx context.Context, c *localcluster.Cluster, ns, name string) corev1.Pod {
+	GinkgoHelper()
+	cl := c.Client()
+	Expect(client.IgnoreAlreadyExists(cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))).To(Succeed())
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "lifecycle"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: ptr.To[int64](2),
 			Containers: []corev1.Container{{
-				Name:  "c",
-				Image: "testpod",
-				Args:  []string{"--listen=$(POD_IP):8080"},
-				Env: []corev1.EnvVar{{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
-					FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}},
+				Name: "c", Image: testpodImage, ImagePullPolicy: corev1.PullNever,
+				Args:           []string{"--listen=:8080", "--name=" + name},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(8080)}}, PeriodSeconds: 1},
 			}},
 		},
 	}
-	mutate(pod)
-	Expect(cluster.Client().Create(ctx, pod)).To(Succeed())
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(client.IgnoreNotFound(cluster.Client().Delete(ctx, pod))).To(Succeed())
-	})
-	return func(g Gomega) corev1.Pod {
-		var p corev1.Pod
-		g.Expect(cluster.Client().Get(ctx, client.ObjectKeyFromObject(pod), &p)).To(Succeed())
-		g.Expect(p.Status.ContainerStatuses).To(HaveLen(1))
-		return p
-	}
+	Expect(cl.Create(ctx, pod)).To(Succeed())
+	var p corev1.Pod
+	Eventually(func(g Gomega) {
+		g.Expect(cl.Get(ctx, client.ObjectKeyFromObject(pod), &p)).To(Succeed())
+		g.Expect(isReady(p)).To(BeTrue())
+	}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+	return p
 }
 
-var _ = Describe("The node agent", func() {
-	BeforeEach(func(ctx SpecContext) {
-		err := cluster.Client().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "lifecycle"}})
-		Expect(client.IgnoreAlreadyExists(err)).To(Succeed())
-	})
+var _ = Describe("kubectl", func() {
+	It("reads a container's logs, runs a command in it and forwards a port to it", func(ctx SpecContext) {
+		bareServer(ctx, cluster, "kubectl", "server")
+		out, err := kubectl(ctx, cluster, "logs", "-n", "kubectl", "server")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(ContainSubstring("testpod server listening on :8080"))
 
-	It("backs off a container that keeps exiting, as CrashLoopBackOff", func(ctx SpecContext) {
-		current := podNamed(ctx, "crasher", func(p *corev1.Pod) { p.Spec.Containers[0].Args = nil })
-		Eventually(func(g Gomega) {
-			cs := current(g).Status.ContainerStatuses[0]
-			g.Expect(cs.RestartCount).To(BeNumerically(">=", 1))
-			g.Expect(cs.State.Waiting).NotTo(BeNil())
-			g.Expect(cs.State.Waiting.Reason).To(Equal("CrashLoopBackOff"))
-			g.Expect(cs.LastTerminationState.Terminated).NotTo(BeNil())
-			g.Expect(cs.LastTerminationState.Terminated.ExitCode).To(BeEquivalentTo(2))
-		}).WithTimeout(20 * time.Second).Should(Succeed())
-	})
+		out, err = kubectl(ctx, cluster, "exec", "-n", "kubectl", "server", "--", "/testpod", "--print-args", "a b")
+		Expect(err).NotTo(HaveOccurred(), out)
+		Expect(out).To(Equal("--print-args\na b\n"))
 
-	It("fails a pod whose container exits with restartPolicy Never", func(ctx SpecContext) {
-		current := podNamed(ctx, "one-shot", func(p *corev1.Pod) {
-			p.Spec.Containers[0].Args = nil
-			p.Spec.RestartPolicy = corev1.RestartPolicyNever
-		})
-		Eventually(func(g Gomega) {
-			p := current(g)
-			g.Expect(p.Status.Phase).To(Equal(corev1.PodFailed))
-			g.Expect(p.Status.ContainerStatuses[0].RestartCount).To(BeZero())
-			g.Expect(p.Status.ContainerStatuses[0].State.Terminated.Reason).To(Equal("Error"))
-		}).WithTimeout(20 * time.Second).Should(Succeed())
-	})
-
-	It("restarts a container that fails its liveness probe", func(ctx SpecContext) {
-		current := podNamed(ctx, "unhealthy", func(p *corev1.Pod) {
-			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{
-				ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-					Path: "/no-such-health-check", Port: intstr.FromInt32(8080)}},
-				PeriodSeconds:    1,
-				FailureThreshold: 2,
-			}
-		})
-		Eventually(func(g Gomega) {
-			cs := current(g).Status.ContainerStatuses[0]
-			g.Expect(cs.RestartCount).To(BeNumerically(">=", 1))
-			g.Expect(cs.LastTerminationState.Terminated).NotTo(BeNil())
-		}).WithTimeout(20 * time.Second).Should(Succeed())
-		Eventually(func(g Gomega) {
-			var events corev1.EventList
-			g.Expect(cluster.Client().List(ctx, &events, client.InNamespace("lifecycle"))).To(Succeed())
-			g.Expect(events.Items).To(ContainElement(And(
-				HaveField("InvolvedObject.Name", "unhealthy"),
-				HaveField("Reason", "Killing"),
-				HaveField("Message", ContainSubstring("failed liveness probe")))))
-		}).Should(Succeed())
-	})
-
-	It("holds a container whose Secret is missing in CreateContainerConfigError", func(ctx SpecContext) {
-		current := podNamed(ctx, "no-secret", func(p *corev1.Pod) {
-			p.Spec.Containers[0].Env = append(p.Spec.Containers[0].Env, corev1.EnvVar{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{
-				SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "absent"}, Key: "token"}}})
-		})
-		Eventually(func(g Gomega) {
-			w := current(g).Status.ContainerStatuses[0].State.Waiting
-			g.Expect(w).NotTo(BeNil())
-			g.Expect(w.Reason).To(Equal("CreateContainerConfigError"))
-			g.Expect(w.Message).To(ContainSubstring(`"absent"`))
-		}).Should(Succeed())
-	})
-
-	It("leaves a pod whose nodeSelector the node does not match unscheduled", func(ctx SpecContext) {
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: "picky", Namespace: "lifecycle"},
-			Spec: corev1.PodSpec{
-				NodeSelector: map[string]string{"disktype": "ssd"},
-				Containers:   []corev1.Container{{Name: "c", Image: "testpod"}},
-			},
-		}
-		Expect(cluster.Client().Create(ctx, pod)).To(Succeed())
-		DeferCleanup(func(ctx SpecContext) { Expect(cluster.Client().Delete(ctx, pod)).To(Succeed()) })
-		Eventually(func(g Gomega) {
-			var p corev1.Pod
-			g.Expect(cluster.Client().Get(ctx, client.ObjectKeyFromObject(pod), &p)).To(Succeed())
-			g.Expect(p.Spec.NodeName).To(BeEmpty())
-			g.Expect(p.Status.Conditions).To(ContainElement(And(
-				HaveField("Type", corev1.PodScheduled),
-				HaveField("Status", corev1.ConditionFalse),
-				HaveField("Reason", corev1.PodReasonUnschedulable))))
-		}).Should(Succeed())
-	})
-
-	It("refuses a command other than the image's binary", func(ctx SpecContext) {
-		current := podNamed(ctx, "shell", func(p *corev1.Pod) {
-			p.Spec.Containers[0].Command = []string{"/bin/sh", "-c", "echo hi"}
-		})
-		Eventually(func(g Gomega) {
-			w := current(g).Status.ContainerStatuses[0].State.Waiting
-			g.Expect(w).NotTo(BeNil())
-			g.Expect(w.Reason).To(Equal("CreateContainerError"))
-		}).Should(Succeed())
+		pf := exec.CommandContext(ctx, cluster.KubectlPath(), "--kubeconfig", cluster.KubeconfigPath(),
+			"port-forward", "-n", "kubectl", "pod/server", "--address", "127.0.0.1", ":8080")
+		stdout, err := pf.StdoutPipe()
+		Expect(err).NotTo(HaveOccurred())
+		pf.Stderr = GinkgoWriter
+		Expect(pf.Start()).To(Succeed())
+		DeferCleanup(func() { _ = pf.Process.Kill(); _ = pf.Wait() })
+		// "Forwarding from 127.0.0.1:NNNNN -> 8080"
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		Expect(err).NotTo(HaveOccurred())
+		local := strings.Fields(strings.TrimPrefix(line, "Forwarding from "))[0]
+		body, err := get("http://" + local + "/")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.TrimSpace(body)).To(Equal("server"))
 	})
 })
 
@@ -172,18 +107,19 @@ var _ = Describe("Host processes", func() {
 })
 
 var _ = Describe("A second cluster on the same machine", func() {
-	It("gets its own address ranges and cannot share a state directory", func(ctx SpecContext) {
-		_, err := localcluster.Start(ctx, localcluster.Options{BinDir: binDir(), StateDir: cluster.StateDir()})
+	It("runs beside the first with its own ranges, namespace and cgroup, and leaves nothing behind", func(ctx SpecContext) {
+		_, err := localcluster.Start(ctx, localcluster.Options{BinDir: binDir(), StateDir: cluster.StateDir(), ImageArchives: images})
 		Expect(err).To(MatchError(ContainSubstring("in use by another local cluster")))
 
 		stateDir := GinkgoT().TempDir()
 		before := processes()
-		second, err := localcluster.Start(ctx, localcluster.Options{BinDir: binDir(), StateDir: stateDir, Logger: GinkgoLogr})
+		netnsBefore := netnsNames()
+		second, err := localcluster.Start(ctx, localcluster.Options{BinDir: binDir(), StateDir: stateDir, ImageArchives: images, Logger: GinkgoLogr})
 		Expect(err).NotTo(HaveOccurred())
+		stopped := false
 		DeferCleanup(func() {
-			Expect(second.Stop()).To(Succeed())
-			for pid, cmd := range processes(stateDir) {
-				Expect(before).To(HaveKey(pid), "left behind by the second cluster: %s", cmd)
+			if !stopped {
+				Expect(second.Stop()).To(Succeed())
 			}
 		})
 		ranges := []string{cluster.ServiceCIDR().String(), cluster.PodCIDR().String(), second.ServiceCIDR().String(), second.PodCIDR().String()}
@@ -193,6 +129,69 @@ var _ = Describe("A second cluster on the same machine", func() {
 			seen[r] = true
 		}
 		Expect(second.KubeconfigPath()).To(Equal(filepath.Join(stateDir, "kubeconfig")))
-		Expect(strings.Contains(second.KubeconfigPath(), cluster.StateDir())).To(BeFalse())
-	}, NodeTimeout(2*time.Minute))
+
+		// The same pod name and port in both clusters, each reachable.
+		first := bareServer(ctx, cluster, "twins", "twin")
+		other := bareServer(ctx, second, "twins", "twin")
+		Expect(first.Status.PodIP).NotTo(Equal(other.Status.PodIP))
+		for _, p := range []corev1.Pod{first, other} {
+			body, err := get("http://" + net.JoinHostPort(p.Status.PodIP, "8080") + "/")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(strings.TrimSpace(body)).To(Equal("twin"))
+		}
+		pid := pidIn(second, "twins", "twin")
+
+		Expect(second.Stop()).To(Succeed())
+		stopped = true
+		Expect(alive(pid)).To(BeFalse(), "the second cluster's container outlived Stop")
+		for pid, cmd := range processes(stateDir) {
+			Expect(before).To(HaveKey(pid), "left behind by the second cluster: %s", cmd)
+		}
+		Expect(netnsNames()).To(Equal(netnsBefore), "network namespaces after Stop")
+		Expect(mountsUnder(stateDir)).To(BeEmpty())
+		Expect(routesTo(second.PodCIDR().String())).To(BeEmpty())
+		// The first cluster still works.
+		body, err := get("http://" + net.JoinHostPort(first.Status.PodIP, "8080") + "/")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.TrimSpace(body)).To(Equal("twin"))
+	}, NodeTimeout(4*time.Minute))
 })
+
+func pidIn(c *localcluster.Cluster, ns, name string) int {
+	GinkgoHelper()
+	procs, err := c.PodProcesses(ns, name)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(procs).To(HaveKey("c"))
+	return procs["c"]
+}
+
+// netnsNames lists the named network namespaces.
+func netnsNames() []string {
+	entries, _ := os.ReadDir("/run/netns")
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// mountsUnder lists the mount points at or below dir.
+func mountsUnder(dir string) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	Expect(err).NotTo(HaveOccurred())
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			out = append(out, f[4])
+		}
+	}
+	return out
+}
+
+// routesTo lists the host's routes to prefix.
+func routesTo(prefix string) string {
+	out, err := exec.Command("ip", "route", "show", prefix).CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), string(out))
+	return strings.TrimSpace(string(out))
+}

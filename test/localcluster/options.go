@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -12,13 +13,11 @@ import (
 )
 
 // DefaultControllers returns the kube-controller-manager controllers the cluster
-// runs: enough for Deployments to become ReplicaSets and Pods, for owner
-// references to be garbage-collected, and for namespaces to be deleted.
-//
-// endpointslice-controller is left out on purpose: pods have loopback IPs,
-// which the API server refuses in EndpointSlices, so the controller could
-// only fail and fill every Service's events with warnings. The service proxy
-// selects ready pods itself.
+// runs: Deployments become ReplicaSets and Pods, owner references are
+// garbage-collected, namespaces deleted, ServiceAccounts and the root CA
+// ConfigMap every projected token needs exist, Services get EndpointSlices
+// (which kube-proxy reads), and the node-lifecycle controller removes the
+// not-ready taint the kubelet registers with.
 func DefaultControllers() []string {
 	return []string{
 		"deployment-controller",
@@ -26,29 +25,39 @@ func DefaultControllers() []string {
 		"garbage-collector-controller",
 		"serviceaccount-controller",
 		"namespace-controller",
+		"endpointslice-controller",
+		"root-ca-certificate-publisher-controller",
+		"node-lifecycle-controller",
 	}
 }
 
 // Options configures Start. The zero value is not usable: BinDir must be set
-// (or KUBEBUILDER_ASSETS), and Images must name every image pods will run.
+// (or KUBEBUILDER_ASSETS), and ImageArchives must hold the pause image and
+// every image pods will run.
 type Options struct {
-	// BinDir holds etcd, kube-apiserver, kube-controller-manager and kubectl
+	// BinDir holds etcd, kube-apiserver, kube-controller-manager,
+	// kube-scheduler, kubectl, kubelet and kube-proxy
 	// (hack/setup-envtest.sh builds them into bin/k8s). Unset: the
 	// KUBEBUILDER_ASSETS environment variable.
 	BinDir string
 
-	// StateDir receives the kubeconfig, the control plane's logs
-	// (logs/*.log) and one log file per pod (pods/<ns>_<name>_<uid>.log). It
-	// is created if missing and kept after Stop, so logs can be read after a
-	// failure. Two clusters cannot share one: Start fails if another running
-	// cluster holds it. Unset: a new directory under os.TempDir().
+	// StateDir receives the kubeconfig, the certificates, the components'
+	// logs (logs/*.log) and the containers' logs
+	// (node/pod-logs/<ns>_<pod>_<uid>/<container>/<restart>.log). It is
+	// created if missing and kept after Stop, logs included, so they can be
+	// read after a failure; the node's image store and volumes go. Two
+	// clusters cannot share one: Start fails if another running cluster
+	// holds it. Unset: a new directory under os.TempDir().
 	StateDir string
 
-	// Images maps an image to the local binary that plays it. Keys are
-	// repository basenames: "ghcr.io/cacheops/cacheproxy:v0.1.0" and
-	// "cacheproxy@sha256:..." both look up "cacheproxy". A pod whose image
-	// has no entry waits with reason ErrImagePull.
-	Images map[string]string
+	// ImageArchives are OCI (or Docker) image archives to import into the
+	// node's containerd before pods run; pods find them by the names the
+	// archives carry. The pause image (registry.k8s.io/pause:3.10.2) must be
+	// among them. `make images` builds the project's into bin/images;
+	// ImagesIn lists a directory's. A pod whose image was not imported
+	// fails to pull it (the node reaches no registry): give test pods
+	// imagePullPolicy: Never to see ErrImageNeverPull at once.
+	ImageArchives []string
 
 	// CRDDirectoryPaths are directories (or files) of CRD manifests to
 	// install before Start returns, e.g. config/crd/bases. A missing path is
@@ -66,14 +75,6 @@ type Options struct {
 	// Unset: DefaultControllers().
 	Controllers []string
 
-	// RestartBackoff and MaxRestartBackoff shape the delay before a
-	// container that exited is started again. As in the kubelet, the first
-	// restart is immediate, the next waits RestartBackoff, doubling each
-	// time up to MaxRestartBackoff, and a container that ran for ten minutes
-	// starts over. Unset: 10s and 5m, the kubelet's defaults.
-	RestartBackoff    time.Duration
-	MaxRestartBackoff time.Duration
-
 	// StopGracePeriod caps how long Stop waits for each process after
 	// SIGTERM before it kills it. Pod deletions keep their own grace period.
 	// Unset: 5s.
@@ -81,6 +82,19 @@ type Options struct {
 
 	// Logger receives the harness's own structured logs. Unset: discarded.
 	Logger logr.Logger
+}
+
+// ImagesIn lists the image archives (*.tar) in dir, such as bin/images,
+// for Options.ImageArchives.
+func ImagesIn(dir string) ([]string, error) {
+	archives, err := filepath.Glob(filepath.Join(dir, "*.tar"))
+	if err != nil {
+		return nil, fmt.Errorf("listing image archives in %s: %w", dir, err)
+	}
+	if len(archives) == 0 {
+		return nil, fmt.Errorf("no image archives in %s (run make images)", dir)
+	}
+	return archives, nil
 }
 
 // withDefaults returns a copy of o with every unset field defaulted, or an
@@ -92,7 +106,7 @@ func (o Options) withDefaults() (Options, error) {
 	if o.BinDir == "" {
 		return o, errors.New("no Kubernetes binaries: set Options.BinDir or KUBEBUILDER_ASSETS (run hack/setup-envtest.sh, or make test, to build bin/k8s)")
 	}
-	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager"} {
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"} {
 		if _, err := os.Stat(filepath.Join(o.BinDir, name)); err != nil {
 			return o, fmt.Errorf("kubernetes binary %s missing in %s (run hack/setup-envtest.sh, or make test, to build it): %w", name, o.BinDir, err)
 		}
@@ -115,11 +129,19 @@ func (o Options) withDefaults() (Options, error) {
 	if len(o.Controllers) == 0 {
 		o.Controllers = DefaultControllers()
 	}
-	if o.RestartBackoff <= 0 {
-		o.RestartBackoff = 10 * time.Second
+	if len(o.ImageArchives) == 0 {
+		return o, errors.New("no image archives: set Options.ImageArchives (at least the pause image; make images builds bin/images)")
 	}
-	if o.MaxRestartBackoff <= 0 {
-		o.MaxRestartBackoff = 5 * time.Minute
+	o.ImageArchives = slices.Clone(o.ImageArchives)
+	for i, a := range o.ImageArchives {
+		abs, err := filepath.Abs(a)
+		if err != nil {
+			return o, fmt.Errorf("image archive %s: %w", a, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return o, fmt.Errorf("image archive %s: %w", a, err)
+		}
+		o.ImageArchives[i] = abs
 	}
 	if o.StopGracePeriod <= 0 {
 		o.StopGracePeriod = 5 * time.Second

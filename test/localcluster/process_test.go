@@ -101,12 +101,3 @@ func readPID(t *testing.T, fifo string) int {
 	}
 	return pid
 }
-
-func isZombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	fields := strings.Fields(string(b))
-	return len(fields) > 2 && fields[2] == "Z"
-}

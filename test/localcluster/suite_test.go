@@ -5,9 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -15,19 +17,34 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/cacheops/purge-operator/internal/ociimage"
 	"github.com/cacheops/purge-operator/test/localcluster"
 )
 
+// testpodImage is the name the suite's own image carries.
+const testpodImage = "registry.example.com/team/testpod:v1.2.3"
+
 // The suite shares one cluster: starting one takes several seconds.
 var (
-	cluster    *localcluster.Cluster
-	testpodBin string
-	startTook  time.Duration
+	cluster   *localcluster.Cluster
+	images    []string // the archives every cluster of the suite imports
+	startTook time.Duration
 )
 
 func TestLocalCluster(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "localcluster")
+}
+
+// imagesDir is where make images puts the pause image, unless IMAGES_DIR
+// says otherwise.
+func imagesDir() string {
+	if dir := os.Getenv("IMAGES_DIR"); dir != "" {
+		return dir
+	}
+	dir, err := filepath.Abs(filepath.Join("..", "..", "bin", "images"))
+	Expect(err).NotTo(HaveOccurred())
+	return dir
 }
 
 // binDir is where hack/setup-envtest.sh puts the Kubernetes binaries,
@@ -50,18 +67,31 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 			"the Kubernetes binaries are missing from %s: run `make test`, or hack/setup-envtest.sh, to build them", dir)
 	}
 
-	// The stand-in image: a tiny server that reports its args and env.
-	testpodBin = filepath.Join(GinkgoT().TempDir(), "testpod")
-	build := exec.CommandContext(ctx, "go", "build", "-o", testpodBin, "./internal/testpod")
+	pause := filepath.Join(imagesDir(), "pause.tar")
+	_, err := os.Stat(pause)
+	Expect(err).NotTo(HaveOccurred(), "the pause image is missing: run `make images` (or make test)")
+
+	// The suite's own image: a tiny static server that reports its args
+	// and env.
+	tmp := GinkgoT().TempDir()
+	testpodBin := filepath.Join(tmp, "testpod")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", testpodBin, "./internal/testpod")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
 	Expect(build.Run()).To(Succeed())
+	img, err := ociimage.Build(ociimage.Spec{
+		Files: map[string]string{"/testpod": testpodBin}, Entrypoint: []string{"/testpod"}, User: "65532:65532",
+	}, goruntime.GOARCH)
+	Expect(err).NotTo(HaveOccurred())
+	testpodArchive := filepath.Join(tmp, "testpod.tar")
+	Expect(ociimage.WriteArchive(testpodArchive, img, []name.Tag{name.MustParseReference(testpodImage).(name.Tag)})).To(Succeed())
+	images = []string{pause, testpodArchive}
 
 	began := time.Now()
-	var err error
 	cluster, err = localcluster.Start(ctx, localcluster.Options{
 		BinDir:            dir,
 		StateDir:          GinkgoT().TempDir(),
-		Images:            map[string]string{"testpod": testpodBin},
+		ImageArchives:     images,
 		CRDDirectoryPaths: []string{filepath.Join("testdata", "crds")},
 		Scheme:            scheme(),
 		Logger:            GinkgoLogr,
@@ -74,7 +104,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	DeferCleanup(func() {
 		stateDir := cluster.StateDir()
 		Expect(cluster.Stop()).To(Succeed())
-		Expect(processesUsing(stateDir, testpodBin)).To(BeEmpty(), "processes left behind after Stop")
+		Expect(processesUsing(stateDir, "/testpod")).To(BeEmpty(), "processes left behind after Stop")
 	})
 }, NodeTimeout(3*time.Minute))
 

@@ -1,11 +1,13 @@
 // Command localcluster runs the local embedded Kubernetes cluster of package
 // test/localcluster until it receives SIGINT or SIGTERM, then stops
-// everything it started. It is how people and the demo get a cluster on a
-// machine without a container engine:
+// everything it started. It is how people get a real single-node cluster on
+// a Linux machine without a container engine (as root: the node needs
+// network namespaces and cgroups):
 //
-//	go run ./test/cmd/localcluster --image cacheproxy=bin/cacheproxy \
+//	make images
+//	go run ./test/cmd/localcluster --images-dir bin/images \
 //	    --crd-dir config/crd/bases \
-//	    --run 'manager=bin/manager --cacheproxy-listen-on-pod-ip'
+//	    --run 'manager=bin/manager'
 //
 // Once the cluster is ready it prints KUBECONFIG=<path> on stdout and
 // writes <state-dir>/localcluster.env (export lines for KUBECONFIG and the
@@ -42,8 +44,9 @@ func main() {
 
 func run() error {
 	var (
-		images  = keyValues{}
+		images  stringList
 		hosts   = keyValues{}
+		imgDir  string
 		crdDirs stringList
 		opts    localcluster.Options
 		verbose int
@@ -52,9 +55,10 @@ func run() error {
 	if defaultBin == "" {
 		defaultBin = filepath.Join("bin", "k8s")
 	}
-	flag.StringVar(&opts.BinDir, "bin-dir", defaultBin, "directory of etcd, kube-apiserver, kube-controller-manager and kubectl (hack/setup-envtest.sh builds them)")
+	flag.StringVar(&opts.BinDir, "bin-dir", defaultBin, "directory of etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet and kube-proxy (hack/setup-envtest.sh builds them)")
 	flag.StringVar(&opts.StateDir, "state-dir", filepath.Join("test", ".state", "localcluster"), "directory for the kubeconfig and every log; one running cluster per directory")
-	flag.Var(images, "image", "NAME=BINARY: run pods whose image repository is NAME (e.g. cacheproxy for ghcr.io/cacheops/cacheproxy:v0.1.0) as BINARY; repeatable")
+	flag.StringVar(&imgDir, "images-dir", filepath.Join("bin", "images"), "import every image archive (*.tar) of this directory (make images builds them); empty: none")
+	flag.Var(&images, "image", "image archive to import besides --images-dir's; repeatable")
 	flag.Var(&crdDirs, "crd-dir", "directory or file of CRD manifests to install, e.g. config/crd/bases; repeatable")
 	flag.Var(hosts, "run", "NAME=COMMAND: once the cluster is ready, run COMMAND (split on spaces, no shell) on the host with KUBECONFIG set, logging to <state-dir>/logs/NAME.log, stopped with the cluster; repeatable")
 	flag.StringVar(&opts.NodeName, "node-name", "localnode", "name of the one Node")
@@ -66,10 +70,14 @@ func run() error {
 	ctrllog.SetLogger(log)
 	opts.Logger = log
 	opts.CRDDirectoryPaths = crdDirs
-	var err error
-	if opts.Images, err = absolutePaths(images); err != nil {
-		return err
+	if imgDir != "" {
+		archives, err := localcluster.ImagesIn(imgDir)
+		if err != nil {
+			return err
+		}
+		opts.ImageArchives = archives
 	}
+	opts.ImageArchives = append(opts.ImageArchives, images...)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -125,8 +133,8 @@ func startHostProcesses(cluster *localcluster.Cluster, hosts keyValues, log logr
 // writeEnvFile writes the export lines a script sources to use the cluster.
 func writeEnvFile(cluster *localcluster.Cluster) (string, error) {
 	path := filepath.Join(cluster.StateDir(), "localcluster.env")
-	content := fmt.Sprintf("export KUBECONFIG=%s\nexport LOCALCLUSTER_STATE_DIR=%s\nexport LOCALCLUSTER_SERVICE_CIDR=%s\nexport LOCALCLUSTER_POD_CIDR=%s\n",
-		cluster.KubeconfigPath(), cluster.StateDir(), cluster.ServiceCIDR(), cluster.PodCIDR())
+	content := fmt.Sprintf("export KUBECONFIG=%s\nexport LOCALCLUSTER_STATE_DIR=%s\nexport LOCALCLUSTER_SERVICE_CIDR=%s\nexport LOCALCLUSTER_POD_CIDR=%s\nexport LOCALCLUSTER_HOST_IP=%s\n",
+		cluster.KubeconfigPath(), cluster.StateDir(), cluster.ServiceCIDR(), cluster.PodCIDR(), cluster.HostIP())
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
 		return "", fmt.Errorf("writing %s: %w", path, err)
@@ -136,21 +144,6 @@ func writeEnvFile(cluster *localcluster.Cluster) (string, error) {
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return path, nil
-}
-
-func absolutePaths(in keyValues) (map[string]string, error) {
-	out := map[string]string{}
-	for name, path := range in {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return nil, fmt.Errorf("--image %s=%s: %w", name, path, err)
-		}
-		out[name] = abs
-	}
-	return out, nil
 }
 
 // keyValues is a repeatable NAME=VALUE flag.

@@ -1,12 +1,15 @@
-// Command testpod is the stand-in image of the local cluster's own tests: a
+// Command testpod is the image of the local cluster's own tests: a
 // tiny HTTP server that listens where --listen=HOST:PORT says and reports
-// what it was started with, so tests can check that the node agent resolved
+// what it was started with, so tests can check that the kubelet resolved
 // args and env as the kubelet would, without depending on the product's
 // binaries.
 //
 //	GET /        "<name>\n", the value of --name= (or the host name)
 //	GET /echo    JSON {"args": [...], "env": [...], "pid": N}
 //	GET /readyz  200 "ok"
+//
+// With --print-args first, it prints its arguments, one per line, and
+// exits: the command the tests run with kubectl exec.
 //
 // It exits 0 on SIGTERM after closing its listener.
 package main
@@ -23,6 +26,14 @@ import (
 )
 
 func main() {
+	// --print-args ARG...: print each argument on a line and exit (a
+	// command for kubectl exec, in an image with no shell).
+	if len(os.Args) > 1 && os.Args[1] == "--print-args" {
+		for _, a := range os.Args[1:] {
+			fmt.Println(a)
+		}
+		return
+	}
 	listen, name := "", os.Getenv("HOSTNAME")
 	for _, arg := range os.Args[1:] {
 		if v, ok := strings.CutPrefix(arg, "--listen="); ok {

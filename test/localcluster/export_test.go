@@ -1,0 +1,4 @@
+package localcluster
+
+// NSPID exposes nsPID to the external tests.
+var NSPID = nsPID
