@@ -128,7 +128,7 @@ func (t *tour) intro() {
 func (t *tour) setUp(ctx context.Context) error {
 	e := t.env
 	t.n.title("Setting up")
-	took, err := t.n.wait(ctx, "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, containerd, the kubelet and kube-proxy", e.startCluster)
+	took, err := t.n.wait(ctx, "starting the control plane, containerd, the kubelet and kube-proxy", e.startCluster)
 	if err != nil {
 		return fmt.Errorf("starting the local cluster: %w", err)
 	}

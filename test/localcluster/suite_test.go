@@ -17,7 +17,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/cacheops/purge-operator/internal/ociimage"
+	"github.com/cacheops/purge-operator/hack/imgtool/ociimage"
 	"github.com/cacheops/purge-operator/test/localcluster"
 )
 
