@@ -22,7 +22,7 @@ const cgroupMount = "/sys/fs/cgroup"
 // cgroupHierarchies lists the mounted cgroup hierarchies (v1 controllers,
 // name=systemd, unified), or the one v2 hierarchy.
 func cgroupHierarchies() []string {
-	if isCgroup2(cgroupMount) {
+	if isCgroup2() {
 		return []string{cgroupMount}
 	}
 	var out []string
@@ -41,9 +41,10 @@ func cgroupHierarchies() []string {
 	return out
 }
 
-func isCgroup2(path string) bool {
+// isCgroup2 says whether the host mounts the unified (v2) hierarchy.
+func isCgroup2() bool {
 	var st syscall.Statfs_t
-	return syscall.Statfs(path, &st) == nil && st.Type == 0x63677270 // CGROUP2_SUPER_MAGIC
+	return syscall.Statfs(cgroupMount, &st) == nil && st.Type == 0x63677270 // CGROUP2_SUPER_MAGIC
 }
 
 // seedCpuset copies the parent's cpus and mems into a new v1 cpuset
@@ -68,7 +69,7 @@ func seedCpuset(root string) error {
 // pidsHierarchy is the hierarchy whose cgroup.procs lists a cgroup's
 // processes: v1's pids controller, or the v2 tree.
 func pidsHierarchy() string {
-	if isCgroup2(cgroupMount) {
+	if isCgroup2() {
 		return cgroupMount
 	}
 	return filepath.Join(cgroupMount, "pids")
@@ -76,7 +77,7 @@ func pidsHierarchy() string {
 
 // freezerHierarchy is v1's freezer (v2 freezes through cgroup.freeze).
 func freezerHierarchy() string {
-	if isCgroup2(cgroupMount) {
+	if isCgroup2() {
 		return cgroupMount
 	}
 	return filepath.Join(cgroupMount, "freezer")
@@ -137,7 +138,7 @@ func treeProcs(dir string) []int {
 // setFrozen freezes or thaws a cgroup and, in v1, waits for the state to
 // settle (FREEZING becomes FROZEN once every task stopped).
 func setFrozen(dir string, frozen bool) error {
-	if isCgroup2(cgroupMount) {
+	if isCgroup2() {
 		v := "0"
 		if frozen {
 			v = "1"
@@ -174,7 +175,7 @@ func setFrozen(dir string, frozen bool) error {
 // (thawing first: a frozen task cannot die) and removes the cgroups,
 // deepest first.
 func removeCgroupTree(root string) error {
-	if dir := filepath.Join(freezerHierarchy(), root); exists(dir) && !isCgroup2(cgroupMount) {
+	if dir := filepath.Join(freezerHierarchy(), root); exists(dir) && !isCgroup2() {
 		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
 				_ = os.WriteFile(filepath.Join(path, "freezer.state"), []byte("THAWED"), 0o644)

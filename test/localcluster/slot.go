@@ -38,22 +38,23 @@ func (s slot) hostVeth() string      { return "lch" + strconv.Itoa(s.n) }
 func (s slot) nodeVeth() string      { return "lcn" + strconv.Itoa(s.n) }
 func (s slot) cgroupRoot() string    { return "localcluster" + strconv.Itoa(s.n) }
 func (s slot) dir() string           { return filepath.Join(runDir, strconv.Itoa(s.n)) }
-func (s slot) podCIDR() netip.Prefix { return netip.PrefixFrom(addr4(10, 200, s.n, 0), 24) }
+func (s slot) podCIDR() netip.Prefix { return netip.PrefixFrom(addr10(200, s.n, 0), 24) }
 func (s slot) serviceCIDR() netip.Prefix {
-	return netip.PrefixFrom(addr4(10, 202, s.n, 0), 24)
+	return netip.PrefixFrom(addr10(202, s.n, 0), 24)
 }
-func (s slot) hostIP() netip.Addr { return addr4(10, 201, s.n, 1) }
-func (s slot) nodeIP() netip.Addr { return addr4(10, 201, s.n, 2) }
+func (s slot) hostIP() netip.Addr { return addr10(201, s.n, 1) }
+func (s slot) nodeIP() netip.Addr { return addr10(201, s.n, 2) }
 
 // kubernetesServiceIP is the ClusterIP of the "kubernetes" Service: the
 // first of the range, as the API server allocates it.
-func (s slot) kubernetesServiceIP() netip.Addr { return addr4(10, 202, s.n, 1) }
+func (s slot) kubernetesServiceIP() netip.Addr { return addr10(202, s.n, 1) }
 
 // dnsServiceIP is the ClusterIP cluster DNS answers on (the tenth, as
 // kubeadm picks it).
-func (s slot) dnsServiceIP() netip.Addr { return addr4(10, 202, s.n, 10) }
+func (s slot) dnsServiceIP() netip.Addr { return addr10(202, s.n, 10) }
 
-func addr4(a, b byte, c int, d byte) netip.Addr { return netip.AddrFrom4([4]byte{a, b, byte(c), d}) }
+// addr10 is the address 10.b.c.d: every slot lives in 10.0.0.0/8.
+func addr10(b byte, c int, d byte) netip.Addr { return netip.AddrFrom4([4]byte{10, b, byte(c), d}) }
 
 // withMachineLock runs fn holding the machine-wide lock that orders slot
 // claims, cleanups and the host settings shared by every cluster.

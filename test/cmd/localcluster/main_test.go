@@ -190,7 +190,9 @@ func TestNextStartCleansUpAfterAKill(t *testing.T) {
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-firstDone
+	if err := <-firstDone; err == nil {
+		t.Fatal("the harness exited cleanly after SIGKILL")
+	}
 	if left := processesMentioning("--listen=:8080"); len(left) != 1 {
 		t.Fatalf("the container should outlive its harness until the next start, found %q", left)
 	}
@@ -206,7 +208,10 @@ func TestNextStartCleansUpAfterAKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-secondDone:
+	case err := <-secondDone:
+		if err != nil {
+			t.Errorf("the harness did not stop cleanly on SIGTERM: %v", err)
+		}
 	case <-time.After(time.Minute):
 		t.Fatal("still running a minute after SIGTERM")
 	}
