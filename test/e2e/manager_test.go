@@ -16,9 +16,9 @@ import (
 // managerArgs run the operator as the suite needs it: no probe or metrics
 // listener (nothing on a fixed port), and a pod call timeout short enough
 // that a hung pod costs a spec seconds rather than the default 10s per
-// attempt. The cacheproxy image stays the default, which the cluster maps
-// to bin/cacheproxy; the proxies listen on their pod IP, because the local
-// cluster's pods share one network namespace.
+// attempt. The cacheproxy image stays the default, which make images
+// builds; the proxies listen on every interface of their pod, as in
+// production, so kubectl port-forward reaches them.
 // It runs as the ServiceAccount config/rbac sets up, with leader election
 // in its namespace, as `make deploy` runs it.
 func managerArgs() []string {
@@ -29,7 +29,6 @@ func managerArgs() []string {
 		"--health-probe-bind-address=0",
 		"--metrics-bind-address=0",
 		"--pod-call-timeout=3s",
-		"--cacheproxy-listen-on-pod-ip",
 	}
 }
 
