@@ -12,8 +12,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/cacheops/purge-operator/cacheproxy/admin"
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
 
 // What a platform team does first with a cache pod, through the real
