@@ -30,7 +30,17 @@ import (
 // requests; WriteTimeout, MaxHeaderBytes and the rest apply once net/http
 // has the connection. A head longer than the fast path's buffer (8 KiB)
 // goes to net/http.
+//
+// Every connection net/http reads passes through a frame scanner
+// (framing.go), so the Proxy can refuse a request with both Content-Length
+// and Transfer-Encoding; under a bare http.Server it can only close the
+// connection after such a request. Serve the public port through a
+// Server, with DisableFastPath for net/http alone.
 type Server struct {
+	// DisableFastPath hands every connection to net/http at once (set it
+	// before Serve). False (the default) answers hits on the fast path.
+	DisableFastPath bool
+
 	p       *Proxy
 	srv     *http.Server
 	handoff *handoffListener
@@ -48,10 +58,19 @@ type Server struct {
 const h1BufSize = 8 << 10
 
 // NewServer returns a Server answering hits on p's cache itself and
-// everything else through srv, whose Handler is set to p when nil.
+// everything else through srv, whose Handler is set to p when nil. It sets
+// srv.ConnContext (calling the one set before), which tells the Proxy the
+// connection of each request.
 func NewServer(p *Proxy, srv *http.Server) *Server {
 	if srv.Handler == nil {
 		srv.Handler = p
+	}
+	next := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if next != nil {
+			ctx = next(ctx, c)
+		}
+		return context.WithValue(ctx, connKey{}, c)
 	}
 	return &Server{p: p, srv: srv, handoff: newHandoffListener(), conns: make(map[*h1conn]struct{})}
 }
@@ -87,6 +106,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		delay = 0
+		if s.DisableFastPath {
+			s.handoff.hand(&handedConn{Conn: nc})
+			continue
+		}
 		if c := s.track(nc); c != nil {
 			go c.serve()
 		}
@@ -401,19 +424,24 @@ func (l *handoffListener) Close() error {
 func (l *handoffListener) Addr() net.Addr { return l.addr }
 
 // handedConn is a connection handed to net/http: reads return the bytes
-// the fast path read but did not answer first.
+// the fast path read but did not answer first, and every byte read goes
+// through the frame scanner (framing.go).
 type handedConn struct {
 	net.Conn
 	pending []byte
+	scan    frameScanner
 }
 
 func (h *handedConn) Read(b []byte) (int, error) {
 	if len(h.pending) > 0 {
 		n := copy(b, h.pending)
 		h.pending = h.pending[n:]
+		h.scan.feed(b[:n])
 		return n, nil
 	}
-	return h.Conn.Read(b)
+	n, err := h.Conn.Read(b)
+	h.scan.feed(b[:n])
+	return n, err
 }
 
 // ReadFrom keeps net/http's sendfile and splice paths (io.ReaderFrom on

@@ -49,7 +49,7 @@ func rawExchange(t *testing.T, addr, in string) []response {
 		if err != nil {
 			t.Fatalf("reading body %d: %v", len(out)+1, err)
 		}
-		out = append(out, response{status: resp.StatusCode, header: resp.Header, body: string(body)})
+		out = append(out, response{status: resp.StatusCode, header: resp.Header, body: string(body), close: resp.Close})
 	}
 }
 
@@ -73,8 +73,7 @@ func twoFronts(t *testing.T) (e *env, plain *httptest.Server) {
 		}
 		_, _ = io.WriteString(w, body)
 	})
-	plain = httptest.NewServer(e.proxy)
-	t.Cleanup(plain.Close)
+	plain = e.plain
 	for _, path := range []string{"/hit", "/big"} {
 		wantStatus(t, e.get(path), http.StatusOK, "upstream; hit, cacheproxy; fwd=uri-miss")
 	}

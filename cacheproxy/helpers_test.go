@@ -68,7 +68,8 @@ type env struct {
 	clock  *fakeClock
 	origin *testOrigin
 	proxy  *Proxy
-	front  *httptest.Server
+	front  *httptest.Server // the fast path in front of net/http, as cmd/cacheproxy serves
+	plain  *httptest.Server // net/http alone (--fast-path=false)
 	admin  *httptest.Server
 	client *admin.Client
 	// transport sends client requests as a plain client would: no
@@ -110,17 +111,18 @@ func newEnv(t *testing.T, h http.HandlerFunc, configure ...func(*Config)) *env {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { p.Close() })
-	front := newFront(t, p)
+	front, plain := newFront(t, p, true), newFront(t, p, false)
 	adm := httptest.NewServer(p.AdminHandler())
 	t.Cleanup(adm.Close)
 	tr := &http.Transport{DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &env{transport: tr, t: t, clock: clock, origin: o, proxy: p, front: front, admin: adm, client: &admin.Client{Token: testToken}}
+	return &env{transport: tr, t: t, clock: clock, origin: o, proxy: p, front: front, plain: plain, admin: adm, client: &admin.Client{Token: testToken}}
 }
 
-// newFront serves p's public port as cmd/cacheproxy does: the fast path
-// (Server) in front of net/http. Every test through env goes through both.
-func newFront(t *testing.T, p *Proxy) *httptest.Server {
+// newFront serves p's public port as cmd/cacheproxy does: with fastPath,
+// the fast path (Server) in front of net/http, else net/http alone
+// (--fast-path=false). Every test through env.front goes through both.
+func newFront(t *testing.T, p *Proxy, fastPath bool) *httptest.Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,6 +130,7 @@ func newFront(t *testing.T, p *Proxy) *httptest.Server {
 	}
 	front := &httptest.Server{Listener: ln, Config: &http.Server{Handler: p}, URL: "http://" + ln.Addr().String()}
 	srv := NewServer(p, front.Config)
+	srv.DisableFastPath = !fastPath
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -139,11 +142,17 @@ func newFront(t *testing.T, p *Proxy) *httptest.Server {
 	return front
 }
 
+// fronts returns the addresses of both ways of serving the public port.
+func (e *env) fronts() map[string]string {
+	return map[string]string{"fast path": addrOf(e.front), "net/http": addrOf(e.plain)}
+}
+
 // response is what a client got.
 type response struct {
 	status int
 	header http.Header
 	body   string
+	close  bool // the server announced it closes the connection (rawExchange)
 }
 
 func (r response) cacheStatus() string { return r.header.Get("Cache-Status") }

@@ -174,6 +174,9 @@ func servedIn[T string | []byte](hosts map[string]bool, host T) bool {
 // ServeHTTP answers a client request: from the cache when it can, from the
 // origin otherwise.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.checkFraming(w, r) {
+		return
+	}
 	host, key := requestKey(r)
 	if !p.servesHost(host) {
 		p.refuse(w, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not served by this proxy", r.Host))

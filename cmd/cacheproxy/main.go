@@ -75,10 +75,8 @@ func serve(opts options, logger *slog.Logger, signals <-chan os.Signal, listenin
 		return fmt.Errorf("admin listener: %w", err)
 	}
 	errLog := log.New(&slogWriter{logger}, "", 0)
-	var public publicServer = &http.Server{Handler: p, ReadHeaderTimeout: opts.readHeaderTimeout, IdleTimeout: opts.idleTimeout, ErrorLog: errLog}
-	if opts.fastPath {
-		public = cacheproxy.NewServer(p, public.(*http.Server))
-	}
+	public := cacheproxy.NewServer(p, &http.Server{Handler: p, ReadHeaderTimeout: opts.readHeaderTimeout, IdleTimeout: opts.idleTimeout, ErrorLog: errLog})
+	public.DisableFastPath = !opts.fastPath
 	adminSrv := &http.Server{Handler: p.AdminHandler(), ReadHeaderTimeout: opts.readHeaderTimeout, IdleTimeout: opts.idleTimeout, ErrorLog: errLog}
 	failed := make(chan error, 2)
 	go func() { failed <- public.Serve(publicLn) }()
@@ -119,14 +117,6 @@ func serve(opts options, logger *slog.Logger, signals <-chan os.Signal, listenin
 	}
 	logger.Info("Stopped")
 	return nil
-}
-
-// publicServer is what serves the public port: the proxy's Server (the
-// fast path in front of net/http) or, with --fast-path=false, net/http alone.
-type publicServer interface {
-	Serve(net.Listener) error
-	Shutdown(context.Context) error
-	Close() error
 }
 
 // options are the parsed flags.
