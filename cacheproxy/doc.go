@@ -14,6 +14,7 @@
 //
 //	config.go        Config and its defaults
 //	h1server.go      Server: the public port, a fast path for hits in front of net/http
+//	framing.go       requests with both Content-Length and Transfer-Encoding
 //	h1request.go     the fast path's request reader (what it may answer, what goes to net/http)
 //	hitpath.go       the fast path's hit: lookup and one write, no allocation
 //	wirehead.go      an object's response head, rendered once
@@ -65,7 +66,13 @@
 //     ignored, as CDNs do, so a shift-reload cannot bypass the cache; a HEAD
 //     miss is fetched with GET so the object can be stored; a Range request
 //     is answered from a stored object and passed to the origin on a miss;
-//     clients' If-None-Match / If-Modified-Since are answered from the cache.
+//     clients' If-None-Match / If-Modified-Since are answered from the cache;
+//     a GET or HEAD with a body bypasses the cache both ways (the body is
+//     not part of the key, and may select the answer).
+//   - Framing: a request with both Content-Length and Transfer-Encoding is
+//     refused with 400, and a chunked request's connection is closed after
+//     the answer (RFC 9112 §6.1; framing.go). This needs Server: under a
+//     bare http.Server the Proxy can only close.
 //   - Responses: Set-Cookie responses are never stored (one user's cookie
 //     must not reach the next); qualified private="x" and no-cache="x" act
 //     as their unqualified forms; explicit stale-while-revalidate and

@@ -99,3 +99,40 @@ func TestFrameScanner(t *testing.T) {
 		}
 	}
 }
+
+// TestGetWithBodyIsNeverStored: a GET or HEAD with a body goes to the
+// origin with its body and its answer is neither stored nor served from
+// the cache (red team C2: an origin that reads the body answered the
+// attacker's body to everyone). On both ways of serving.
+func TestGetWithBodyIsNeverStored(t *testing.T) {
+	for _, front := range []string{"fast path", "net/http"} {
+		t.Run(front, func(t *testing.T) {
+			e := newEnv(t, echoRequest)
+			addr := e.fronts()[front]
+			const plain = "GET /search HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n"
+			for _, c := range []struct{ in, want string }{
+				{"GET /search HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 10\r\nConnection: close\r\n\r\nq=poisoned",
+					"GET /search te= cl=10 body=q=poisoned"},
+				{"GET /search HTTP/1.1\r\nHost: www.example.com\r\nTransfer-Encoding: chunked\r\n\r\na\r\nq=poisoned\r\n0\r\n\r\n",
+					"GET /search te=chunked cl= body=q=poisoned"},
+			} {
+				got := rawExchange(t, addr, c.in)
+				if len(got) != 1 || got[0].body != c.want || !strings.Contains(got[0].cacheStatus(), "fwd=bypass") || strings.Contains(got[0].cacheStatus(), "stored") {
+					t.Fatalf("GET with a body: %+v, want %q bypassing the cache", got, c.want)
+				}
+				if r := rawExchange(t, addr, plain); len(r) != 1 || strings.Contains(r[0].body, "poisoned") {
+					t.Fatalf("GET without a body after one with: %+v", r)
+				}
+			}
+			// Stored now (by the plain GETs): a GET with a body still goes
+			// to the origin.
+			if r := rawExchange(t, addr, plain); !strings.HasPrefix(r[0].cacheStatus(), "cacheproxy; hit") {
+				t.Fatalf("plain GET: %q, want a hit", r[0].cacheStatus())
+			}
+			got := rawExchange(t, addr, "GET /search HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx")
+			if len(got) != 1 || !strings.HasSuffix(got[0].body, "body=x") {
+				t.Fatalf("GET with a body on a stored URL: %+v, want the origin's answer", got)
+			}
+		})
+	}
+}

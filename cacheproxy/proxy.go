@@ -188,6 +188,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.pass(w, r, key, fwdBypass, "upgrade", false)
 			return
 		}
+		if r.ContentLength != 0 {
+			// A body may select the answer ("fat GET", red team C2), and
+			// it is not part of the key: neither serve a stored answer nor
+			// store this one.
+			p.pass(w, r, key, fwdBypass, "request-body", false)
+			return
+		}
 		p.serveCacheable(w, r, key)
 	case isInvalidationMethod(r.Method):
 		w.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS")
