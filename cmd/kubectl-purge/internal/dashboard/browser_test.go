@@ -143,6 +143,15 @@ func (t *tab) eval(js string) any {
 	return v
 }
 
+// await evaluates a JavaScript expression that gives a promise, and
+// returns what the promise resolves to.
+func (t *tab) await(js string) any {
+	GinkgoHelper()
+	v, err := chromedp.Run(t.ctx, chromedp.Evaluate[any](js, chromedp.EvalAwaitPromise))
+	Expect(err).NotTo(HaveOccurred(), js)
+	return v
+}
+
 func (t *tab) evalFunc(js string) func() any {
 	return func() any {
 		v, err := chromedp.Run(t.ctx, chromedp.Evaluate[any](js))
@@ -305,4 +314,22 @@ func hasText(parts ...string) OmegaMatcher {
 		ms = append(ms, ContainSubstring(p))
 	}
 	return SatisfyAll(ms...)
+}
+
+// dropFile drags the file at path from outside the browser onto the
+// textbox named name and drops it there, as a user does from a file
+// manager.
+func (t *tab) dropFile(name, path string) {
+	GinkgoHelper()
+	id := t.one("textbox", name)
+	t.call(id, `function() { this.scrollIntoView({block: "center"}); return true; }`)
+	obj, err := chromedp.Call(t.ctx, dom.GetBoxModel, dom.GetBoxModelParams{BackendNodeID: id})
+	Expect(err).NotTo(HaveOccurred())
+	q := obj.Model.Content
+	x, y := (q[0]+q[4])/2, (q[1]+q[5])/2
+	data := &input.DragData{Items: []*input.DragDataItem{}, Files: []string{path}, DragOperationsMask: 1}
+	for _, typ := range []input.DispatchDragEventType{input.DispatchDragEventTypeDragEnter, input.DispatchDragEventTypeDragOver, input.DispatchDragEventTypeDrop} {
+		_, err := chromedp.Call(t.ctx, input.DispatchDragEvent, input.DispatchDragEventParams{Type: typ, X: x, Y: y, Data: data})
+		Expect(err).NotTo(HaveOccurred(), string(typ))
+	}
 }

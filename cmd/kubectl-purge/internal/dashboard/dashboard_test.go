@@ -2,12 +2,15 @@ package dashboard_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
@@ -118,6 +121,39 @@ var _ = Describe("kubectl purge dashboard in Chromium", func() {
 		Eventually(t.text(".title .badge")).Should(Equal("Complete"))
 	})
 
+	It("creates a soft purge of URLs dropped as a text file, with warm up, and a simple purge of tags", func() {
+		Eventually(t.evalFunc(`document.querySelector("select[aria-describedby]").value`)).Should(Equal("edge"))
+		t.click("radio", "Soft purge")
+		t.fill("URLs", "https://www.example.com/app.js")
+		list := filepath.Join(GinkgoT().TempDir(), "urls.txt")
+		Expect(os.WriteFile(list, []byte("# from the ticket\r\nhttps://www.example.com/img/a.png\r\n\r\nhttps://www.example.com/img/b.png\r\n"), 0o600)).To(Succeed())
+		t.dropFile("URLs", list)
+		Eventually(t.evalFunc(`document.querySelector("textarea").value`)).Should(Equal(
+			"https://www.example.com/app.js\n# from the ticket\nhttps://www.example.com/img/a.png\n\nhttps://www.example.com/img/b.png\n"), "appended (a textarea keeps \\n line ends)")
+		t.click("checkbox", "Warm up (refetch)")
+		t.click("button", "Purge")
+		Eventually(t.path()).Should(HavePrefix("/purges/" + ns + "/edge-soft-"))
+		p := purgeAt(t.path()())
+		Expect(p.Spec.Mode).To(Equal(cachev1alpha1.PurgeModeSoft))
+		Expect(p.Spec.URLs).To(Equal([]string{"https://www.example.com/app.js", "https://www.example.com/img/a.png", "https://www.example.com/img/b.png"}))
+		Expect(p.Spec.Tags).To(BeEmpty())
+		Expect(p.Spec.Refetch).To(BeTrue())
+		Eventually(t.rows("Pods")).Should(And(HaveLen(3), HaveEach(MatchRegexp(`Succeeded \| 1 \| 3 \| 3 \| 3`))), "matched, invalidated, refetched")
+
+		t.click("link", "History")
+		Eventually(t.path()).Should(Equal("/"))
+		Eventually(t.evalFunc(`document.querySelector("select[aria-describedby]").value`)).Should(Equal("edge"))
+		t.fill("Tags", "product-42\nproducts")
+		t.click("button", "Purge")
+		Eventually(t.path()).Should(HavePrefix("/purges/" + ns + "/edge-simple-"))
+		p = purgeAt(t.path()())
+		Expect(p.Spec.Mode).To(Equal(cachev1alpha1.PurgeModeSimple))
+		Expect(p.Spec.Tags).To(Equal([]string{"product-42", "products"}))
+		Expect(p.Spec.URLs).To(BeEmpty())
+		Expect(p.Spec.Refetch).To(BeFalse())
+		Eventually(t.rows("Pods")).Should(And(HaveLen(3), HaveEach(MatchRegexp(`Succeeded \| 1 \| 1 \| 1 \| 0`))), "the one tagged object of each pod")
+	})
+
 	It("previews a ban with each pod's count from the real proxies, and hides the preview from History", func() {
 		Eventually(t.evalFunc(`document.querySelector("select[aria-describedby]").value`)).Should(Equal("edge"))
 		t.click("radio", "Ban")
@@ -158,6 +194,16 @@ var _ = Describe("kubectl purge dashboard in Chromium", func() {
 			hasText("third", "edge", "Complete", "3/3"),
 		))
 		Expect(other.pods).To(HaveLen(1))
+
+		By("saying who created each: the requested-by annotation, else the field manager that wrote the spec")
+		var first cachev1alpha1.Purge
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "first"}, &first)).To(Succeed())
+		Expect(first.ManagedFields).NotTo(BeEmpty())
+		Expect(t.rows("History")()).To(ContainElement(hasText("first", first.ManagedFields[0].Manager)))
+		third := &cachev1alpha1.Purge{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "third"}}
+		Expect(k8sClient.Patch(ctx, third, client.RawPatch(types.MergePatchType,
+			[]byte(`{"metadata":{"annotations":{"`+cachev1alpha1.AnnotationRequestedBy+`":"alice"}}}`)))).To(Succeed())
+		Eventually(t.rows("History")).Should(ContainElement(hasText("third", "alice")))
 
 		t.choose("Filter by CacheProxy", "other")
 		Eventually(t.rows("History")).Should(ConsistOf(hasText("second")))

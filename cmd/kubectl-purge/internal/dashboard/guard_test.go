@@ -2,11 +2,17 @@ package dashboard_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -101,5 +107,56 @@ var _ = Describe("kubectl purge dashboard's own origin", func() {
 		code, msg = call(d, http.MethodPost, "/api/purges", "", "http://"+d.host, token, body)
 		Expect(code).To(Equal(http.StatusCreated), msg)
 		Expect(purges()).To(HaveLen(1))
+	})
+})
+
+var _ = Describe("kubectl purge dashboard's own origin, in Chromium", func() {
+	It("answers no page reached under another name and takes no POST from another site's page", func() {
+		ns := newNamespace()
+		d := startDashboard(adminKubeconfig, ns)
+		port := strings.TrimPrefix(d.host, "127.0.0.1:")
+		t := newTab()
+		var mu sync.Mutex // guards statuses
+		statuses := map[string][]int64{}
+		Expect(chromedp.Listen(t.ctx, func(ev any) {
+			if e, ok := ev.(*network.EventResponseReceived); ok && strings.HasPrefix(e.Response.URL, d.url) {
+				mu.Lock()
+				statuses[e.Response.URL] = append(statuses[e.Response.URL], e.Response.Status)
+				mu.Unlock()
+			}
+		})).To(Succeed())
+		_, err := chromedp.Call(t.ctx, network.Enable, network.EnableParams{})
+		Expect(err).NotTo(HaveOccurred())
+		got := func(url string) func() []int64 {
+			return func() []int64 { mu.Lock(); defer mu.Unlock(); return slices.Clone(statuses[url]) }
+		}
+
+		By("refusing the dashboard reached under another name (DNS rebinding: Chromium sends *.localhost to loopback)")
+		rebound := "http://rebound.localhost:" + port + "/"
+		t.run(chromedp.Navigate(rebound))
+		Expect(t.text("body")()).To(ContainSubstring(`refused: Host "rebound.localhost:` + port + `" is not this dashboard's address`))
+		Expect(t.eval(`document.querySelector('meta[name="dashboard-token"]') === null`)).To(BeTrue())
+
+		By("refusing POSTs that another site's page sends, with or without a guessed token")
+		body := `{"namespace":"` + ns + `","cacheProxy":"edge","mode":"simple","urls":["https://www.example.com/a"]}`
+		site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, `<!doctype html><title>another site</title><p>another site</p>`)
+		}))
+		DeferCleanup(site.Close)
+		t.run(chromedp.Navigate(site.URL))
+		target := d.url + "api/purges"
+		t.eval(fmt.Sprintf(`fetch(%q, {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: %q}).catch(() => {}), 1`, target, body))
+		Eventually(got(target)).Should(Equal([]int64{http.StatusForbidden}), "the simple POST reached the dashboard and was refused")
+		read := t.await(fmt.Sprintf(`fetch(%q, {method: "POST", headers: {"Content-Type": "application/json", %q: "0"}, body: %q})
+			.then(r => "read " + r.status, e => "failed: " + e.name)`, target, dashboard.TokenHeader, body))
+		Expect(read).To(Equal("failed: TypeError"), "the preflight is refused, so the POST is never sent")
+		Expect(got(target)()).To(HaveLen(2), "one more response: the refused preflight")
+		page := t.await(fmt.Sprintf(`fetch(%q).then(r => r.text()).then(t => "read: " + t, e => "failed: " + e.name)`, d.url))
+		Expect(page).To(Equal("failed: TypeError"), "another site cannot read the page, so not its token")
+
+		var list cachev1alpha1.PurgeList
+		Expect(k8sClient.List(context.Background(), &list, client.InNamespace(ns))).To(Succeed())
+		Expect(list.Items).To(BeEmpty())
 	})
 })
