@@ -57,7 +57,15 @@ type fleet struct {
 // namespace.
 func newFleet(ctx context.Context, ns string, replicas int) *fleet {
 	GinkgoHelper()
-	f := &fleet{ns: ns, origin: startOrigin(ctx)}
+	origin := startOrigin(ctx)
+	return newFleetFrom(ctx, ns, origin, cacheProxyYAML(origin.URL, replicas), replicas)
+}
+
+// newFleetFrom is newFleet with the CacheProxy "edge" given as YAML, in
+// front of origin (nil when the spec serves its own).
+func newFleetFrom(ctx context.Context, ns string, origin *testOrigin, cacheProxy string, replicas int) *fleet {
+	GinkgoHelper()
+	f := &fleet{ns: ns, origin: origin}
 	mustKubectl(ctx, "", "create", "namespace", ns)
 	createdNamespaces = append(createdNamespaces, ns)
 	DeferCleanup(func(ctx SpecContext) {
@@ -66,7 +74,7 @@ func newFleet(ctx context.Context, ns string, replicas int) *fleet {
 		mustKubectl(ctx, "", "delete", "namespace", ns, "--wait=false")
 	}, NodeTimeout(time.Minute))
 
-	out := f.apply(ctx, cacheProxyYAML(f.origin.URL, replicas))
+	out := f.apply(ctx, cacheProxy)
 	Expect(out).To(ContainSubstring("cacheproxy.cache.cacheops.io/edge created"))
 	f.pods = f.waitReady(ctx, replicas)
 	return f

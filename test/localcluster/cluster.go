@@ -44,10 +44,12 @@ type Cluster struct {
 	stopErr  error
 }
 
-// component is one process of the cluster, by name.
+// component is one process of the cluster, by name, with what started it
+// (restartComponent starts it again the same way).
 type component struct {
 	name string
-	proc *process
+	spec processSpec
+	proc *process // guarded by Cluster.compMu once in components
 }
 
 // Start brings up the whole cluster: the node's network namespace, the
@@ -202,14 +204,18 @@ func (c *Cluster) stop() error {
 	c.compMu.Lock()
 	comps := c.components
 	c.components = nil
+	procs := make([]*process, len(comps))
+	for i, comp := range comps {
+		procs[i] = comp.proc
+	}
 	c.compMu.Unlock()
 	// The node first, so nothing restarts containers while they are
 	// killed; the API server last (its clients then stop quickly).
 	for _, names := range [][]string{{"kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"}, {"containerd"}, {"kube-apiserver"}, {"etcd"}} {
 		var wg sync.WaitGroup
-		for _, comp := range comps {
+		for i, comp := range comps {
 			if contains(names, comp.name) {
-				wg.Go(func() { comp.proc.stop(c.opts.StopGracePeriod) })
+				wg.Go(func() { procs[i].stop(c.opts.StopGracePeriod) })
 			}
 		}
 		wg.Wait()
@@ -251,12 +257,13 @@ func contains(list []string, s string) bool {
 // startComponent starts one of the cluster's processes on the host, output
 // in logs/<name>.log; it dies with the harness (parent death signal).
 func (c *Cluster) startComponent(name, path string, args ...string) (*process, error) {
-	p, err := c.spawner.start(processSpec{Path: path, Args: args, Env: []string{"PATH=" + os.Getenv("PATH")}, LogPath: c.LogPath(name)})
+	spec := processSpec{Path: path, Args: args, Env: []string{"PATH=" + os.Getenv("PATH")}, LogPath: c.LogPath(name)}
+	p, err := c.spawner.start(spec)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	c.compMu.Lock()
-	c.components = append(c.components, &component{name: name, proc: p})
+	c.components = append(c.components, &component{name: name, spec: spec, proc: p})
 	c.compMu.Unlock()
 	c.log.V(1).Info("Component started", "name", name, "pid", p.PID())
 	return p, nil

@@ -32,9 +32,13 @@ func kubectl(ctx context.Context, c *localcluster.Cluster, args ...string) (stri
 // port 8080 of its own network namespace, and waits for it to be Ready.
 func bareServer(ctx context.Context, c *localcluster.Cluster, ns, name string) corev1.Pod {
 	GinkgoHelper()
-	cl := c.Client()
-	Expect(client.IgnoreAlreadyExists(cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))).To(Succeed())
-	pod := &corev1.Pod{
+	return runReady(ctx, c, serverPod(ns, name))
+}
+
+// serverPod is a bare testpod pod serving on port 8080, with a readiness
+// probe.
+func serverPod(ns, name string) *corev1.Pod {
+	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 		Spec: corev1.PodSpec{
 			TerminationGracePeriodSeconds: ptr.To[int64](2),
@@ -45,6 +49,14 @@ func bareServer(ctx context.Context, c *localcluster.Cluster, ns, name string) c
 			}},
 		},
 	}
+}
+
+// runReady creates pod (and its namespace) in c and waits for it to be
+// Ready.
+func runReady(ctx context.Context, c *localcluster.Cluster, pod *corev1.Pod) corev1.Pod {
+	GinkgoHelper()
+	cl := c.Client()
+	Expect(client.IgnoreAlreadyExists(cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: pod.Namespace}}))).To(Succeed())
 	Expect(cl.Create(ctx, pod)).To(Succeed())
 	var p corev1.Pod
 	Eventually(func(g Gomega) {

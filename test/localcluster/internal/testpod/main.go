@@ -7,9 +7,13 @@
 //	GET /        "<name>\n", the value of --name= (or the host name)
 //	GET /echo    JSON {"args": [...], "env": [...], "pid": N}
 //	GET /readyz  200 "ok"
+//	GET /hog?mib=N  runs a child process that allocates and touches N MiB,
+//	             and answers how it ended ("exit status 0", "signal:
+//	             killed" when the OOM killer took it)
 //
 // With --print-args first, it prints its arguments, one per line, and
-// exits: the command the tests run with kubectl exec.
+// exits: the command the tests run with kubectl exec. With --hog N first,
+// it allocates N MiB, touches every page and exits (the child /hog runs).
 //
 // It exits 0 on SIGTERM after closing its listener.
 package main
@@ -20,7 +24,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -32,6 +38,10 @@ func main() {
 		for _, a := range os.Args[1:] {
 			fmt.Println(a)
 		}
+		return
+	}
+	if len(os.Args) > 2 && os.Args[1] == "--hog" {
+		hog(os.Args[2])
 		return
 	}
 	listen, name := "", os.Getenv("HOSTNAME")
@@ -59,6 +69,14 @@ func main() {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /hog", func(w http.ResponseWriter, r *http.Request) {
+		err := exec.CommandContext(r.Context(), "/proc/self/exe", "--hog", r.URL.Query().Get("mib")).Run()
+		if err == nil {
+			fmt.Fprintln(w, "exit status 0")
+			return
+		}
+		fmt.Fprintln(w, err)
+	})
 	srv := &http.Server{Addr: listen, Handler: mux}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -73,4 +91,19 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("testpod: terminated")
+}
+
+// hog allocates mib MiB and writes to every page, so the memory is charged
+// to the container's cgroup.
+func hog(mib string) {
+	n, err := strconv.Atoi(mib)
+	if err != nil || n <= 0 {
+		fmt.Fprintln(os.Stderr, "testpod: --hog needs a positive number of MiB")
+		os.Exit(2)
+	}
+	b := make([]byte, n<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	fmt.Println("testpod: allocated", n, "MiB")
 }
