@@ -19,10 +19,12 @@ import (
 	"github.com/cacheops/purge-operator/test/localcluster"
 )
 
-// Purge latency across a fleet: the local cluster of test/localcluster with
-// the operator (bin/manager) next to it, one CacheProxy scaled to each
-// size in turn, every pod filled with Objects objects straight through its
-// pod IP, then Purges created one after another with the API client. The
+// Purge latency across a fleet: the local cluster of test/localcluster (a
+// real node: every cache pod a container of the cacheproxy image, under
+// kubelet, containerd and runc) with the operator (bin/manager) next to
+// it, one CacheProxy scaled to each size in turn, every pod filled with
+// Objects objects straight through its pod IP, then Purges created one
+// after another with the API client. The
 // time of a Purge is from just before the client's Create to the moment a
 // watch, opened beforehand, delivers the Purge with its Complete condition
 // true: client-side monotonic clock, the user's view of "purged".
@@ -160,7 +162,6 @@ func RunFleet(ctx context.Context, env *Env, o FleetOptions) (*FleetResult, erro
 		"--health-probe-bind-address=0",
 		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(metricsPort),
 		"--metrics-secure=false",
-		"--cacheproxy-listen-on-pod-ip",
 	})
 	if err != nil {
 		return nil, err
@@ -169,11 +170,19 @@ func RunFleet(ctx context.Context, env *Env, o FleetOptions) (*FleetResult, erro
 	res.ClusterStart = time.Since(began).Seconds()
 	metricsURL := "http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics"
 
+	// The shared origin listens on loopback, which in a pod is the pod
+	// itself: serve it on the host's address as pods see it too.
+	originAddr, stopOrigin, err := serveOriginOn(ctx, env.Origin, cluster.HostIP().String())
+	if err != nil {
+		return nil, err
+	}
+	defer stopOrigin()
+
 	wc, err := client.NewWithWatch(cluster.RESTConfig(), client.Options{Scheme: scheme})
 	if err != nil {
 		return nil, err
 	}
-	f := &fleet{env: env, o: o, cluster: cluster, c: wc, res: res, metricsURL: metricsURL}
+	f := &fleet{env: env, o: o, cluster: cluster, c: wc, res: res, metricsURL: metricsURL, originAddr: originAddr}
 	if err := f.setUp(ctx); err != nil {
 		return res, err
 	}
@@ -222,7 +231,7 @@ func (f *fleet) size(ctx context.Context, n int) error {
 			creates = append(creates, create)
 		}
 	}
-	f.podTimes(n)
+	f.podTimes(ctx, n)
 	if after, err := scrapeManager(ctx, f.metricsURL); err == nil && before != nil {
 		sz.PodCallMillis, sz.PodCalls = meanMillis(before, after, "podCall")
 		sz.QueueMillis, sz.Reconciles = meanMillis(before, after, "queue")

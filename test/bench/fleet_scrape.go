@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -80,11 +79,20 @@ func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(ti
 // podTimes fills in FirstPodMillis and LastPodMillis of the Purges timed
 // at size n from the pods' logs: cacheproxy logs each invalidation when it
 // is done, with its id ("<purge uid>/<generation>") and a millisecond
-// timestamp.
-func (f *fleet) podTimes(n int) {
+// timestamp. The kubelet's log files prefix each line with their own time
+// and stream, which the field scan skips.
+func (f *fleet) podTimes(ctx context.Context, n int) {
 	done := map[string][]time.Time{} // uid → when each pod finished
-	logs, _ := filepath.Glob(filepath.Join(f.o.StateDir, "pods", "*.log"))
-	for _, path := range logs {
+	var pods corev1.PodList
+	if err := f.c.List(ctx, &pods, client.InNamespace(fleetNamespace), client.MatchingLabels{cachev1alpha1.LabelCacheProxy: fleetName}); err != nil {
+		f.env.Logf("fleet: listing pods for their logs: %v", err)
+		return
+	}
+	for _, pod := range pods.Items {
+		path, err := f.cluster.PodLogPath(fleetNamespace, pod.Name)
+		if err != nil {
+			continue
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			continue

@@ -26,6 +26,7 @@ type fleet struct {
 	c          client.WithWatch
 	res        *FleetResult
 	metricsURL string
+	originAddr string // the origin as the pods reach it
 }
 
 func (f *fleet) setUp(ctx context.Context) error {
@@ -38,9 +39,16 @@ func (f *fleet) setUp(ctx context.Context) error {
 		ObjectMeta: metav1.ObjectMeta{Namespace: fleetNamespace, Name: fleetName},
 		Spec: cachev1alpha1.CacheProxySpec{
 			Replicas: ptr.To[int32](1),
-			Origin:   cachev1alpha1.OriginSpec{URL: "http://" + f.env.OriginAddr},
+			Origin:   cachev1alpha1.OriginSpec{URL: "http://" + f.originAddr},
 			Hosts:    []string{Host},
 			Cache:    cachev1alpha1.CacheSpec{MaxSize: &size},
+			// Fifty pods share one node of two cores: requests the
+			// scheduler can fit (the default asks 100m CPU and the
+			// cache's memory per pod).
+			Resources: &corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("10m"),
+				corev1.ResourceMemory: resource.MustParse("32Mi"),
+			}},
 		},
 	}
 	return f.c.Create(ctx, cp)

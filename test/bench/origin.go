@@ -177,7 +177,12 @@ func (o *Origin) serveStats(w http.ResponseWriter) {
 // ServeOrigin serves o on a free loopback port until ctx ends; it returns
 // the address ("127.0.0.1:port") and a function that stops the server.
 func ServeOrigin(ctx context.Context, o *Origin) (string, func(), error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	return serveOriginOn(ctx, o, "127.0.0.1")
+}
+
+// serveOriginOn serves o on a free port of host.
+func serveOriginOn(ctx context.Context, o *Origin, host string) (string, func(), error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", nil, err
 	}

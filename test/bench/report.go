@@ -303,8 +303,9 @@ func (r *ProtectionResult) markdown(b *strings.Builder) {
 
 func (r *FleetResult) markdown(b *strings.Builder) {
 	o := r.Options
-	fmt.Fprintf(b, "## Purge latency across a fleet\n\nLocal cluster (test/localcluster: real etcd, kube-apiserver, kube-controller-manager; "+
-		"pods are local processes), operator bin/manager with default flags. Each pod holds %s objects. Purges are created one at a time "+
+	fmt.Fprintf(b, "## Purge latency across a fleet\n\nLocal cluster (test/localcluster: etcd, kube-apiserver, kube-controller-manager, "+
+		"kube-scheduler and one node of kubelet, containerd, runc and kube-proxy; every cache pod a container of the cacheproxy image), "+
+		"operator bin/manager with default flags. Each pod holds %s objects. Purges are created one at a time "+
 		"with the API client; the time is from just before Create to the watch event showing Complete (client clock). "+
 		"%d Purges per kind and size. Published anchors: Fastly and Cloudflare, about 150 ms for a global purge.\n\n",
 		fmtInt(float64(o.Objects)), o.Purges)
