@@ -86,13 +86,21 @@ vet: ## Run go vet.
 lint: golangci-lint ## Run golangci-lint (config: .golangci.yml).
 	$(GOLANGCI_LINT) run ./...
 
+# The local cluster's node is real (kubelet, containerd, network namespace,
+# cgroups): Linux and root. AS_ROOT runs a program as root, with sudo when
+# make is not run as root; NODE_CHECK says so up front.
+AS_ROOT := $(CURDIR)/hack/as-root.sh
+NODE_CHECK := $(AS_ROOT) --check
+
 .PHONY: test
-test: verify-gen verify-dist verify-fmt vet node-prereqs envtest build images chromium test-clients ## Run every test: unit, fuzz seeds, envtest suites and end to end on a real local node (root; first run builds Kubernetes, 15 to 25 minutes on 2 cores).
-	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" IMAGES_DIR="$(IMAGES_DIR)" go test $(GO_TEST_FLAGS) ./...
+test: verify-gen verify-dist verify-fmt vet node-prereqs envtest build images chromium test-clients ## Run every test: unit, fuzz seeds, envtest suites and end to end on a real local node (Linux, root or sudo; first run builds Kubernetes, 15 to 25 minutes on 2 cores).
+	@$(NODE_CHECK)
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" IMAGES_DIR="$(IMAGES_DIR)" go test -exec "$(AS_ROOT)" $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-e2e
-test-e2e: node-prereqs envtest images ## Run only the end-to-end suite: the whole product on the local cluster, driven by kubectl.
-	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" IMAGES_DIR="$(IMAGES_DIR)" go test $(GO_TEST_FLAGS) ./test/e2e/...
+test-e2e: node-prereqs envtest images ## Run only the end-to-end suite: the whole product on the local cluster, driven by kubectl (Linux, root or sudo).
+	@$(NODE_CHECK)
+	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" IMAGES_DIR="$(IMAGES_DIR)" go test -exec "$(AS_ROOT)" $(GO_TEST_FLAGS) ./test/e2e/...
 
 # The npm clients the purge gateway's tests drive, pinned by package-lock.json.
 FASTLY_JS_DIR := controllers/gateway/testdata/fastly-js
@@ -108,9 +116,17 @@ test-clients: ## Install the JavaScript client the gateway tests drive (npm ci; 
 ##@ Demo and benchmarks
 
 .PHONY: demo
-demo: node-prereqs envtest images ## Run the product end to end on a local single-node cluster (root) with a narrated tour; DEMO_FLAGS=--exit exits after it.
+demo: node-prereqs envtest images ## Run the product end to end on a local single-node cluster (Linux, root or sudo) with a narrated tour; DEMO_FLAGS=--exit exits after it.
+	@$(NODE_CHECK)
 	go build -o $(LOCALBIN)/demo ./test/cmd/demo
-	$(LOCALBIN)/demo --bin-dir "$(LOCALBIN)" $(DEMO_FLAGS)
+	$(AS_ROOT) $(LOCALBIN)/demo --bin-dir "$(LOCALBIN)" $(DEMO_FLAGS)
+
+# kind-demo's cluster name; kind and kubectl come from PATH.
+KIND_CLUSTER ?= purge-operator-demo
+
+.PHONY: kind-demo
+kind-demo: images ## The demo's product and samples on a kind cluster, images loaded with kind load image-archive (needs Docker and kind; untested on the build machines, which have neither).
+	KIND_CLUSTER=$(KIND_CLUSTER) IMAGES_DIR=$(IMAGES_DIR) DEMO_ORIGIN_IMG=$(DEMO_ORIGIN_IMG) hack/kind-demo.sh
 
 .PHONY: bench
 bench: node-prereqs envtest images ## Benchmarks against Varnish and nginx, and purge latency across a fleet (BENCH_FLAGS=--short for a quick look).

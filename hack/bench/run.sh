@@ -146,7 +146,14 @@ if [[ -n ${MAKELEVEL:-} ]]; then
 else
 	command="hack/bench/run.sh${orig[*]:+ ${orig[*]}}"
 fi
-"$work/bench" --bin-dir "$root/bin" --config-dir "$root/hack/bench" --crd-dir "$root/config/crd/bases" \
+# The fleet section starts the local cluster, a real node: as root (with
+# sudo when not root; hack/as-root.sh says so first).
+runner=()
+if [[ -n $needs_k8s ]]; then
+	"$root/hack/as-root.sh" --check
+	runner=("$root/hack/as-root.sh")
+fi
+"${runner[@]}" "$work/bench" --bin-dir "$root/bin" --config-dir "$root/hack/bench" --crd-dir "$root/config/crd/bases" \
 	--out "$root/test/.state/bench" --commit "$commit" --command "$command" "$@" &
 driver_pid=$!
 rc=0

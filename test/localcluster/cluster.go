@@ -64,7 +64,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	if os.Geteuid() != 0 {
-		return nil, errors.New("the local cluster runs a real node (kubelet, containerd, network namespaces, cgroups), which needs root; run as root, e.g. sudo -E make demo")
+		return nil, errors.New("the local cluster runs a real node (kubelet, containerd, network namespaces, cgroups), which needs root; run as root (make demo, make test and make bench do, through sudo when needed: hack/as-root.sh)")
 	}
 	c := &Cluster{
 		opts:           opts,

@@ -50,7 +50,10 @@
 //	})
 //	defer cluster.Stop()
 //	// cluster.KubeconfigPath(), cluster.Client(), cluster.ServiceAddress(...),
-//	// cluster.KillPod / PausePod / ResumePod, cluster.PodLogPath(...)
+//	// cluster.KillPod / PausePod / ResumePod / PartitionPod / HealPod,
+//	// cluster.RestartKubelet / RestartContainerd(ctx) (a node upgrade's
+//	// restarts), cluster.ContainerMemory(...) (the kernel's memory
+//	// cgroup: limit, peak, OOM kills), cluster.PodLogPath(...)
 //
 // Programs that run next to the cluster rather than in it start with
 // Cluster.StartHostProcess: KUBECONFIG is set for them, their output goes to
@@ -68,6 +71,8 @@
 //     kubelet 1.37 falls back to its own cgroupDriver and counts the use
 //     (CRILosingSupport, removal in 1.38). Moving K8S_VERSION past 1.37
 //     needs containerd 2 (built from its Go module, or a newer Debian).
-//   - The node needs root (network namespaces, cgroups, mounts): Start
-//     refuses to run otherwise.
+//   - The node needs Linux and root (network namespaces, cgroups,
+//     mounts): Start refuses to run otherwise. make demo, test, test-e2e
+//     and bench run their programs through hack/as-root.sh, which uses
+//     sudo when make is not run as root.
 package localcluster
