@@ -35,20 +35,32 @@ type coalescer struct {
 
 // batch is the requests of one key in one window.
 type batch struct {
-	key batchKey
-	// urls and tags are the union of the requests', in arrival order.
+	key     batchKey
+	members []*member
+	// urls and tags are the union of the accepted members', in arrival
+	// order; flush fills them in when the batch closes.
 	urls, tags orderedSet
-	lines      []string
 	// done is closed once purges or err is set.
 	done   chan struct{}
 	purges []*cachev1alpha1.Purge
-	err    *problem
+	// err fails every member.
+	err *problem
+}
+
+// member is one request in a batch.
+type member struct {
+	work work
+	line string
+	// err is set, before the batch's done is closed, when the API server
+	// refuses this request's Purge: it gets this answer, and the batch's
+	// Purges hold nothing of it.
+	err *problem
 }
 
 // join adds one request's work to the open batch of k, opening a batch
 // (and starting its window) if none is open. The caller waits on the
-// batch's done and then reads namesFor.
-func (c *coalescer) join(k batchKey, w work, line string) *batch {
+// batch's done, then reads the member's err and the batch's namesFor.
+func (c *coalescer) join(k batchKey, w work, line string) (*batch, *member) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b, ok := c.open[k]
@@ -61,10 +73,9 @@ func (c *coalescer) join(k batchKey, w work, line string) *batch {
 		c.clock.AfterFunc(c.window, func() { c.close(b) })
 	}
 	c.joined++
-	b.urls.add(w.urls...)
-	b.tags.add(w.tags...)
-	b.lines = append(b.lines, line)
-	return b
+	m := &member{work: w, line: line}
+	b.members = append(b.members, m)
+	return b, m
 }
 
 // close stops b from taking requests, creates its Purges and answers its
@@ -72,7 +83,7 @@ func (c *coalescer) join(k batchKey, w work, line string) *batch {
 func (c *coalescer) close(b *batch) {
 	c.mu.Lock()
 	delete(c.open, b.key)
-	c.joined -= len(b.lines)
+	c.joined -= len(b.members)
 	c.mu.Unlock()
 	c.flush(b)
 	close(b.done)
@@ -83,6 +94,21 @@ func (c *coalescer) waiting() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.joined
+}
+
+// accept fills in the batch's URLs, tags and request lines from its
+// members that nothing refused, and returns the lines.
+func (b *batch) accept() (lines []string) {
+	b.urls, b.tags = orderedSet{}, orderedSet{}
+	for _, m := range b.members {
+		if m.err != nil {
+			continue
+		}
+		b.urls.add(m.work.urls...)
+		b.tags.add(m.work.tags...)
+		lines = append(lines, m.line)
+	}
+	return lines
 }
 
 // namesFor lists the Purges that hold w's URLs and tags, in order, once

@@ -42,6 +42,14 @@ var _ = Describe("Coalescing", func() {
 					reviews["token"]++
 				case *authzv1.SubjectAccessReview:
 					reviews["access"]++
+				case *cachev1alpha1.Purge:
+					co := &client.CreateOptions{}
+					co.ApplyOptions(opts)
+					if len(co.DryRun) > 0 {
+						reviews["dry run"]++
+					} else {
+						reviews["purge"]++
+					}
 				}
 				mu.Unlock()
 				return c.Create(ctx, obj, opts...)
@@ -72,7 +80,7 @@ var _ = Describe("Coalescing", func() {
 		return answers
 	}
 
-	It("turns a cold burst of 20 requests within the window into one Purge, with one review of each kind", func(ctx SpecContext) {
+	It("turns a cold burst of 20 requests within the window into one Purge, with one review of each kind and one create", func(ctx SpecContext) {
 		s := newSite(ctx, "www.example.com")
 		answers := burst(ctx, 20, func(i int) answer {
 			return send(ctx, url, "PURGE", "/", s.purgeHost(), with(bearer(s.token),
@@ -94,7 +102,34 @@ var _ = Describe("Coalescing", func() {
 		Expect(p.Spec.Tags).To(HaveLen(20))
 		Expect(p.Spec.Tags).To(ContainElements("cat_p_0", "cat_p_19"))
 		Expect(strings.Count(p.Annotations[cachev1alpha1.AnnotationRequest], "\n")).To(Equal(19), "one request line each")
-		Expect(reviews).To(Equal(map[string]int{"token": 1, "access": 1}))
+		Expect(reviews).To(Equal(map[string]int{"token": 1, "access": 1, "purge": 1}), "no dry run: the API server judged the batch once, as it created it")
+	})
+
+	It("answers a request the API server refuses with its message, and still creates the Purge of the others", func(ctx SpecContext) {
+		s := newSite(ctx, "www.example.com")
+		answers := burst(ctx, 3, func(i int) answer {
+			tag := fmt.Sprintf("good-%d", i)
+			if i == 1 {
+				tag = strings.Repeat("x", 300)
+			}
+			return send(ctx, url, "PURGE", "/", s.purgeHost(), with(bearer(s.token), "xkey", tag), "")
+		})
+		Expect(answers[1].status).To(Equal(400), answers[1].body)
+		Expect(answers[1].body).To(ContainSubstring("the Kubernetes API server refused the Purge"))
+		Expect(answers[1].body).To(ContainSubstring("256"))
+		Expect(answers[1].header.Get("X-Purge-Name")).To(BeEmpty())
+		Expect(answers[0].status).To(Equal(200), answers[0].body)
+		Expect(answers[2].status).To(Equal(200), answers[2].body)
+		name := answers[0].header.Get("X-Purge-Name")
+		Expect(answers[2].header.Get("X-Purge-Name")).To(Equal(name))
+
+		all := s.purges(ctx)
+		Expect(all).To(HaveLen(1))
+		Expect(all[0].Name).To(Equal(name))
+		Expect(all[0].Spec.Tags).To(ConsistOf("good-0", "good-2"))
+		Expect(all[0].Annotations[cachev1alpha1.AnnotationRequest]).NotTo(ContainSubstring("xxx"), "the refused request is not recorded")
+		Expect(reviews).To(HaveKeyWithValue("dry run", 3), "each request asked about alone once the batch was refused")
+		Expect(reviews).To(HaveKeyWithValue("purge", 2), "the refused batch, then the accepted one")
 	})
 
 	It("keeps requests of different modes apart", func(ctx SpecContext) {

@@ -10,12 +10,15 @@
 // read the dialect (fastly.go, cloudflare.go, varnish.go), authenticate the
 // caller's Kubernetes token with a TokenReview (auth.go), find the
 // CacheProxy it addresses (target.go), check with a SubjectAccessReview that
-// the caller may create Purges in its namespace, let the API server validate
-// the Purge it would become (a server-side dry run, so the CRD's rules are
-// the only rules), then join the requests of the same CacheProxy, mode and
-// caller that arrive within the coalescing window (coalesce.go) into as few
-// Purges as the API's bounds allow (purges.go). The answer names every Purge
-// the request went into; with a wait it comes when they finish (wait.go).
+// the caller may create Purges in its namespace, then join the requests of
+// the same CacheProxy, mode and caller that arrive within the coalescing
+// window (coalesce.go) into as few Purges as the API's bounds allow
+// (purges.go). The API server validates those Purges when they are created,
+// once per batch, so the CRD's rules are the only rules; only when it
+// refuses a batch is each of its requests dry-run alone, to answer the bad
+// ones with its message and create the others. The answer names every
+// Purge the request went into; with a wait it comes when they finish
+// (wait.go).
 //
 // The gateway creates the Purges with the manager's own identity and
 // records the caller in the cache.cacheops.io/requested-by annotation, which

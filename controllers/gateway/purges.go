@@ -112,8 +112,9 @@ func window(s []string, from, n int) []string {
 }
 
 // validate asks the API server whether the Purges of one request would be
-// accepted (a server-side dry run): the CRD's schema and CEL rules are
-// the only validation, and its message goes back to the client.
+// accepted (a server-side dry run): the CRD's schema and CEL rules are the
+// only validation, and its message goes back to the client. createBatch
+// calls it only for the requests of a batch the API server refused.
 func (g *Gateway) validate(ctx context.Context, k batchKey, w work, line string) *problem {
 	urls, tags := chunk(w.urls, w.tags)
 	for i := range urls {
@@ -129,7 +130,7 @@ func (g *Gateway) validate(ctx context.Context, k batchKey, w work, line string)
 // message, field by field; anything else is the gateway's failure.
 func apiProblem(err error) *problem {
 	var status apierrors.APIStatus
-	if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) || !errors.As(err, &status) {
+	if !isRefusal(err) || !errors.As(err, &status) {
 		return internal(err)
 	}
 	st := status.Status()
@@ -152,27 +153,71 @@ const createTimeout = 30 * time.Second
 // busy or timing out.
 const createAttempts = 3
 
-// createBatch creates the Purges of a closed batch. Every request in it was
-// validated alone; together they differ only in size, which chunk keeps
-// within the API's bounds.
+// createBatch creates the Purges of a closed batch. The API server is the
+// only judge of what a Purge may hold, and asking it once per batch rather
+// than once per request is what lets the gateway keep up with bursts: the
+// batch's Purges are created as they are. Only if the API server refuses
+// them is each request asked about alone (a dry run), so that the ones it
+// refuses get its message and the rest still get their Purges. Requests
+// differ from their union only in size, which chunk keeps within the
+// API's bounds, so a request accepted alone is accepted in the batch.
 func (g *Gateway) createBatch(b *batch) {
 	ctx, cancel := context.WithTimeout(context.Background(), createTimeout)
 	defer cancel()
-	urls, tags := chunk(b.urls.list, b.tags.list)
-	for i := range urls {
-		p, err := g.create(ctx, purgeFor(b.key, urls[i], tags[i], b.lines))
-		if err != nil {
-			b.err = apiProblem(err)
-			if len(b.purges) > 0 {
-				b.err.detail += fmt.Sprintf(" (%d of %d Purges were created: %s)", len(b.purges), len(urls), strings.Join(purgeNames(b.purges), ", "))
-			}
-			g.log.Error(err, "Creating a Purge failed", "namespace", b.key.namespace, "cacheProxy", b.key.cacheProxy, "requests", len(b.lines))
-			return
+	err := g.createAll(ctx, b)
+	if isRefusal(err) && len(b.purges) == 0 {
+		for _, m := range b.members {
+			m.err = g.validate(ctx, b.key, m.work, m.line)
 		}
-		b.purges = append(b.purges, p)
+		err = g.createAll(ctx, b)
+	}
+	if err != nil {
+		b.err = apiProblem(err)
+		if len(b.purges) > 0 {
+			b.err.detail += fmt.Sprintf(" (%d Purges were created: %s)", len(b.purges), strings.Join(purgeNames(b.purges), ", "))
+		}
+		g.log.Error(err, "Creating a Purge failed", "namespace", b.key.namespace, "cacheProxy", b.key.cacheProxy, "requests", len(b.members))
+		return
 	}
 	g.log.V(1).Info("Created Purges", "namespace", b.key.namespace, "purges", purgeNames(b.purges),
-		"requests", len(b.lines), "requestedBy", b.key.requestedBy)
+		"requests", len(b.members), "requestedBy", b.key.requestedBy)
+}
+
+// createAll creates the Purges of the batch's accepted members, all or
+// none as far as the API server's judgement goes: a batch that needs
+// several Purges is dry-run whole before the first is created, so a
+// refusal never leaves some of them behind.
+func (g *Gateway) createAll(ctx context.Context, b *batch) error {
+	lines := b.accept()
+	if len(lines) == 0 {
+		return nil
+	}
+	urls, tags := chunk(b.urls.list, b.tags.list)
+	purges := make([]*cachev1alpha1.Purge, len(urls))
+	for i := range urls {
+		purges[i] = purgeFor(b.key, urls[i], tags[i], lines)
+	}
+	if len(purges) > 1 {
+		for _, p := range purges {
+			if err := g.client.Create(ctx, p.DeepCopy(), client.DryRunAll); err != nil {
+				return fmt.Errorf("creating Purge %s/%s* (dry run): %w", p.Namespace, p.GenerateName, err)
+			}
+		}
+	}
+	for _, p := range purges {
+		created, err := g.create(ctx, p)
+		if err != nil {
+			return err
+		}
+		b.purges = append(b.purges, created)
+	}
+	return nil
+}
+
+// isRefusal reports whether the API server refused a Purge as invalid,
+// rather than failed to answer.
+func isRefusal(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
 }
 
 func (g *Gateway) create(ctx context.Context, p *cachev1alpha1.Purge) (*cachev1alpha1.Purge, error) {

@@ -78,8 +78,9 @@ type receipt struct {
 	outcome outcome
 }
 
-// run takes one request through authentication, addressing, authorisation,
-// validation and coalescing, and waits for its Purges when asked.
+// run takes one request through authentication, addressing, authorisation
+// and coalescing (where the API server validates its Purges), and waits
+// for them when asked.
 func (g *Gateway) run(r *http.Request, o order) (*receipt, *problem) {
 	ctx := r.Context()
 	may, prob := g.accessFor(ctx, r)
@@ -97,15 +98,15 @@ func (g *Gateway) run(r *http.Request, o order) (*receipt, *problem) {
 	if prob := checkHosts(cp, w); prob != nil {
 		return nil, prob
 	}
-	key := keyFor(cp, who, o.source, w)
-	if prob := g.validate(ctx, key, w, o.line); prob != nil {
-		return nil, prob
-	}
-	// From here on the request is accepted: its Purges are created even
-	// if the client hangs up, and it is answered only once they exist.
-	b := g.batches.join(key, w, o.line)
+	// From here on the request is taken: its Purges are created (or the
+	// API server's refusal of them is its answer) even if the client hangs
+	// up, and it is answered only once they exist.
+	b, m := g.batches.join(keyFor(cp, who, o.source, w), w, o.line)
 	<-b.done
-	if b.err != nil {
+	switch {
+	case m.err != nil:
+		return nil, m.err
+	case b.err != nil:
 		return nil, b.err
 	}
 	rec := &receipt{purges: b.namesFor(w), batch: b, work: w}

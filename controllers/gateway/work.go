@@ -67,7 +67,7 @@ func checkHosts(cp *cachev1alpha1.CacheProxy, w work) *problem {
 }
 
 // urlHost is the lower-case host of an http(s) URL or ban pattern, "" if
-// it has none the API would accept (the dry run then says why).
+// it has none the API would accept (the API server then says why).
 func urlHost(u string) string {
 	_, rest, ok := strings.Cut(u, "://")
 	if !ok {
