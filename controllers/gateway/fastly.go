@@ -18,9 +18,13 @@ import (
 //	POST /service/{id}/purge/{key}       one surrogate key (a tag)
 //	POST /service/{id}/purge             keys in Surrogate-Key: k1 k2, or JSON {"surrogate_keys":[...]}
 //	POST /service/{id}/purge_all         everything (never soft, as at Fastly)
+//	POST /purge/{host}/{path}            one URL (fastly-js purgeSingleUrl, Shopware)
 //
-// Fastly-Soft-Purge: 1 makes a key purge soft. The token comes in
-// Fastly-Key. Answers are Fastly's: {"status":"ok","id":"<purge name>"},
+// A URL purge names no service: like a Varnish request with the site's
+// Host, it goes to the CacheProxy, among those the caller may purge, whose
+// spec.hosts lists the URL's host. Its query belongs to the URL, so it
+// waits only with X-Purge-Wait. Fastly-Soft-Purge: 1 makes a key or URL
+// purge soft. The token comes in Fastly-Key. Answers are Fastly's: {"status":"ok","id":"<purge name>"},
 // for a bulk purge {"<key>":"<purge name>",...}, and {"msg","detail"} with
 // the status for errors.
 
@@ -54,12 +58,17 @@ const (
 	fastlyKey fastlyForm = iota
 	fastlyBulk
 	fastlyAll
+	fastlyURL
 )
 
 func (g *Gateway) fastly(w http.ResponseWriter, r *http.Request) (*receipt, fastlyForm, *problem) {
 	if r.Method != http.MethodPost {
 		return nil, 0, &problem{status: http.StatusMethodNotAllowed, msg: fmt.Sprintf("%s is not allowed here", r.Method),
 			detail: "Fastly purge calls are POSTs", allow: []string{http.MethodPost}}
+	}
+	if strings.HasPrefix(r.URL.Path, fastlyURLPrefix) {
+		rec, prob := g.fastlyURL(r)
+		return rec, fastlyURL, prob
 	}
 	segs := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), fastlyPrefix), "/")
 	for i, s := range segs {
@@ -85,10 +94,7 @@ func (g *Gateway) fastly(w http.ResponseWriter, r *http.Request) (*receipt, fast
 	if prob != nil {
 		return nil, 0, prob
 	}
-	mode := cachev1alpha1.PurgeModeSimple
-	if r.Header.Get("Fastly-Soft-Purge") == "1" {
-		mode = cachev1alpha1.PurgeModeSoft
-	}
+	mode := fastlyMode(r)
 	var keys []string
 	switch form {
 	case fastlyKey:
@@ -104,7 +110,7 @@ func (g *Gateway) fastly(w http.ResponseWriter, r *http.Request) (*receipt, fast
 	}
 	o := order{
 		source: cachev1alpha1.PurgeSourceFastly,
-		line:   describeRequest(cachev1alpha1.PurgeSourceFastly, r, "Surrogate-Key", "Fastly-Soft-Purge"),
+		line:   describeRequest(cachev1alpha1.PurgeSourceFastly, r, "Surrogate-Key", headerFastlySoftPurge),
 		addr:   address{id: segs[0]},
 		wait:   wait,
 		translate: func(cp *cachev1alpha1.CacheProxy) (work, *problem) {
@@ -117,6 +123,51 @@ func (g *Gateway) fastly(w http.ResponseWriter, r *http.Request) (*receipt, fast
 	rec, prob := g.run(r, o)
 	return rec, form, prob
 }
+
+// fastlyURL is Fastly's purge of one URL, POST /purge/{host}/{path}, the
+// URL given with or without its scheme.
+func (g *Gateway) fastlyURL(r *http.Request) (*receipt, *problem) {
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), fastlyURLPrefix)
+	for _, scheme := range []string{"https://", "http://", "https:/", "http:/"} {
+		if s, ok := strings.CutPrefix(rest, scheme); ok {
+			rest = s
+			break
+		}
+	}
+	site, path, _ := strings.Cut(rest, "/")
+	site = hostOf(site)
+	if site == "" {
+		return nil, newProblem(http.StatusNotFound, fmt.Sprintf("no URL to purge at %s", r.URL.Path),
+			"use POST /purge/<host>/<path>, such as /purge/www.example.com/products/1")
+	}
+	path = "/" + path
+	if r.URL.RawQuery != "" {
+		path += "?" + r.URL.RawQuery
+	}
+	wait, prob := g.parseWait(r.Header.Get(headerPurgeWait))
+	if prob != nil {
+		return nil, prob
+	}
+	w := work{mode: fastlyMode(r), urls: []string{siteURL(site, path)}}
+	return g.run(r, order{
+		source:    cachev1alpha1.PurgeSourceFastly,
+		line:      describeRequest(cachev1alpha1.PurgeSourceFastly, r, headerFastlySoftPurge),
+		addr:      address{host: site, site: true},
+		wait:      wait,
+		translate: fixed(w),
+	})
+}
+
+// fastlyMode is soft when Fastly-Soft-Purge is 1, as at Fastly.
+func fastlyMode(r *http.Request) cachev1alpha1.PurgeMode {
+	if r.Header.Get(headerFastlySoftPurge) == "1" {
+		return cachev1alpha1.PurgeModeSoft
+	}
+	return cachev1alpha1.PurgeModeSimple
+}
+
+// headerFastlySoftPurge makes a Fastly purge soft.
+const headerFastlySoftPurge = "Fastly-Soft-Purge"
 
 // fastlyBulkKeys reads the keys of a bulk purge: Surrogate-Key's
 // space-separated list, and the body's {"surrogate_keys":[...]}.

@@ -18,7 +18,7 @@ import (
 // testdata/fastly-js/package-lock.json and installed there by make test
 // with npm ci when Node is available), driven by testdata/fastly-js/purge.js.
 var _ = Describe("The Fastly JavaScript client", func() {
-	It("purges a key softly, keys in bulk and everything through the gateway", func(ctx SpecContext) {
+	It("purges a key softly, keys in bulk, everything and one URL through the gateway", func(ctx SpecContext) {
 		dir := filepath.Join("testdata", "fastly-js")
 		node, err := exec.LookPath("node")
 		if err != nil {
@@ -48,7 +48,7 @@ var _ = Describe("The Fastly JavaScript client", func() {
 			Expect(json.Unmarshal(sc.Bytes(), &c)).To(Succeed(), sc.Text())
 			calls[c.Call] = c
 		}
-		Expect(calls).To(HaveLen(3), string(out))
+		Expect(calls).To(HaveLen(4), string(out))
 		for _, c := range calls {
 			Expect(c.Status).To(Equal(200), "%s: %s", c.Call, c.Body)
 		}
@@ -67,5 +67,10 @@ var _ = Describe("The Fastly JavaScript client", func() {
 		p = s.purge(ctx, one.ID)
 		Expect(p.Spec.Mode).To(Equal(cachev1alpha1.PurgeModeBan))
 		Expect(p.Spec.URLs).To(Equal([]string{"https://www.example.com/"}))
+
+		Expect(json.Unmarshal(calls["purgeSingleUrl"].Body, &one)).To(Succeed())
+		p = s.purge(ctx, one.ID)
+		Expect(p.Spec.Mode).To(Equal(cachev1alpha1.PurgeModeSoft))
+		Expect(p.Spec.URLs).To(Equal([]string{"https://www.example.com/products/7?page=2"}))
 	})
 })

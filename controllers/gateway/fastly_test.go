@@ -72,6 +72,46 @@ var _ = Describe("The Fastly dialect", func() {
 		Expect(p.Spec.URLs).To(ConsistOf("https://www.example.com/", "https://example.com/"))
 	})
 
+	It("purges one URL, named by host and path as fastly-js purgeSingleUrl and Shopware send it, from the CacheProxy serving its host", func(ctx SpecContext) {
+		s := newSite(ctx, "shop.example.com")
+		for _, tc := range []struct {
+			path, soft string
+			want       cachev1alpha1.PurgeSpec
+		}{
+			{"/purge/shop.example.com/products/1?page=2", "", cachev1alpha1.PurgeSpec{Mode: "simple", URLs: []string{"https://shop.example.com/products/1?page=2"}}},
+			{"/purge/Shop.Example.com:443/img/a%20b.svg", "1", cachev1alpha1.PurgeSpec{Mode: "soft", URLs: []string{"https://shop.example.com/img/a%20b.svg"}}},
+			{"/purge/https://shop.example.com/", "0", cachev1alpha1.PurgeSpec{Mode: "simple", URLs: []string{"https://shop.example.com/"}}},
+		} {
+			h := map[string]string{"Fastly-Key": s.token, "Accept": "application/json"}
+			if tc.soft != "" {
+				h["fastly-soft-purge"] = tc.soft
+			}
+			a := send(ctx, gwURL, http.MethodPost, tc.path, "", h, "")
+			Expect(a.status).To(Equal(http.StatusOK), "%s: %s", tc.path, a.body)
+			var got struct{ Status, ID string }
+			Expect(json.Unmarshal([]byte(a.body), &got)).To(Succeed())
+			Expect(got.Status).To(Equal("ok"))
+			p := s.purge(ctx, got.ID)
+			tc.want.CacheProxyRef.Name = "edge"
+			tc.want.DeadlineSeconds = 120
+			Expect(p.Spec).To(Equal(tc.want), tc.path)
+			Expect(p.Labels).To(HaveKeyWithValue(cachev1alpha1.LabelPurgeSource, "fastly"))
+			Expect(p.Annotations[cachev1alpha1.AnnotationRequest]).To(HavePrefix("fastly: POST " + tc.path))
+		}
+
+		By("refusing a host no CacheProxy the caller may purge serves")
+		a := send(ctx, gwURL, http.MethodPost, "/purge/elsewhere.example.org/a", "", map[string]string{"Fastly-Key": s.token}, "")
+		Expect(a.status).To(Equal(http.StatusNotFound), a.body)
+		Expect(a.body).To(ContainSubstring(`no CacheProxy you may purge serves host \"elsewhere.example.org\"`))
+		By("never reading a URL's host as a <name>-purge Service")
+		a = send(ctx, gwURL, http.MethodPost, "/purge/edge-purge."+s.ns+"/a", "", map[string]string{"Fastly-Key": s.token}, "")
+		Expect(a.status).To(Equal(http.StatusNotFound), a.body)
+		a = send(ctx, gwURL, http.MethodPost, "/purge/", "", map[string]string{"Fastly-Key": s.token}, "")
+		Expect(a.status).To(Equal(http.StatusNotFound), a.body)
+		Expect(a.body).To(ContainSubstring("no URL to purge at /purge/"))
+		Expect(s.purges(ctx)).To(HaveLen(3))
+	})
+
 	It("refuses bad requests in Fastly's shape and creates nothing", func(ctx SpecContext) {
 		s := newSite(ctx, "www.example.com")
 		h := map[string]string{"Fastly-Key": s.token}
@@ -82,6 +122,7 @@ var _ = Describe("The Fastly dialect", func() {
 			msg                string
 		}{
 			{http.MethodGet, "/service/" + s.id() + "/purge/a", "", h, http.StatusMethodNotAllowed, "GET is not allowed"},
+			{http.MethodGet, "/purge/www.example.com/a", "", h, http.StatusMethodNotAllowed, "GET is not allowed"},
 			{http.MethodPost, "/service/" + s.id() + "/purge", "", h, http.StatusBadRequest, "no surrogate keys"},
 			{http.MethodPost, "/service/" + s.id() + "/purge", "{", h, http.StatusBadRequest, "not JSON"},
 			{http.MethodPost, "/service/" + s.id() + "/purge", "", with(h, "Surrogate-Key", manyKeys(257)), http.StatusBadRequest, "at most 256"},

@@ -23,6 +23,7 @@ const (
 // Path prefixes of the REST dialects.
 const (
 	fastlyPrefix     = "/service/"
+	fastlyURLPrefix  = "/purge/"
 	cloudflarePrefix = "/client/v4/zones/"
 )
 
@@ -39,7 +40,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == methodPurge || r.Method == methodBan || r.Method == methodPurgeKeys:
 		g.serveVarnish(w, r)
-	case strings.HasPrefix(r.URL.Path, fastlyPrefix):
+	case strings.HasPrefix(r.URL.Path, fastlyPrefix), strings.HasPrefix(r.URL.Path, fastlyURLPrefix):
 		g.serveFastly(w, r)
 	case strings.HasPrefix(r.URL.Path, cloudflarePrefix):
 		g.serveCloudflare(w, r)
@@ -47,7 +48,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeVarnishProblem(w, &problem{
 			status: http.StatusMethodNotAllowed,
 			msg:    fmt.Sprintf("the purge gateway does not serve %s %s", r.Method, r.URL.Path),
-			detail: "send PURGE, BAN or PURGEKEYS (Varnish clients) on any path, or POST to /service/<namespace>.<name>/purge... (Fastly clients) " +
+			detail: "send PURGE, BAN or PURGEKEYS (Varnish clients) on any path, or POST to /service/<namespace>.<name>/purge... or /purge/<host>/<path> (Fastly clients) " +
 				"or /client/v4/zones/<namespace>.<name>/purge_cache (Cloudflare clients)",
 			allow: []string{methodPurge, methodBan, methodPurgeKeys},
 		})

@@ -26,6 +26,10 @@ type address struct {
 	// host is the Host header without its port, lower-case, for Varnish
 	// clients, which cannot choose their path.
 	host string
+	// site says host is a site's host (the URL of a Fastly URL purge),
+	// only ever looked up among spec.hosts, never read as the name of a
+	// <name>-purge Service.
+	site bool
 }
 
 // howToAddress ends every 404: how a client names a CacheProxy.
@@ -39,6 +43,9 @@ func (a address) named() (namespace, name string, ok bool) {
 	if a.id != "" {
 		ns, n, found := strings.Cut(a.id, ".")
 		return ns, n, found && isLabel(ns) && isLabel(n)
+	}
+	if a.site {
+		return "", "", false
 	}
 	labels := strings.Split(a.host, ".")
 	if len(labels) < 2 || (len(labels) > 2 && labels[2] != "svc") {

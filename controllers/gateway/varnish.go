@@ -10,7 +10,8 @@ import (
 // The Varnish dialects: what content systems send to a Varnish whose VCL
 // handles PURGE, BAN and PURGEKEYS, on any path.
 //
-//	PURGE /path                       that URL of the request's site (X-Host, else Host)
+//	PURGE /path                       that URL of the request's site (X-Host, else Host);
+//	                                  soft with Fastly-Soft-Purge: 1 (a purge at Fastly's edge)
 //	PURGE|BAN|PURGEKEYS + tag header  those tags; soft with xkey-softpurge or X-Magento-Purge-Soft
 //	BAN + X-Url (+ X-Host)            .* bans the whole host, ^/prefix/ that prefix
 //	BAN /path (no X-Url)              a ban of that path prefix (Shopware's BAN / bans the host)
@@ -89,7 +90,7 @@ func (g *Gateway) varnish(r *http.Request) (*receipt, *problem) {
 	if prob != nil {
 		return nil, prob
 	}
-	if isTruthy(r.Header.Get(headerMagentoSoft)) {
+	if isTruthy(r.Header.Get(headerMagentoSoft)) || r.Header.Get(headerFastlySoftPurge) == "1" {
 		soft = true
 	}
 	mode := cachev1alpha1.PurgeModeSimple
@@ -132,7 +133,7 @@ func (g *Gateway) varnish(r *http.Request) (*receipt, *problem) {
 		}
 		return w, nil
 	}
-	headers := []string{headerXHost, headerXURL, headerPurgeMethod, headerMagentoSoft}
+	headers := []string{headerXHost, headerXURL, headerPurgeMethod, headerMagentoSoft, headerFastlySoftPurge}
 	for _, h := range varnishTagHeaders {
 		headers = append(headers, h.name)
 	}

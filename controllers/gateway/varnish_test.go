@@ -97,6 +97,10 @@ var _ = Describe("The Varnish dialects", func() {
 			cachev1alpha1.PurgeSpec{Mode: "simple", Tags: []string{"/books/1", "/books"}}),
 		Entry("API Platform: Souin", request{"PURGE", "/", toGateway, map[string]string{"Surrogate-Key": "/books/1, /books"}},
 			cachev1alpha1.PurgeSpec{Mode: "simple", Tags: []string{"/books/1", "/books"}}),
+		// A purge at Fastly's edge: PURGE of the URL, soft with
+		// Fastly-Soft-Purge: 1.
+		Entry("Fastly edge: a soft URL purge", request{"PURGE", "/products/1", toSite, map[string]string{"Fastly-Soft-Purge": "1"}},
+			cachev1alpha1.PurgeSpec{Mode: "soft", URLs: []string{"https://www.example.com/products/1"}}),
 		// Shopware VarnishReverseProxyGateway.php.
 		Entry("Shopware: tags", request{"PURGE", "/", toGateway, map[string]string{"xkey": "product-1 category-2"}},
 			cachev1alpha1.PurgeSpec{Mode: "simple", Tags: []string{"product-1", "category-2"}}),

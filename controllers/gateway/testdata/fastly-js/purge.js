@@ -30,4 +30,5 @@ async function report(call, promise) {
   await report("purgeTag", purge.purgeTagWithHttpInfo({ service_id, surrogate_key: "product-42", fastly_soft_purge: 1 }));
   await report("bulkPurgeTag", purge.bulkPurgeTagWithHttpInfo({ service_id, purge_response: { surrogate_keys: ["a", "b"] } }));
   await report("purgeAll", purge.purgeAllWithHttpInfo({ service_id }));
+  await report("purgeSingleUrl", purge.purgeSingleUrlWithHttpInfo({ cached_url: "www.example.com/products/7?page=2", fastly_soft_purge: 1 }));
 })();
