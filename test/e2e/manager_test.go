@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"net"
 	"path/filepath"
 	"strings"
 
@@ -18,7 +19,8 @@ import (
 // that a hung pod costs a spec seconds rather than the default 10s per
 // attempt. The cacheproxy image stays the default, which make images
 // builds; the proxies listen on every interface of their pod, as in
-// production, so kubectl port-forward reaches them.
+// production, so kubectl port-forward reaches them. The purge gateway
+// listens on a free loopback port of the host (gatewayAddress).
 // It runs as the ServiceAccount config/rbac sets up, with leader election
 // in its namespace, as `make deploy` runs it.
 func managerArgs() []string {
@@ -29,7 +31,23 @@ func managerArgs() []string {
 		"--health-probe-bind-address=0",
 		"--metrics-bind-address=0",
 		"--pod-call-timeout=3s",
+		"--gateway-bind-address=" + gatewayAddress(),
 	}
+}
+
+// gatewayAddr is where the manager serves the purge gateway: a free
+// loopback port chosen once, so a restarted manager serves it there too.
+var gatewayAddr string
+
+func gatewayAddress() string {
+	GinkgoHelper()
+	if gatewayAddr == "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		gatewayAddr = ln.Addr().String()
+		Expect(ln.Close()).To(Succeed())
+	}
+	return gatewayAddr
 }
 
 // operatorNamespace and operatorServiceAccount are where config/default
