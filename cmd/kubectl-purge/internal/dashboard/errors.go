@@ -12,13 +12,15 @@ import (
 // apiError is the JSON body of every failed /api request. The page shows
 // message in its alert region as it is: for a refusal of the API server it
 // is the API server's own message, which names the user, the verb, the
-// resource and the namespace.
+// resource and the namespace; for a refused field, the API's reason
+// without the error type and value the API server puts first (plain.go).
 type apiError struct {
 	Message string `json:"message"`
 	// Reason is the API server's reason (Forbidden, Invalid, NotFound...),
 	// empty for the dashboard's own errors.
 	Reason metav1.StatusReason `json:"reason,omitempty"`
-	// Causes are the field errors of an Invalid refusal.
+	// Causes are the field errors of an Invalid refusal, each message in
+	// plain words (plainCause).
 	Causes []metav1.StatusCause `json:"causes,omitempty"`
 }
 
@@ -37,8 +39,18 @@ func errorBody(err error) (int, apiError) {
 	}
 	st := status.Status()
 	body := apiError{Message: st.Message, Reason: st.Reason}
-	if st.Details != nil {
-		body.Causes = st.Details.Causes
+	if st.Details == nil {
+		return int(st.Code), body
+	}
+	// The causes are the fields the API server refused, each in plain
+	// words (plain.go); so is the message that lists them all.
+	body.Causes = make([]metav1.StatusCause, len(st.Details.Causes))
+	for i, c := range st.Details.Causes {
+		c.Message = plainCause(c)
+		body.Causes[i] = c
+	}
+	if st.Reason == metav1.StatusReasonInvalid && len(body.Causes) > 0 {
+		body.Message = plainInvalid(st.Details.Kind, body.Causes)
 	}
 	return int(st.Code), body
 }

@@ -15,9 +15,13 @@ const METHODS = [
     text: 'Invalidates every object whose URL matches a pattern (a prefix; * matches anything); their next requests go to the origin.' },
 ];
 
-// lines reads a paste box: one entry a line; blank lines and # comments
-// skipped, as `kubectl purge -f` reads files.
-const lines = (v) => v.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+// entries reads a paste box: one entry a line; blank lines and # comments
+// skipped, as `kubectl purge -f` reads files. Each keeps its line number,
+// to point at it when the API server refuses it.
+const entries = (v) => v.split(/\r?\n/).map((l, i) => ({ text: l.trim(), line: i + 1 }))
+  .filter((e) => e.text && !e.text.startsWith('#'));
+const lines = (v) => entries(v).map((e) => e.text);
+const BOXES = { urls: 'URLs', tags: 'Tags' };
 
 export function wizardView(root) {
   const ns = state.namespace;
@@ -95,6 +99,7 @@ export function wizardView(root) {
 
   let timer = 0;
   function changed() {
+    clearError('wizard'); // a refusal of the last submit is about what the form held then
     syncMethod();
     clearTimeout(timer);
     timer = setTimeout(validate, 250);
@@ -129,8 +134,16 @@ export function wizardView(root) {
       if ((c.field || '').startsWith('spec.tags')) tags.setAttribute('aria-invalid', 'true');
     }
     replace(validation, causes.length ?
-      h('ul', {}, causes.map((c) => h('li', {}, c.field ? h('code', {}, c.field) : null, c.field ? ': ' : '', c.message))) :
+      h('ul', {}, causes.map((c) => h('li', {}, c.field ? [h('code', {}, c.field), where(c.field), ': '] : null, c.message))) :
       h('p', {}, v.message));
+  }
+
+  // where names the line of the paste box a field path points at:
+  // spec.urls[2] is the third URL, which may be on line 5.
+  function where(field) {
+    const m = field.match(/^spec\.(urls|tags)\[(\d+)\]/);
+    const e = m && entries((m[1] === 'urls' ? urls : tags).value)[Number(m[2])];
+    return e ? ` (${BOXES[m[1]]}, line ${e.line})` : '';
   }
 
   function setHostRoots(hosts) {
