@@ -174,8 +174,9 @@ type banPattern struct {
 
 // compileBan validates and normalises a ban pattern the way keys are
 // normalised (key.go): the scheme is dropped, the host lower-cased with
-// ports 80 and 443 removed, an empty path becomes "/", and percent-encoding
-// is normalised. A literal "*" in a URL can only be matched through "%2A".
+// ports 80 and 443 removed, an empty path becomes "/", percent-encoding
+// normalised and dot segments resolved; a final "?" is kept (a prefix).
+// A literal "*" in a URL can only be matched through "%2A".
 func compileBan(raw string) (banPattern, error) {
 	if err := admin.ValidateBanPattern(raw); err != nil {
 		return banPattern{}, err
@@ -193,7 +194,11 @@ func compileBan(raw string) (banPattern, error) {
 		return banPattern{}, fmt.Errorf("%q needs a host without user info", raw)
 	}
 	host := normalizeHost(authority)
-	key := host + normalizePathQuery(rest[end:])
+	pq := normalizePathQuery(rest[end:])
+	if strings.HasSuffix(rest, "?") && !strings.Contains(pq, "?") {
+		pq += "?" // a prefix ending in "?" names the URLs with a query
+	}
+	key := host + pq
 	return banPattern{raw: raw, host: host, segs: strings.Split(key, "*")}, nil
 }
 

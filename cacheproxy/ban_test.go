@@ -23,6 +23,9 @@ func TestBanPatternMatch(t *testing.T) {
 		{"https://www.example.com/**", []string{"www.example.com/", "www.example.com/x"}, []string{"other/x"}},
 		{"https://www.example.com/%7euser/", []string{"www.example.com/~user/x"}, []string{"www.example.com/%7Euser/x"}},
 		{"https://www.example.com/search?q=*&page=1", []string{"www.example.com/search?q=go&page=1"}, []string{"www.example.com/search?q=go"}},
+		{"https://www.example.com/search?", []string{"www.example.com/search?q=go"}, []string{"www.example.com/search", "www.example.com/searches"}},
+		{"https://www.example.com//a/./b/../c", []string{"www.example.com/a/c", "www.example.com/a/cd"}, []string{"www.example.com/a/b/c"}},
+		{"https://www.example.com:0443/a", []string{"www.example.com/a"}, []string{"www.example.com:443/a"}},
 	} {
 		p, err := compileBan(tc.pattern)
 		if err != nil {

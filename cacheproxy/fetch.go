@@ -122,6 +122,9 @@ func (p *Proxy) fetchContext(f *fill) (context.Context, context.CancelFunc) {
 
 // rewrite prepares the outgoing request (ReverseProxy.Rewrite).
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	if pr.In.RequestURI != "*" {
+		setTarget(pr.Out.URL, targetPathQuery(pr.In)) // the key names what the origin is asked for (key.go)
+	}
 	pr.SetURL(p.cfg.Origin)
 	if !p.cfg.RewriteHost {
 		pr.Out.Host = pr.In.Host

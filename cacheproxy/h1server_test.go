@@ -263,16 +263,18 @@ func TestServerShutdown(t *testing.T) {
 func TestAppendHostKey(t *testing.T) {
 	for _, h := range []string{
 		"www.example.com", "WWW.Example.COM", "example.com:80", "example.com:443", "example.com:8080",
-		"Example.com.", "example.com.:8080", "example.com.:443", "example.com:", "[::1]", "[::1]:80", "[::1]:8443",
-		"10.0.0.1:9090", "a", ".", ":", ":80", "[::1]x",
+		"Example.com.", "example.com.:8080", "example.com.:443", "[::1]", "[::1]:80", "[::1]:8443",
+		"10.0.0.1:9090", "a", ".", ":80", "[::1]x",
 	} {
 		got, ok := appendHostKey([]byte("prefix/"), []byte(h))
 		if want := "prefix/" + normalizeHost(h); !ok || string(got) != want {
 			t.Errorf("appendHostKey(%q) = %q, %v; normalizeHost gives %q", h, got, ok, want)
 		}
 	}
-	if _, ok := appendHostKey(nil, []byte("example.com:http")); ok {
-		t.Error("appendHostKey accepted a port that is not a number")
+	for _, h := range []string{"example.com:http", "example.com:", ":", "a:80:", "example.com:080"} {
+		if _, ok := appendHostKey(nil, []byte(h)); ok {
+			t.Errorf("appendHostKey(%q) took a port the full handler must key", h)
+		}
 	}
 }
 

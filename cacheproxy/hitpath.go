@@ -156,8 +156,9 @@ func equalFold(b []byte, s string) bool {
 
 // appendHostKey appends the key form of a Host value (normalizeHost) to
 // dst. It handles what the fast path's reader admits (letters, digits, '.',
-// '-', ':', brackets); false for a port that is not a number, which the
-// full handler keys.
+// '-', ':', brackets); false for a port that is empty, not a number or
+// has a leading zero, and for a second ':' outside brackets, which the full
+// handler keys.
 func appendHostKey(dst, h []byte) ([]byte, bool) {
 	start := len(dst)
 	for _, c := range h {
@@ -177,13 +178,17 @@ func appendHostKey(dst, h []byte) ([]byte, bool) {
 	nameEnd, port := len(host), host[len(host):]
 	if colon >= 0 {
 		nameEnd, port = colon, host[colon+1:]
+		if len(port) == 0 || len(port) > 1 && port[0] == '0' ||
+			len(host) > 0 && host[0] != '[' && bytes.IndexByte(host[:colon], ':') >= 0 {
+			return dst, false // an empty port, leading zeros, two ports: the full handler's
+		}
 		for _, c := range port {
 			if c < '0' || c > '9' {
 				return dst, false
 			}
 		}
 	}
-	if nameEnd > 0 && host[nameEnd-1] == '.' {
+	for nameEnd > 0 && host[nameEnd-1] == '.' {
 		nameEnd--
 	}
 	if len(port) == 0 || string(port) == "80" || string(port) == "443" {
@@ -194,9 +199,10 @@ func appendHostKey(dst, h []byte) ([]byte, bool) {
 }
 
 // fastTarget reports whether a request target is its own key form
-// (normalizePathQuery would return it unchanged), and has no empty or dot
-// segments, which a stricter normalisation might resolve. The reader
-// already refused '%' and bytes outside visible ASCII.
+// (normalizePathQuery would return it unchanged): no empty or dot segments
+// and no empty query. It refuses any segment starting with a dot, a few
+// more than it must. The reader already refused '%' and bytes outside
+// visible ASCII.
 func fastTarget(t []byte) bool {
 	inPath := true
 	for i, c := range t {
@@ -210,5 +216,5 @@ func fastTarget(t []byte) bool {
 			return false
 		}
 	}
-	return true
+	return t[len(t)-1] != '?' // an empty query is dropped from the key
 }

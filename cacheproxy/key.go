@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -18,16 +19,24 @@ import (
 // scheme out of the key they are both "the default port"; any other port is
 // kept ("example.com:8443"). IPv6 literals keep their brackets.
 //
-// Path and query: kept byte for byte except for the equivalences of RFC 3986
-// §6.2.2: percent-encodings use upper-case hex ("%2f" → "%2F"), encoded
-// unreserved characters are decoded ("%7E" → "~", "%41" → "A"), and bytes
-// that may never appear literally in a URI (controls, space, non-ASCII,
-// `"#<>\^{|}` and backtick) are percent-encoded. An empty path is "/". Dot
-// segments are not resolved and the query is not reordered: the key names
-// exactly what the origin is asked for.
+// Host ports are numbers: leading zeros are dropped ("example.com:080" is
+// "example.com").
 //
-// Requests, purge URLs and ban patterns all go through these functions, so a
-// purge always names what clients requested.
+// Path and query: the equivalences of RFC 3986 §6.2.2, then the aliases
+// common origins serve as one resource (red team C7): percent-encodings use
+// upper-case hex ("%2f" → "%2F"), encoded unreserved characters are decoded
+// ("%7E" → "~", "%41" → "A"), bytes that may never appear literally in a
+// URI (controls, space, non-ASCII, `"#<>\^{|}`, backtick, and a '%'
+// that starts no escape) are percent-encoded; in the path, dot segments are resolved (RFC 3986 §5.2.4:
+// "/a/./b/../c" → "/a/c") and runs of slashes merged ("/a//b" → "/a/b");
+// an empty query is dropped ("/a?" → "/a"). An empty path is "/". The
+// query is not reordered, and "%2F" stays apart from "/".
+//
+// The origin is asked for the key's path and query (Proxy.rewrite), so a
+// key names exactly what the origin was asked for, and every spelling of a
+// URL is one object: a purge of the canonical URL removes what any alias
+// stored. Requests, purge URLs and ban patterns all go through these
+// functions.
 
 // The schemes the proxy serves and accepts in URLs. Neither is part of a
 // key: both name the same object.
@@ -41,18 +50,33 @@ func normalizeHost(h string) string {
 	if !hostNeedsWork(h) {
 		return h
 	}
-	h = strings.ToLower(h)
-	// Split a port off, minding IPv6 literals.
+	h = asciiLower(h)
+	// Split a port off, minding IPv6 literals; a name with a ':' of its own
+	// is no host name, and is kept whole.
 	hostPart, port := h, ""
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") &&
+		(strings.HasPrefix(h, "[") || !strings.Contains(h[:i], ":")) {
 		hostPart, port = h[:i], h[i+1:]
 	}
-	hostPart = strings.TrimSuffix(hostPart, ".")
+	hostPart = strings.TrimRight(hostPart, ".")
+	if len(port) > 1 && port[0] == '0' && strings.Trim(port, "0123456789") == "" {
+		port = strings.TrimLeft(port, "0")
+	}
 	switch port {
 	case "", "80", "443":
 		return hostPart
 	}
 	return hostPart + ":" + port
+}
+
+// asciiLower lower-cases the ASCII letters of s and leaves every other
+// byte alone (strings.ToLower would turn invalid UTF-8 into U+FFFD).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lower(c)
+	}
+	return string(b)
 }
 
 // hostNeedsWork reports whether normalizeHost would change h; it keeps the
@@ -82,6 +106,32 @@ func normalizePathQuery(s string) string {
 	if !pathNeedsWork(s) {
 		return s
 	}
+	s = normalizeEscapes(s)
+	path, query, _ := strings.Cut(s, "?")
+	path = cleanPath(path)
+	if query == "" {
+		return path
+	}
+	return path + "?" + query
+}
+
+// pathNeedsWork reports whether normalizePathQuery would change s (which
+// starts with "/"); false keeps the common case free of allocations.
+func pathNeedsWork(s string) bool {
+	end := len(s)
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || mustEscape(s[i]) {
+			return true
+		}
+		if s[i] == '?' && end == len(s) {
+			end = i
+		}
+	}
+	return end == len(s)-1 || hasAlias(s[:end])
+}
+
+// normalizeEscapes applies the percent-encoding equivalences to s.
+func normalizeEscapes(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for i := 0; i < len(s); i++ {
@@ -97,7 +147,7 @@ func normalizePathQuery(s string) string {
 				b.WriteByte(upperHex(s[i+2]))
 			}
 			i += 2
-		case mustEscape(c):
+		case mustEscape(c) || c == '%': // a '%' that starts no escape is a literal one
 			b.WriteByte('%')
 			b.WriteByte(hexDigits[c>>4])
 			b.WriteByte(hexDigits[c&15])
@@ -108,9 +158,47 @@ func normalizePathQuery(s string) string {
 	return b.String()
 }
 
-func pathNeedsWork(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' || mustEscape(s[i]) {
+// cleanPath resolves the dot segments of an absolute path and merges runs
+// of slashes; a path that ended in a slash or a dot segment keeps its
+// trailing slash ("/a/b/.." → "/a/").
+func cleanPath(path string) string {
+	if !hasAlias(path) {
+		return path
+	}
+	segs := make([]string, 0, strings.Count(path, "/"))
+	trailing := false
+	for seg := range strings.SplitSeq(path[1:], "/") {
+		trailing = true
+		switch seg {
+		case "", ".":
+		case "..":
+			if len(segs) > 0 {
+				segs = segs[:len(segs)-1]
+			}
+		default:
+			segs = append(segs, seg)
+			trailing = false
+		}
+	}
+	if len(segs) == 0 {
+		return "/"
+	}
+	if trailing {
+		segs = append(segs, "")
+	}
+	return "/" + strings.Join(segs, "/")
+}
+
+// hasAlias reports whether an absolute path holds an empty or dot segment
+// other than a final empty one ("/a/" is not an alias of "/a").
+func hasAlias(path string) bool {
+	for i := 0; i < len(path); i++ {
+		if path[i] != '/' {
+			continue
+		}
+		switch rest := path[i+1:]; {
+		case strings.HasPrefix(rest, "/"), rest == ".", rest == "..",
+			strings.HasPrefix(rest, "./"), strings.HasPrefix(rest, "../"):
 			return true
 		}
 	}
@@ -170,6 +258,24 @@ func requestKey(r *http.Request) (host, key string) {
 		uri = r.URL.RequestURI()
 	}
 	return host, host + normalizePathQuery(uri)
+}
+
+// targetPathQuery is the key form of r's path and query: what the origin
+// is asked for.
+func targetPathQuery(r *http.Request) string {
+	host, key := requestKey(r)
+	return key[len(host):]
+}
+
+// setTarget points u at the key form pq of a path and query, so the origin
+// is asked for exactly what the key names.
+func setTarget(u *url.URL, pq string) {
+	path, query, _ := strings.Cut(pq, "?")
+	unescaped, err := url.PathUnescape(path)
+	if err != nil {
+		return // not from a parsed request: leave it as it was
+	}
+	u.Path, u.RawPath, u.RawQuery, u.ForceQuery = unescaped, path, query, false
 }
 
 // errNotAbsolute is returned for URLs without an http(s) scheme and host.

@@ -1,10 +1,13 @@
 package cacheproxy
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
@@ -22,6 +25,10 @@ func TestNormalizeHost(t *testing.T) {
 		{"[::1]", "[::1]"},
 		{"[::1]:8443", "[::1]:8443"},
 		{"127.0.0.1:9000", "127.0.0.1:9000"},
+		{"www.example.com:080", "www.example.com"},
+		{"www.example.com:0443", "www.example.com"},
+		{"www.example.com:08080", "www.example.com:8080"},
+		{"www.example.com:0", "www.example.com:0"},
 		{"", ""},
 	} {
 		if got := normalizeHost(tc.in); got != tc.want {
@@ -41,9 +48,26 @@ func TestNormalizePathQuery(t *testing.T) {
 		{"/a b", "/a%20b"},             // space encoded
 		{"/caf\xc3\xa9", "/caf%C3%A9"}, // non-ASCII encoded
 		{"/caf%c3%a9", "/caf%C3%A9"},
-		{"/%zz", "/%zz"}, // invalid escape kept
-		{"/%", "/%"},
-		{"/a/../b", "/a/../b"}, // dot segments are the origin's business
+		{"/%zz", "/%25zz"}, // a stray '%' is encoded
+		{"/%", "/%25"},
+		{"/%7%41", "/%257A"},
+		{"/a/../b", "/b"}, // dot segments resolved
+		{"/a/./b", "/a/b"},
+		{"/a/%2E%2e/b", "/b"},
+		{"/a/b/..", "/a/"},
+		{"/a/.", "/a/"},
+		{"/..", "/"},
+		{"/../../a", "/a"},
+		{"/a//b", "/a/b"}, // slashes merged
+		{"//", "/"},
+		{"/a/", "/a/"},
+		{"/a/b/?x", "/a/b/?x"},
+		{"/a?", "/a"}, // empty query dropped
+		{"/a/../b?", "/b"},
+		{"/a?x/../y", "/a?x/../y"}, // the query is not a path
+		{"/.well-known/x", "/.well-known/x"},
+		{"/a..b/...", "/a..b/..."},
+		{"/a%2F..%2Fb", "/a%2F..%2Fb"}, // one segment
 		{"/x?b=2&a=1", "/x?b=2&a=1"},
 		{"/x?q=%2A*", "/x?q=%2A*"},
 	} {
@@ -118,4 +142,71 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("URLKey(%q) = %q does not start with the host", raw, key)
 		}
 	})
+}
+
+// TestPathAliasesAreOneObject: the spellings of one URL that origins serve
+// as one resource are one object, fetched once, asked of the origin in
+// their canonical form, and all removed by a purge of the canonical URL
+// (red team C7). On both ways of serving.
+func TestPathAliasesAreOneObject(t *testing.T) {
+	aliases := []struct{ host, target string }{
+		{"www.example.com", "/p/a/../b"},
+		{"www.example.com", "/p//b"},
+		{"www.example.com", "/p/./b"},
+		{"www.example.com", "/p/b?"},
+		{"www.example.com", "/p/%62"},
+		{"www.example.com", "/p/c/%2E%2E/b"},
+		{"www.example.com:080", "/p/b"},
+		{"WWW.example.com.", "//p/x/..//b"},
+	}
+	for _, front := range []string{"fast path", "net/http"} {
+		t.Run(front, func(t *testing.T) {
+			var seen []string
+			var mu sync.Mutex
+			e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				seen = append(seen, r.RequestURI)
+				mu.Unlock()
+				w.Header().Set("Cache-Control", "max-age=600")
+				w.Header().Set("Content-Type", "text/plain")
+				_, _ = io.WriteString(w, "b")
+			})
+			addr := e.fronts()[front]
+			get := func(host, target string) response {
+				t.Helper()
+				got := rawExchange(t, addr, "GET "+target+" HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n")
+				if len(got) != 1 || got[0].status != http.StatusOK {
+					t.Fatalf("GET %s (Host %s): %+v", target, host, got)
+				}
+				return got[0]
+			}
+			get("www.example.com", "/p/b")
+			for _, a := range aliases {
+				if r := get(a.host, a.target); !strings.HasPrefix(r.cacheStatus(), "cacheproxy; hit") {
+					t.Errorf("GET %s (Host %s) after /p/b: %q, want a hit", a.target, a.host, r.cacheStatus())
+				}
+			}
+			// Each alias misses after a purge of the canonical URL.
+			for i, a := range aliases {
+				e.clock.Advance(time.Second) // the copy was stored before the purge's time
+				res := e.invalidate(admin.InvalidationRequest{ID: "c7-" + itoa(int64(i)), Mode: admin.ModeSimple, URLs: []string{"https://www.example.com/p/b"}})
+				if res.Matched != 1 {
+					t.Errorf("purge %d of the canonical URL matched %d, want 1", i, res.Matched)
+				}
+				if r := get(a.host, a.target); !strings.Contains(r.cacheStatus(), "fwd=uri-miss") {
+					t.Errorf("GET %s (Host %s) after the purge: %q, want a miss", a.target, a.host, r.cacheStatus())
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, uri := range seen {
+				if uri != "/p/b" {
+					t.Errorf("the origin was asked for %q, want /p/b", uri)
+				}
+			}
+			if len(seen) != 1+len(aliases) {
+				t.Errorf("the origin was asked %d times, want %d (once, then once after each purge)", len(seen), 1+len(aliases))
+			}
+		})
+	}
 }
