@@ -22,6 +22,7 @@
 //	coalesce.go      flights: concurrent misses share one fetch
 //	stream.go        one answer read by every client of a flight at its own pace
 //	fetch.go         origin requests through httputil.ReverseProxy, storing
+//	loop.go          forwarding loops: a Via pseudonym per proxy, 508
 //	inflight.go      fetches in flight, marked by every invalidation
 //	httpdate.go      strict HTTP dates (RFC 9110 §5.6.7)
 //	freshness.go     storability and freshness (RFC 9111 §3, §4.2)
@@ -99,6 +100,8 @@
 //     freshness instead of Cache-Control and Expires; both reach clients
 //     unchanged. Invalid HTTP dates are invalid (an invalid Expires means
 //     expired); a list-valued Age uses its first member.
+//   - Loops: each Proxy sends Via with a pseudonym of its own and answers
+//     a request that already carries it with 508 Loop Detected (loop.go).
 //   - Unsafe methods: any method not known to be safe (RFC 9110 §9.2.1)
 //     invalidates its URL on a non-error answer (RFC 9111 §4.4), unless
 //     DisableUnsafeMethodInvalidation (--invalidate-on-unsafe-methods=false,

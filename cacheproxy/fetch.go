@@ -131,7 +131,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.SetXForwarded()
 	// RFC 9110 §7.6.3: a gateway sends Via on the requests it forwards.
-	pr.Out.Header.Add("Via", viaValue(pr.In))
+	pr.Out.Header.Add("Via", viaValue(pr.In)+" "+p.via)
 	if f, ok := pr.In.Context().Value(fillKey{}).(*fill); ok {
 		f.prepare(pr.Out)
 	}
@@ -545,15 +545,15 @@ func (e *eofReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// viaValue is this hop's Via member, e.g. "1.1 cacheproxy".
+// viaValue is the protocol part of this hop's Via member: "1.1".
 func viaValue(r *http.Request) string {
 	switch {
 	case r.ProtoMajor == 2:
-		return "2 cacheproxy"
+		return "2"
 	case r.ProtoMajor == 1 && r.ProtoMinor == 0:
-		return "1.0 cacheproxy"
+		return "1.0"
 	}
-	return "1.1 cacheproxy"
+	return "1.1"
 }
 
 // shareableError reports whether an unstorable origin answer may still be

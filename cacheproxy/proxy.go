@@ -26,6 +26,7 @@ type Proxy struct {
 	cfg   Config
 	hosts map[string]bool // normalised served hosts; nil means all
 	log   *slog.Logger
+	via   string // this proxy's Via pseudonym (loop.go)
 
 	store    *store
 	bans     banList
@@ -67,6 +68,7 @@ func New(cfg Config) (*Proxy, error) {
 	p := &Proxy{
 		cfg:        cfg,
 		log:        cfg.Logger,
+		via:        newViaPseudonym(),
 		store:      newStore(cfg.CacheSize, cfg.Shards),
 		ids:        newIdempotency(cfg.IdempotencyEntries, cfg.IdempotencyTTL),
 		inflight:   newInflight(),
@@ -175,6 +177,10 @@ func servedIn[T string | []byte](hosts map[string]bool, host T) bool {
 // origin otherwise.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.checkFraming(w, r) {
+		return
+	}
+	if p.looped(r) {
+		p.refuse(w, http.StatusLoopDetected, "this request came back to the proxy that forwarded it: the origin leads back to the proxy")
 		return
 	}
 	host, key := requestKey(r)

@@ -326,7 +326,7 @@ func TestProxyHeaders(t *testing.T) {
 	if in.Host != "www.example.com" || in.Header.Get("X-Forwarded-Host") != "www.example.com" || in.Header.Get("X-Forwarded-Proto") != "http" {
 		t.Fatalf("origin saw Host %q, X-Forwarded-Host %q, X-Forwarded-Proto %q", in.Host, in.Header.Get("X-Forwarded-Host"), in.Header.Get("X-Forwarded-Proto"))
 	}
-	if via := in.Header.Get("Via"); via != "1.1 cacheproxy" {
+	if via := in.Header.Get("Via"); via != "1.1 "+e.proxy.via || !strings.HasPrefix(e.proxy.via, "cacheproxy-") {
 		t.Fatalf("origin saw Via %q", via)
 	}
 	if xff := in.Header.Get("X-Forwarded-For"); xff != "127.0.0.1" {
