@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -180,9 +182,12 @@ func TestNextStartCleansUpAfterAKill(t *testing.T) {
 		}
 		return string(out)
 	}
-	kubectl("run", "origin", "--image=ghcr.io/cacheops/demo-origin:v0.1.0", "--image-pull-policy=Never", "--", "--listen=:8080")
+	// A port no other test's pod listens on marks this container's
+	// process: other clusters may run on the machine at the same time.
+	listen := fmt.Sprintf("--listen=:%d", 20000+rand.IntN(20000))
+	kubectl("run", "origin", "--image=ghcr.io/cacheops/demo-origin:v0.1.0", "--image-pull-policy=Never", "--", listen)
 	kubectl("wait", "--for=condition=Ready", "pod/origin", "--timeout=2m")
-	containers := processesMentioning("--listen=:8080")
+	containers := processesMentioning(listen)
 	if len(containers) != 1 {
 		t.Fatalf("want one container process, found %q", containers)
 	}
@@ -193,12 +198,12 @@ func TestNextStartCleansUpAfterAKill(t *testing.T) {
 	if err := <-firstDone; err == nil {
 		t.Fatal("the harness exited cleanly after SIGKILL")
 	}
-	if left := processesMentioning("--listen=:8080"); len(left) != 1 {
+	if left := processesMentioning(listen); len(left) != 1 {
 		t.Fatalf("the container should outlive its harness until the next start, found %q", left)
 	}
 
 	second, secondDone, _ := start(filepath.Join(dir, "second"))
-	if left := processesMentioning("--listen=:8080", env["LOCALCLUSTER_STATE_DIR"]); len(left) > 0 {
+	if left := processesMentioning(listen, env["LOCALCLUSTER_STATE_DIR"]); len(left) > 0 {
 		t.Errorf("the next start left the killed cluster's processes: %q", left)
 	}
 	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), env["LOCALCLUSTER_STATE_DIR"]) {
