@@ -86,6 +86,13 @@ type Config struct {
 	IdempotencyEntries int
 	IdempotencyTTL     time.Duration
 
+	// IdempotencyBytes bounds the memory of remembered ids and their
+	// answers, in bytes: the oldest ids are forgotten first while more is
+	// remembered. An answer keeps at most 20 error messages of at most 512
+	// bytes each. Zero means 8 MiB, enough for 10000 ids with a few errors
+	// each; at least 64 KiB.
+	IdempotencyBytes int64
+
 	// BanSweepInterval is how often the background sweeper removes banned
 	// objects and forgets bans every object has been checked against. Zero
 	// means 10s. Bans take effect at once regardless; the sweep only frees
@@ -123,6 +130,8 @@ const (
 	DefaultRefetchConcurrency = 8
 	DefaultIdempotencyEntries = 10000
 	DefaultIdempotencyTTL     = 24 * time.Hour
+	DefaultIdempotencyBytes   = 8 << 20
+	minIdempotencyBytes       = 64 << 10
 	DefaultBanSweepInterval   = 10 * time.Second
 	DefaultShards             = 256
 	maxDefaultObjectSize      = 64 << 20
@@ -156,6 +165,10 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.RefetchConcurrency, DefaultRefetchConcurrency)
 	setDefault(&c.IdempotencyEntries, DefaultIdempotencyEntries)
 	setDefault(&c.Shards, DefaultShards)
+	setDefault(&c.IdempotencyBytes, DefaultIdempotencyBytes)
+	if c.IdempotencyBytes < minIdempotencyBytes {
+		return c, fmt.Errorf("config: IdempotencyBytes %d is below %d: an id with its answer may take 11 KiB", c.IdempotencyBytes, minIdempotencyBytes)
+	}
 	n := 1
 	for n < c.Shards {
 		n <<= 1
@@ -178,7 +191,7 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-func setDefault[T int | time.Duration](v *T, def T) {
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
 	if *v <= 0 {
 		*v = def
 	}

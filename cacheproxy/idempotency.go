@@ -1,6 +1,8 @@
 package cacheproxy
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,15 +15,23 @@ import (
 // their first receipt and at most IdempotencyEntries of them (the oldest
 // are forgotten first). A forgotten id acts again, with a new T.
 // Dry runs are remembered apart from real runs of the same id.
+//
+// The memory they take is bounded in bytes too (red team C9: 60 purges of
+// 1000 long URLs whose refetches failed kept 248 MiB of error messages): an
+// answer keeps at most maxResultErrors messages of at most maxErrorLength
+// bytes (capErrors), and the oldest ids are forgotten while the remembered
+// ids, answers included, are charged more than IdempotencyBytes.
 
 // idempotency remembers recent invalidation ids.
 type idempotency struct {
-	max int
-	ttl time.Duration
-	// mu guards entries and order.
+	max      int
+	ttl      time.Duration
+	maxBytes int64
+	// mu guards entries, order and bytes.
 	mu      sync.Mutex
 	entries map[string]*idEntry
 	order   []*idEntry // by first receipt, oldest first
+	bytes   int64      // charged for the entries remembered (entrySize)
 }
 
 // idEntry is one remembered id; result is valid once done is closed.
@@ -30,10 +40,50 @@ type idEntry struct {
 	at     time.Time
 	done   chan struct{}
 	result admin.InvalidationResult
+	size   int64 // what the entry is charged, set under idempotency.mu
 }
 
-func newIdempotency(max int, ttl time.Duration) *idempotency {
-	return &idempotency{max: max, ttl: ttl, entries: make(map[string]*idEntry)}
+func newIdempotency(max int, ttl time.Duration, maxBytes int64) *idempotency {
+	return &idempotency{max: max, ttl: ttl, maxBytes: maxBytes, entries: make(map[string]*idEntry)}
+}
+
+// Bounds of a remembered answer's errors.
+const (
+	maxResultErrors = 20
+	maxErrorLength  = 512
+)
+
+// capErrors keeps the first maxResultErrors messages, each cut to
+// maxErrorLength bytes, and says how many more there were.
+func capErrors(errs []string) []string {
+	if len(errs) == 0 {
+		return errs
+	}
+	n := min(len(errs), maxResultErrors)
+	out := make([]string, 0, n+1)
+	for _, e := range errs[:n] {
+		if len(e) > maxErrorLength {
+			e = strings.ToValidUTF8(e[:maxErrorLength-len("…")], "") + "…"
+		}
+		out = append(out, e)
+	}
+	if more := len(errs) - n; more > 0 {
+		out = append(out, fmt.Sprintf("… and %d more errors", more))
+	}
+	return out
+}
+
+// entryOverhead is what an entry costs besides its strings: the entry, its
+// map slot, its order slot and its channel.
+const entryOverhead = 320
+
+// entrySize is what e is charged: its strings and the overhead.
+func entrySize(e *idEntry) int64 {
+	n := int64(entryOverhead + len(e.key) + len(e.result.ID))
+	for _, msg := range e.result.Errors {
+		n += int64(len(msg)) + 16
+	}
+	return n
 }
 
 // begin returns the entry of key and whether this call is its first
@@ -47,8 +97,10 @@ func (m *idempotency) begin(key string, now time.Time) (*idEntry, bool) {
 	}
 	m.dropOldest(func(*idEntry) bool { return len(m.order) >= m.max })
 	e := &idEntry{key: key, at: now, done: make(chan struct{})}
+	e.size = entrySize(e)
 	m.entries[key] = e
 	m.order = append(m.order, e)
+	m.bytes += e.size
 	return e, true
 }
 
@@ -58,16 +110,34 @@ func (m *idempotency) dropOldest(drop func(*idEntry) bool) {
 		old := m.order[0]
 		m.order[0] = nil
 		m.order = m.order[1:]
+		m.bytes -= old.size
 		if m.entries[old.key] == old {
 			delete(m.entries, old.key)
 		}
 	}
 }
 
-// finish records the first answer and releases the waiting duplicates.
+// finish records the first answer and releases the waiting duplicates;
+// the oldest ids are forgotten while the remembered ones take more than
+// maxBytes.
 func (m *idempotency) finish(e *idEntry, res admin.InvalidationResult) {
 	e.result = res
 	close(e.done)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.entries[e.key] == e {
+		size := entrySize(e)
+		m.bytes += size - e.size
+		e.size = size
+	}
+	m.dropOldest(func(*idEntry) bool { return m.bytes > m.maxBytes })
+}
+
+// charged is what the remembered ids are charged, in bytes.
+func (m *idempotency) charged() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bytes
 }
 
 // size is the number of remembered ids.

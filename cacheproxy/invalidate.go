@@ -67,6 +67,7 @@ func (p *Proxy) Invalidate(ctx context.Context, req admin.InvalidationRequest) (
 	res := p.execute(req, pl, e.at.UnixNano())
 	res.ID = req.ID
 	res.DurationMillis = time.Since(start).Milliseconds()
+	res.Errors = capErrors(res.Errors) // what is remembered is bounded (idempotency.go)
 	if res.Errors == nil {
 		res.Errors = []string{}
 	}

@@ -70,7 +70,7 @@ func New(cfg Config) (*Proxy, error) {
 		log:        cfg.Logger,
 		via:        newViaPseudonym(),
 		store:      newStore(cfg.CacheSize, cfg.Shards),
-		ids:        newIdempotency(cfg.IdempotencyEntries, cfg.IdempotencyTTL),
+		ids:        newIdempotency(cfg.IdempotencyEntries, cfg.IdempotencyTTL, cfg.IdempotencyBytes),
 		inflight:   newInflight(),
 		refetchSem: make(chan struct{}, cfg.RefetchConcurrency),
 		refreshing: make(map[string]struct{}),

@@ -220,6 +220,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.IntVar(&o.config.RefetchConcurrency, "refetch-concurrency", cacheproxy.DefaultRefetchConcurrency, "refetches in flight at most, over all invalidations")
 	fs.IntVar(&o.config.IdempotencyEntries, "idempotency-entries", cacheproxy.DefaultIdempotencyEntries, "invalidation ids remembered at most (a repeated id returns the first answer)")
 	fs.DurationVar(&o.config.IdempotencyTTL, "idempotency-ttl", cacheproxy.DefaultIdempotencyTTL, "how long an invalidation id is remembered after its first receipt")
+	fs.Var(quantityFlag{&o.config.IdempotencyBytes}, "idempotency-bytes", "memory bound (`bytes` or quantity) of remembered invalidation ids and their answers; the oldest are forgotten beyond it (default 8Mi)")
 	fs.DurationVar(&o.config.BanSweepInterval, "ban-sweep-interval", cacheproxy.DefaultBanSweepInterval, "how often banned objects are swept from memory (bans take effect at once regardless)")
 	fs.BoolVar(&o.fastPath, "fast-path", true, "answer HTTP/1.1 cache hits on the public port without net/http (pre-rendered heads, one write per response); everything else is served by net/http as with false")
 	fs.BoolVar(&o.config.RewriteHost, "rewrite-host", false, "send the origin's host as Host instead of the client's")

@@ -114,7 +114,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		t.Fatalf("--help exited %d", code)
 	}
 	for _, flag := range []string{"origin", "listen", "admin-listen", "admin-token-file", "admin-token-env", "host", "cache-size", "max-object-size",
-		"origin-timeout", "fetch-timeout", "soft-purge-grace", "refetch-concurrency", "idempotency-entries", "idempotency-ttl",
+		"origin-timeout", "fetch-timeout", "soft-purge-grace", "refetch-concurrency", "idempotency-entries", "idempotency-ttl", "idempotency-bytes",
 		"ban-sweep-interval", "rewrite-host", "fast-path", "shutdown-delay", "shutdown-grace", "memory-limit", "log-level", "log-format"} {
 		if !strings.Contains(out.String(), "\n  --"+flag+" ") && !strings.Contains(out.String(), "\n  --"+flag+"\n") {
 			t.Errorf("--help does not document --%s", flag)
