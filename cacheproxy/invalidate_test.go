@@ -129,20 +129,30 @@ func TestTagPurgeHitsExactlyTaggedObjects(t *testing.T) {
 			w.Header().Set("Cache-Tag", "other,product-42")
 		case "/xk":
 			w.Header().Set("xkey", "product-42")
+		case "/magento":
+			w.Header().Set("X-Magento-Tags", "cat_p_1,product-42")
+		case "/drupal":
+			w.Header().Set("Cache-Tags", "node:1 product-42 config:system.site")
+		case "/api-platform":
+			w.Header().Set("Cache-Tags", "/books/1,product-42")
+		case "/fos":
+			w.Header().Set("X-Cache-Tags", "product-42,news-1")
 		case "/near":
 			w.Header().Set("Surrogate-Key", "product-421 product-4")
+			w.Header().Set("Cache-Tags", "node:42")
 		}
 		_, _ = io.WriteString(w, r.URL.Path)
 	})
-	for _, p := range []string{"/sk", "/ct", "/xk", "/near", "/none"} {
+	tagged := []string{"/sk", "/ct", "/xk", "/magento", "/drupal", "/api-platform", "/fos"}
+	for _, p := range append(tagged, "/near", "/none") {
 		e.get(p)
 	}
 	e.clock.Advance(time.Second)
 	res := e.invalidate(admin.InvalidationRequest{ID: "tag-1", Mode: admin.ModeSimple, Tags: []string{"product-42"}})
-	if res.Matched != 3 || res.Invalidated != 3 {
-		t.Fatalf("result %+v, want 3", res)
+	if want := int64(len(tagged)); res.Matched != want || res.Invalidated != want {
+		t.Fatalf("result %+v, want %d", res, len(tagged))
 	}
-	for _, p := range []string{"/sk", "/ct", "/xk"} {
+	for _, p := range tagged {
 		wantStatus(t, e.get(p), 200, "cacheproxy; fwd=uri-miss")
 	}
 	for _, p := range []string{"/near", "/none"} {

@@ -298,9 +298,10 @@ func TestUnsafeMethodsPassAndInvalidate(t *testing.T) {
 }
 
 func TestTagHeadersNeverReachClients(t *testing.T) {
-	e := newEnv(t, counting("Cache-Control", "max-age=60", "Surrogate-Key", "a b", "Cache-Tag", "c,d", "xkey", "e"))
+	e := newEnv(t, counting("Cache-Control", "max-age=60", "Surrogate-Key", "a b", "Cache-Tag", "c,d", "xkey", "e",
+		"X-Magento-Tags", "f,g", "Cache-Tags", "h i", "X-Cache-Tags", "j,k"))
 	for _, r := range []response{e.get("/t"), e.get("/t"), e.do(http.MethodPost, "/t"), e.get("/t?nostore", "Cache-Control", "no-store")} {
-		for _, h := range []string{"Surrogate-Key", "Cache-Tag", "Xkey"} {
+		for _, h := range []string{"Surrogate-Key", "Cache-Tag", "Xkey", "X-Magento-Tags", "Cache-Tags", "X-Cache-Tags"} {
 			if v := r.header.Get(h); v != "" {
 				t.Fatalf("client saw %s: %q (Cache-Status %q)", h, v, r.cacheStatus())
 			}

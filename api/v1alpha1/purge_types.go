@@ -57,7 +57,8 @@ type PurgeSpec struct {
 	URLs []string `json:"urls,omitempty"`
 
 	// tags are surrogate keys: every object whose origin response carried
-	// the tag (in a Surrogate-Key, Cache-Tag or xkey header) is purged.
+	// the tag (in a Surrogate-Key, Cache-Tag, xkey, X-Magento-Tags,
+	// Cache-Tags or X-Cache-Tags header) is purged.
 	// Simple and soft modes only. At most 256 tags of 256 characters, none
 	// empty or containing whitespace or commas.
 	// +optional
