@@ -18,6 +18,7 @@ type suitePaths struct {
 	cacheproxy string
 	binDir     string   // also kubectl-purge and its completion link
 	images     []string // the image archives of make images, in <binDir>/images
+	demoOrigin string   // the demo origin's image archive, one of images
 }
 
 // resolvePaths finds the binaries from KUBEBUILDER_ASSETS and BIN_DIR
@@ -59,7 +60,8 @@ func resolvePaths() (suitePaths, error) {
 			missing = append(missing, f+" (make build)")
 		}
 	}
-	for _, name := range []string{"pause", "cacheproxy", "manager"} {
+	p.demoOrigin = filepath.Join(binDir, "images", "demo-origin.tar")
+	for _, name := range []string{"pause", "cacheproxy", "manager", "demo-origin"} {
 		archive := filepath.Join(binDir, "images", name+".tar")
 		if _, err := os.Stat(archive); err != nil {
 			missing = append(missing, archive+" (make images)")

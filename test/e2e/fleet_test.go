@@ -45,7 +45,9 @@ var httpClient = &http.Client{
 // fleet is one spec's world: a namespace holding the CacheProxy "edge" in
 // front of an origin of its own.
 type fleet struct {
-	ns     string
+	ns string
+	// origin is the spec's origin on the host; nil when the fleet fronts
+	// an origin running in the cluster.
 	origin *testOrigin
 	// pods are the pods that were ready when the fleet came up, by name.
 	pods []corev1.Pod
@@ -66,6 +68,14 @@ func newFleet(ctx context.Context, ns string, replicas int) *fleet {
 func newFleetFrom(ctx context.Context, ns string, origin *testOrigin, cacheProxy string, replicas int) *fleet {
 	GinkgoHelper()
 	f := &fleet{ns: ns, origin: origin}
+	createNamespace(ctx, ns)
+	f.createCacheProxy(ctx, cacheProxy, replicas)
+	return f
+}
+
+// createNamespace creates namespace ns, which the spec's cleanup deletes.
+func createNamespace(ctx context.Context, ns string) {
+	GinkgoHelper()
 	mustKubectl(ctx, "", "create", "namespace", ns)
 	createdNamespaces = append(createdNamespaces, ns)
 	DeferCleanup(func(ctx SpecContext) {
@@ -73,11 +83,15 @@ func newFleetFrom(ctx context.Context, ns string, origin *testOrigin, cacheProxy
 		// spec has a namespace of its own.
 		mustKubectl(ctx, "", "delete", "namespace", ns, "--wait=false")
 	}, NodeTimeout(time.Minute))
+}
 
+// createCacheProxy applies the CacheProxy "edge" (YAML) and waits for its
+// replicas pods (f.pods).
+func (f *fleet) createCacheProxy(ctx context.Context, cacheProxy string, replicas int) {
+	GinkgoHelper()
 	out := f.apply(ctx, cacheProxy)
 	Expect(out).To(ContainSubstring("cacheproxy.cache.cacheops.io/edge created"))
 	f.pods = f.waitReady(ctx, replicas)
-	return f
 }
 
 // cacheProxyYAML is config/samples' CacheProxy with the origin URL and the
@@ -224,6 +238,7 @@ func targetNames(p *cachev1alpha1.Purge) []string {
 type reply struct {
 	Status      int
 	Version     int    // X-Origin-Version: which render of the URL this is
+	Release     string // X-Origin-Release: the origin's release, if it has one
 	CacheStatus string // the Cache-Status header
 	Body        string
 }
@@ -249,7 +264,7 @@ func get(ctx context.Context, addr, path string) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	r := reply{Status: resp.StatusCode, CacheStatus: resp.Header.Get("Cache-Status"), Body: string(body)}
+	r := reply{Status: resp.StatusCode, CacheStatus: resp.Header.Get("Cache-Status"), Release: resp.Header.Get("X-Origin-Release"), Body: string(body)}
 	if v := resp.Header.Get("X-Origin-Version"); v != "" {
 		if r.Version, err = strconv.Atoi(v); err != nil {
 			return r, fmt.Errorf("X-Origin-Version %q: %w", v, err)

@@ -80,3 +80,12 @@ func (o *Origin) stats(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(o.Stats())
 }
+
+// healthz answers 200 while the origin serves, failing or not: the
+// readiness probe of the demo's origin Deployment, which must not count as
+// a render of any page.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}

@@ -29,6 +29,13 @@
 //	POST /_origin/recover  serve normally again
 //	POST /_origin/edit?path=/products/42  change a URL's content
 //	GET  /_origin/stats    JSON: failing, and per URL requests and versions
+//	GET  /_origin/healthz  200 "ok", failing or not (a readiness probe)
+//
+// An origin may have a release (Options.Release, demo-origin --release), as
+// a site rolled out by a Deployment does: pages show "release v2, version
+// N", JSON has a "release" field, X-Origin-Release carries it, and the ETag
+// depends on it, so the first render of a new release never validates a
+// cached copy of the previous one.
 //
 // The handler is an http.Handler so tests run it in process with httptest;
 // test/cmd/demo-origin serves it on a port.

@@ -11,12 +11,20 @@ type Options struct {
 	// Now is the clock behind Last-Modified and the rendered times.
 	// Unset: time.Now.
 	Now func() time.Time
+
+	// Release names the release of the site this origin serves, as a
+	// Deployment rolls out a new one (demo-origin --release): every page
+	// shows it, the X-Origin-Release header carries it, and it is part of
+	// each ETag, so a cache's copy of the previous release never
+	// revalidates as current. Unset: no release is shown.
+	Release string
 }
 
 // Origin is the demo origin's http.Handler. It is safe for concurrent use.
 type Origin struct {
-	now func() time.Time
-	mux *http.ServeMux
+	now     func() time.Time
+	release string
+	mux     *http.ServeMux
 
 	mu sync.Mutex // guards everything below
 	// failing makes every page answer 503, for stale-if-error demos.
@@ -40,6 +48,7 @@ type page struct {
 func New(opts Options) *Origin {
 	o := &Origin{
 		now:      opts.Now,
+		release:  opts.Release,
 		mux:      http.NewServeMux(),
 		pages:    map[string]*page{},
 		requests: map[string]int{},
@@ -62,6 +71,7 @@ func (o *Origin) routes() {
 	o.mux.HandleFunc("POST /_origin/recover", o.setFailing(false))
 	o.mux.HandleFunc("POST /_origin/edit", o.edit)
 	o.mux.HandleFunc("GET /_origin/stats", o.stats)
+	o.mux.HandleFunc("GET /_origin/healthz", healthz)
 }
 
 // ServeHTTP counts the request and routes it.

@@ -224,3 +224,50 @@ func TestControlSurface(t *testing.T) {
 		}
 	}
 }
+
+// A new release's pods count versions from 1 again: what they render must
+// still differ from the previous release's copy, validators included, or a
+// cache revalidating its old copy would keep serving it.
+func TestRelease(t *testing.T) {
+	v1 := httptest.NewServer(origin.New(origin.Options{Release: "v1"}))
+	t.Cleanup(v1.Close)
+	v2 := httptest.NewServer(origin.New(origin.Options{Release: "v2"}))
+	t.Cleanup(v2.Close)
+
+	old, oldBody := do(t, http.MethodGet, v1.URL+"/", nil)
+	if old.Header.Get("X-Origin-Release") != "v1" || !strings.Contains(oldBody, "release v1, version 1") {
+		t.Fatalf("release v1: X-Origin-Release %q, body %q", old.Header.Get("X-Origin-Release"), oldBody)
+	}
+	resp, body := do(t, http.MethodGet, v2.URL+"/", http.Header{"If-None-Match": {old.Header.Get("ETag")}})
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Origin-Version") != "1" {
+		t.Fatalf("release v2 with v1's ETag: %d version %q, want a new render of version 1", resp.StatusCode, resp.Header.Get("X-Origin-Version"))
+	}
+	if resp.Header.Get("ETag") == old.Header.Get("ETag") || !strings.Contains(body, "release v2, version 1") {
+		t.Fatalf("release v2: ETag %q (v1's %q), body %q", resp.Header.Get("ETag"), old.Header.Get("ETag"), body)
+	}
+	_, js := do(t, http.MethodGet, v2.URL+"/api/prices.json", nil)
+	var prices struct{ Release string }
+	if err := json.Unmarshal([]byte(js), &prices); err != nil || prices.Release != "v2" {
+		t.Fatalf("prices.json of release v2: %q, %v", js, err)
+	}
+
+	_, srv, _ := newServer(t)
+	resp, body = do(t, http.MethodGet, srv.URL+"/", nil)
+	if resp.Header.Get("X-Origin-Release") != "" || strings.Contains(body, "release") {
+		t.Fatalf("no release: X-Origin-Release %q, body %q", resp.Header.Get("X-Origin-Release"), body)
+	}
+}
+
+// The readiness probe's path answers 200, even while pages fail, and
+// renders nothing.
+func TestHealthz(t *testing.T) {
+	o, srv, _ := newServer(t)
+	do(t, http.MethodPost, srv.URL+"/_origin/fail", nil)
+	resp, body := do(t, http.MethodGet, srv.URL+"/_origin/healthz", nil)
+	if resp.StatusCode != http.StatusOK || body != "ok\n" || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("GET /_origin/healthz: %d %q Cache-Control %q", resp.StatusCode, body, resp.Header.Get("Cache-Control"))
+	}
+	if v := o.Stats().Versions; len(v) != 0 {
+		t.Fatalf("healthz rendered pages: %v", v)
+	}
+}

@@ -34,12 +34,12 @@ func homePage(*http.Request) (resource, bool) {
 		contentType:  "text/html; charset=utf-8",
 		cacheControl: htmlCacheControl,
 		tags:         []string{"home", tagProducts, "html"},
-		render: func(version int, at time.Time) []byte {
+		render: func(rd rendering) []byte {
 			var items strings.Builder
 			for id := 1; id <= 3; id++ {
 				fmt.Fprintf(&items, `<li><a href="/products/%d">Product %d</a> <img src="/img/product-%d.svg" width="32" alt=""></li>`, id, id, id)
 			}
-			return layout("Demo shop", fmt.Sprintf("<ul>%s</ul>", items.String()), version, at)
+			return layout("Demo shop", fmt.Sprintf("<ul>%s</ul>", items.String()), rd)
 		},
 	}, true
 }
@@ -53,9 +53,9 @@ func productPage(r *http.Request) (resource, bool) {
 		contentType:  "text/html; charset=utf-8",
 		cacheControl: htmlCacheControl,
 		tags:         []string{"product-" + id, tagProducts, "html"},
-		render: func(version int, at time.Time) []byte {
+		render: func(rd rendering) []byte {
 			body := fmt.Sprintf(`<img src="/img/product-%s.svg" alt="Product %s"><p>Price: %s</p>`, id, id, price(id))
-			return layout("Product "+id, body, version, at)
+			return layout("Product "+id, body, rd)
 		},
 	}, true
 }
@@ -75,12 +75,12 @@ func image(r *http.Request) (resource, bool) {
 		contentType:  "image/svg+xml",
 		cacheControl: imageCacheControl,
 		tags:         tags,
-		render: func(version int, _ time.Time) []byte {
+		render: func(rd rendering) []byte {
 			return fmt.Appendf(nil, `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90" viewBox="0 0 160 90">`+
 				`<rect width="160" height="90" fill="hsl(%d,60%%,70%%)"/>`+
 				`<text x="80" y="42" text-anchor="middle" font-family="sans-serif" font-size="14">%s</text>`+
 				`<text x="80" y="66" text-anchor="middle" font-family="sans-serif" font-size="12">version %d</text></svg>`+"\n",
-				(version*47)%360, name, version)
+				(rd.version*47)%360, name, rd.version)
 		},
 	}, true
 }
@@ -94,14 +94,12 @@ func productJSON(r *http.Request) (resource, bool) {
 		contentType:  "application/json",
 		cacheControl: jsonCacheControl,
 		tags:         []string{"product-" + id, tagProducts, "api"},
-		render: func(version int, at time.Time) []byte {
+		render: func(rd rendering) []byte {
 			n, _ := strconv.Atoi(id)
-			b, _ := json.Marshal(map[string]any{
+			return jsonBody(map[string]any{
 				"id": n, "name": "Product " + id, "price": price(id),
-				"image": "/img/product-" + id + ".svg", "version": version,
-				"renderedAt": at.UTC().Format(time.RFC3339Nano),
-			})
-			return append(b, '\n')
+				"image": "/img/product-" + id + ".svg",
+			}, rd)
 		},
 	}, true
 }
@@ -113,9 +111,9 @@ func appScript(*http.Request) (resource, bool) {
 		contentType:  "text/javascript; charset=utf-8",
 		cacheControl: staticCacheControl,
 		tags:         []string{"static", "js"},
-		render: func(version int, at time.Time) []byte {
-			return fmt.Appendf(nil, "// demo shop script: version %d, rendered at %s\ndocument.documentElement.dataset.version = \"%d\";\n",
-				version, at.UTC().Format(time.RFC3339), version)
+		render: func(rd rendering) []byte {
+			return fmt.Appendf(nil, "// demo shop script: %s, rendered at %s\ndocument.documentElement.dataset.version = \"%d\";\n",
+				rd.label(), rd.at.UTC().Format(time.RFC3339), rd.version)
 		},
 	}, true
 }
@@ -126,13 +124,12 @@ func priceList(*http.Request) (resource, bool) {
 		contentType:  "application/json",
 		cacheControl: jsonCacheControl,
 		tags:         []string{"prices", tagProducts, "api"},
-		render: func(version int, at time.Time) []byte {
+		render: func(rd rendering) []byte {
 			prices := map[string]string{}
 			for id := 1; id <= 3; id++ {
 				prices[strconv.Itoa(id)] = price(strconv.Itoa(id))
 			}
-			b, _ := json.Marshal(map[string]any{"prices": prices, "version": version, "renderedAt": at.UTC().Format(time.RFC3339Nano)})
-			return append(b, '\n')
+			return jsonBody(map[string]any{"prices": prices}, rd)
 		},
 	}, true
 }
@@ -152,13 +149,35 @@ func price(id string) string {
 	return fmt.Sprintf("%d.%02d EUR", 5+n%40, (n*37)%100)
 }
 
-// layout wraps content in the shop's HTML layout, with the version visible.
-func layout(title, content string, version int, at time.Time) []byte {
+// layout wraps content in the shop's HTML layout, with the version (and
+// the release, if any) visible.
+func layout(title, content string, rd rendering) []byte {
 	return fmt.Appendf(nil, `<!doctype html>
 <html><head><meta charset="utf-8"><title>%[1]s</title></head>
 <body><h1>%[1]s</h1>
 %[2]s
-<footer>version %[3]d, rendered at %[4]s</footer>
+<footer>%[3]s, rendered at %[4]s</footer>
 </body></html>
-`, html.EscapeString(title), content, version, at.UTC().Format(time.RFC3339))
+`, html.EscapeString(title), content, html.EscapeString(rd.label()), rd.at.UTC().Format(time.RFC3339))
+}
+
+// label is how pages name a render: "version 3", or "release v2, version
+// 3" when the origin has a release.
+func (rd rendering) label() string {
+	if rd.release == "" {
+		return fmt.Sprintf("version %d", rd.version)
+	}
+	return fmt.Sprintf("release %s, version %d", rd.release, rd.version)
+}
+
+// jsonBody is fields plus the render's version, time and release (if
+// any), as one line of JSON.
+func jsonBody(fields map[string]any, rd rendering) []byte {
+	fields["version"] = rd.version
+	fields["renderedAt"] = rd.at.UTC().Format(time.RFC3339Nano)
+	if rd.release != "" {
+		fields["release"] = rd.release
+	}
+	b, _ := json.Marshal(fields)
+	return append(b, '\n')
 }

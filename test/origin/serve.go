@@ -15,7 +15,15 @@ type resource struct {
 	contentType  string
 	cacheControl string
 	tags         []string
-	render       func(version int, renderedAt time.Time) []byte
+	render       func(r rendering) []byte
+}
+
+// rendering is what a render shows: the URL's version, when it was
+// rendered, and the origin's release ("" when it has none).
+type rendering struct {
+	version int
+	at      time.Time
+	release string
 }
 
 // route finds the resource a request names; false means there is none.
@@ -45,14 +53,17 @@ func (o *Origin) serve(rt route) http.HandlerFunc {
 		h := w.Header()
 		h.Set("Cache-Control", res.cacheControl)
 		h.Set("Surrogate-Key", strings.Join(res.tags, " "))
-		h.Set("ETag", etagFor(key, version))
+		h.Set("ETag", etagFor(key, o.release, version))
 		h.Set("Last-Modified", renderedAt.UTC().Format(http.TimeFormat))
 		h.Set("X-Origin-Version", strconv.Itoa(version))
+		if o.release != "" {
+			h.Set("X-Origin-Release", o.release)
+		}
 		if notModified {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
-		body := res.render(version, renderedAt)
+		body := res.render(rendering{version: version, at: renderedAt, release: o.release})
 		h.Set("Content-Type", res.contentType)
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)
@@ -66,7 +77,7 @@ func (o *Origin) renderOrValidate(key string, r *http.Request) (version int, ren
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	p := o.pages[key]
-	if p != nil && !p.edited && validatorsMatch(r, etagFor(key, p.version), p.renderedAt) {
+	if p != nil && !p.edited && validatorsMatch(r, etagFor(key, o.release, p.version), p.renderedAt) {
 		return p.version, p.renderedAt, true
 	}
 	if p == nil {
@@ -98,9 +109,14 @@ func validatorsMatch(r *http.Request, etag string, lastModified time.Time) bool 
 	return false
 }
 
-// etagFor is a strong validator naming the URL and its version.
-func etagFor(key string, version int) string {
+// etagFor is a strong validator naming the URL, the release and the
+// version: a new release's pods count versions from 1 again, and their
+// first render must not match the previous release's.
+func etagFor(key, release string, version int) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(key))
+	if release != "" {
+		_, _ = h.Write([]byte("\x00" + release))
+	}
 	return fmt.Sprintf(`"%08x-v%d"`, h.Sum32(), version)
 }
