@@ -27,8 +27,8 @@ const (
 	// by status.updateRevision; a rollback renumbers it, so it purges too.
 	WorkloadStatefulSet WorkloadKind = "StatefulSet"
 	// WorkloadRollout is an Argo Rollouts argoproj.io/v1alpha1 Rollout,
-	// followed only when its CRD is installed when the operator starts.
-	// Its revision is the rollout.argoproj.io/revision annotation.
+	// followed once its CRD is installed, before the operator starts or
+	// after. Its revision is the rollout.argoproj.io/revision annotation.
 	WorkloadRollout WorkloadKind = "Rollout"
 )
 

@@ -3,9 +3,11 @@ package purgetrigger
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -16,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -25,6 +28,8 @@ import (
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 )
 
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
+
 // +kubebuilder:rbac:groups=cache.cacheops.io,resources=purgetriggers,verbs=get;list;watch
 // +kubebuilder:rbac:groups=cache.cacheops.io,resources=purgetriggers/status,verbs=get;patch
 // +kubebuilder:rbac:groups=cache.cacheops.io,resources=purges,verbs=get;list;watch;create
@@ -33,8 +38,13 @@ import (
 // ("Kind/name"), so a workload's change wakes only its triggers.
 const workloadIndex = "spec.workloadRef"
 
-// unwatchedPoll is how often a trigger whose workload kind is not watched
-// (Argo Rollouts installed after the operator started) is looked at.
+// unwatchedPoll is how often a trigger whose workload kind the cluster
+// does not serve (Argo Rollouts not installed) is looked at again. It is a
+// backstop: the CRD's own events wake such triggers as soon as it is
+// installed (and again as it becomes established), and the first pass
+// that finds the kind served starts watching it. The poll only covers an
+// API server that declares the CRD established before its discovery
+// serves the kind, when no later event of the CRD comes.
 const unwatchedPoll = 30 * time.Second
 
 // Reconciler creates one Purge per completed rollout of each trigger's
@@ -51,6 +61,13 @@ type Reconciler struct {
 	// that stops short (paused, past its deadline) or Purge that fails.
 	Recorder recorder.EventRecorder
 
+	// controller, workloads and mapper start the watch of a workload kind
+	// whose CRD is installed after the operator started.
+	controller controller.Controller
+	workloads  cache.Cache
+	mapper     meta.RESTMapper
+
+	mu sync.Mutex // guards watched
 	// watched holds the workload kinds whose changes wake triggers.
 	watched map[cachev1alpha1.WorkloadKind]bool
 }
@@ -65,6 +82,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if !t.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
+	}
+	watched, err := r.watchKind(t.Spec.WorkloadRef.Kind)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
 	w, err := readWorkload(ctx, r.APIReader, &t)
 	if err != nil {
@@ -91,7 +112,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.patchStatus(ctx, &t, status); err != nil {
 		return ctrl.Result{}, err
 	}
-	if !r.watched[t.Spec.WorkloadRef.Kind] {
+	if !watched {
 		return ctrl.Result{RequeueAfter: unwatchedPoll}, nil
 	}
 	return ctrl.Result{}, nil
@@ -173,7 +194,8 @@ func changedReason(before *cachev1alpha1.PurgeTriggerStatus, c *metav1.Condition
 // SetupWithManager registers the controller. A trigger is looked at when
 // its spec changes, when a Purge it created changes, and when the
 // workload it follows changes (watched through a metadata-only cache of
-// Deployments, StatefulSets, and Argo Rollouts if their CRD is installed).
+// Deployments, StatefulSets, and Argo Rollouts once their CRD is served,
+// whether it was installed before the operator started or after).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cachev1alpha1.PurgeTrigger{}, workloadIndex,
 		func(o client.Object) []string {
@@ -194,24 +216,55 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(workloadCache{workloads}); err != nil {
 		return fmt.Errorf("adding the workload metadata cache: %w", err)
 	}
-	b := ctrl.NewControllerManagedBy(mgr).
+	crd := &metav1.PartialObjectMetadata{}
+	crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&cachev1alpha1.PurgeTrigger{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&cachev1alpha1.Purge{}).
-		Named("purgetrigger")
-	r.watched = map[cachev1alpha1.WorkloadKind]bool{}
-	for kind, gvk := range workloadGVKs {
-		if _, err := mgr.GetRESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			if meta.IsNoMatchError(err) {
-				continue // not installed: triggers on it poll, and say so
-			}
-			return fmt.Errorf("looking up the %s kind: %w", gvk.GroupKind(), err)
-		}
-		obj := &metav1.PartialObjectMetadata{}
-		obj.SetGroupVersionKind(gvk)
-		b = b.WatchesRawSource(source.Kind[client.Object](workloads, obj, handler.EnqueueRequestsFromMapFunc(r.triggersOf(kind))))
-		r.watched[kind] = true
+		WatchesRawSource(source.Kind[client.Object](workloads, crd, handler.EnqueueRequestsFromMapFunc(r.triggersOfCRD))).
+		Named("purgetrigger").
+		Build(r)
+	if err != nil {
+		return fmt.Errorf("building the purgetrigger controller: %w", err)
 	}
-	return b.Complete(r)
+	r.controller, r.workloads, r.mapper = c, workloads, mgr.GetRESTMapper()
+	r.watched = map[cachev1alpha1.WorkloadKind]bool{}
+	for kind := range workloadGVKs {
+		if _, err := r.watchKind(kind); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// watchKind starts watching the workloads of kind, once, if the cluster
+// serves the kind, and reports whether they are watched. The REST mapper
+// asks the API server's discovery again each time it does not know the
+// kind, so a CRD installed since is found.
+func (r *Reconciler) watchKind(kind cachev1alpha1.WorkloadKind) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.watched[kind] {
+		return true, nil
+	}
+	gvk, ok := workloadGVKs[kind]
+	if !ok {
+		return false, nil // readWorkload says so
+	}
+	if _, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+		if meta.IsNoMatchError(err) {
+			return false, nil // not installed (yet): its CRD's events wake the triggers
+		}
+		return false, fmt.Errorf("looking up the %s kind: %w", gvk.GroupKind(), err)
+	}
+	obj := &metav1.PartialObjectMetadata{}
+	obj.SetGroupVersionKind(gvk)
+	src := source.Kind[client.Object](r.workloads, obj, handler.EnqueueRequestsFromMapFunc(r.triggersOf(kind)))
+	if err := r.controller.Watch(src); err != nil {
+		return false, fmt.Errorf("watching %s: %w", gvk.GroupKind(), err)
+	}
+	r.watched[kind] = true
+	return true, nil
 }
 
 // workloadCache starts with the manager's caches, before leader election,
@@ -239,4 +292,27 @@ func (r *Reconciler) triggersOf(kind cachev1alpha1.WorkloadKind) handler.MapFunc
 		}
 		return reqs
 	}
+}
+
+// triggersOfCRD maps the CRD of a workload kind (rollouts.argoproj.io) to
+// every trigger following a workload of that kind: installing the CRD, or
+// its becoming established, makes them look again, and the first that
+// finds the kind served starts watching it.
+func (r *Reconciler) triggersOfCRD(ctx context.Context, o client.Object) []reconcile.Request {
+	kind, ok := workloadCRDs[o.GetName()]
+	if !ok {
+		return nil
+	}
+	var triggers cachev1alpha1.PurgeTriggerList
+	if err := r.List(ctx, &triggers); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing purgetriggers", "crd", o.GetName())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range triggers.Items {
+		if t := &triggers.Items[i]; t.Spec.WorkloadRef.Kind == kind {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(t)})
+		}
+	}
+	return reqs
 }

@@ -25,6 +25,12 @@ var workloadGVKs = map[cachev1alpha1.WorkloadKind]schema.GroupVersionKind{
 	cachev1alpha1.WorkloadRollout:     {Group: "argoproj.io", Version: "v1alpha1", Kind: "Rollout"},
 }
 
+// workloadCRDs names the CRDs that bring workload kinds: a trigger on such
+// a kind waits for its CRD, installed before the operator or after.
+var workloadCRDs = map[string]cachev1alpha1.WorkloadKind{
+	"rollouts.argoproj.io": cachev1alpha1.WorkloadRollout,
+}
+
 // readWorkload reads, from the API server, the workload a trigger follows
 // and where its rollout stands. A missing workload, or a kind the cluster
 // does not serve, is not an error: the trigger says so in a condition.
@@ -48,7 +54,7 @@ func readWorkload(ctx context.Context, c client.Reader, t *cachev1alpha1.PurgeTr
 	switch {
 	case meta.IsNoMatchError(err):
 		return &workload{rollout: rollout{reason: cachev1alpha1.ReasonWorkloadKindNotInstalled,
-			message: fmt.Sprintf("The cluster serves no %s kind: install its CRD and restart the operator", workloadGVKs[ref.Kind].GroupKind())}}, nil
+			message: fmt.Sprintf("The cluster serves no %s kind: the trigger follows it once its CRD is installed", workloadGVKs[ref.Kind].GroupKind())}}, nil
 	case apierrors.IsNotFound(err):
 		return &workload{rollout: rollout{reason: cachev1alpha1.ReasonWorkloadNotFound,
 			message: fmt.Sprintf("%s %q not found in namespace %q", ref.Kind, ref.Name, t.Namespace)}}, nil
