@@ -138,7 +138,7 @@ func readyPods(n int) []corev1.Pod {
 			g.Expect(procs).To(HaveKey("server"))
 			g.Expect(alive(procs["server"])).To(BeTrue())
 		}
-	}).WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
+	}).WithTimeout(time.Minute).WithPolling(100 * time.Millisecond).Should(Succeed())
 	return pods
 }
 
@@ -284,7 +284,7 @@ var _ = Describe("A local cluster", Ordered, func() {
 			g.Expect(err).NotTo(HaveOccurred())
 			seen[strings.TrimSpace(body)] = true
 			g.Expect(seen).To(Equal(want))
-		}).WithTimeout(20 * time.Second).WithPolling(10 * time.Millisecond).Should(Succeed())
+		}).WithTimeout(time.Minute).WithPolling(10 * time.Millisecond).Should(Succeed())
 	})
 
 	It("stops a deleted pod's process and lets the ReplicaSet replace it", func(ctx SpecContext) {
@@ -293,7 +293,7 @@ var _ = Describe("A local cluster", Ordered, func() {
 		pid := pidOf(victim)
 		Expect(cluster.Client().Delete(ctx, &victim)).To(Succeed())
 
-		Eventually(func() bool { return alive(pid) }).WithTimeout(10 * time.Second).Should(BeFalse())
+		Eventually(func() bool { return alive(pid) }).WithTimeout(time.Minute).Should(BeFalse())
 		Eventually(func() bool {
 			err := cluster.Client().Get(ctx, client.ObjectKeyFromObject(&victim), &corev1.Pod{})
 			return apierrors.IsNotFound(err)
@@ -317,7 +317,7 @@ var _ = Describe("A local cluster", Ordered, func() {
 			g.Expect(cs.LastTerminationState.Terminated.ExitCode).To(BeEquivalentTo(137))
 			g.Expect(cs.State.Running).NotTo(BeNil())
 			g.Expect(isReady(p)).To(BeTrue())
-		}).WithTimeout(20 * time.Second).Should(Succeed())
+		}).WithTimeout(time.Minute).Should(Succeed())
 		Expect(alive(oldPID)).To(BeFalse())
 		Expect(pidOf(victim)).NotTo(Equal(oldPID))
 	})
@@ -333,7 +333,7 @@ var _ = Describe("A local cluster", Ordered, func() {
 			g.Expect(isReady(p)).To(BeFalse())
 			g.Expect(cluster.ServiceBackends(ns, app, 80)).To(HaveLen(2))
 		}
-		Eventually(notReady).WithTimeout(20 * time.Second).Should(Succeed())
+		Eventually(notReady).WithTimeout(time.Minute).Should(Succeed())
 
 		Expect(cluster.ResumePod(ns, victim.Name)).To(Succeed())
 		readyPods(3)
@@ -352,7 +352,7 @@ var _ = Describe("A local cluster", Ordered, func() {
 
 		Expect(cluster.HealPod(ns, victim.Name)).To(Succeed())
 		Eventually(func() error { _, err := get(addr); return err }).Should(Succeed())
-		Eventually(func() []string { return cluster.ServiceBackends(ns, app, 80) }).WithTimeout(20 * time.Second).Should(HaveLen(3))
+		Eventually(func() []string { return cluster.ServiceBackends(ns, app, 80) }).WithTimeout(time.Minute).Should(HaveLen(3))
 	})
 
 	It("scales from 3 to 5 and back", func() {
@@ -390,11 +390,11 @@ var _ = Describe("A local cluster", Ordered, func() {
 			g.Expect(w).NotTo(BeNil())
 			g.Expect(w.Reason).To(Equal("ErrImageNeverPull"))
 			g.Expect(w.Message).To(ContainSubstring(`"docker.io/library/nginx:1.27"`))
-		}).WithTimeout(30 * time.Second).Should(Succeed())
+		}).WithTimeout(time.Minute).Should(Succeed())
 		Expect(cluster.Client().Delete(ctx, pod)).To(Succeed())
 		Eventually(func() bool {
 			return apierrors.IsNotFound(cluster.Client().Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{}))
-		}).WithTimeout(10 * time.Second).Should(BeTrue())
+		}).WithTimeout(time.Minute).Should(BeTrue())
 	})
 
 	It("garbage-collects the pods of a deleted Deployment and stops their processes", func(ctx SpecContext) {
@@ -409,7 +409,7 @@ var _ = Describe("A local cluster", Ordered, func() {
 			var list corev1.PodList
 			g.Expect(cluster.Client().List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{"app": app})).To(Succeed())
 			g.Expect(list.Items).To(BeEmpty())
-		}).WithTimeout(30 * time.Second).Should(Succeed())
+		}).WithTimeout(time.Minute).Should(Succeed())
 		for _, pid := range pids {
 			Expect(alive(pid)).To(BeFalse(), "process %d outlived its pod", pid)
 		}

@@ -33,6 +33,9 @@ var (
 
 func TestLocalCluster(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Waits on a real node are waits on the kubelet and containerd, which
+	// a loaded 2-core machine slows by seconds: none is a speed check.
+	SetDefaultEventuallyTimeout(time.Minute)
 	RunSpecs(t, "localcluster")
 }
 
