@@ -164,12 +164,17 @@ func (p *Proxy) sweepLoop() {
 	}
 }
 
-// banPattern is a compiled ban: a prefix over cache keys in which "*"
-// matches any run of characters. segs is the key-form pattern split at "*".
+// banPattern is a compiled ban: a host pattern and a prefix over the path
+// and query of cache keys, in which "*" matches any run of characters. In
+// the host, "*" matches within the host only and the whole host must
+// match ("http://*.example.com/" never matches "other.org/x.example.com/",
+// red team C16); the path part is a prefix (an implicit trailing "*").
 type banPattern struct {
-	raw  string
-	host string // the pattern's host part in key form, "*" included
-	segs []string
+	raw      string
+	host     string   // the host part in key form, "*" included
+	hostSegs []string // host split at "*"; one segment when it has no "*"
+	pathSegs []string // the path and query in key form, split at "*"
+	prefix   string   // the literal prefix of every key it matches: a key index seek
 }
 
 // compileBan validates and normalises a ban pattern the way keys are
@@ -198,27 +203,65 @@ func compileBan(raw string) (banPattern, error) {
 	if strings.HasSuffix(rest, "?") && !strings.Contains(pq, "?") {
 		pq += "?" // a prefix ending in "?" names the URLs with a query
 	}
-	key := host + pq
-	return banPattern{raw: raw, host: host, segs: strings.Split(key, "*")}, nil
+	p := banPattern{raw: raw, host: host, hostSegs: strings.Split(host, "*"), pathSegs: strings.Split(pq, "*")}
+	p.prefix = p.hostSegs[0]
+	if len(p.hostSegs) == 1 {
+		p.prefix = host + p.pathSegs[0]
+	}
+	return p, nil
 }
 
-// match reports whether key starts with the pattern, "*" matching any run
-// of characters. Because the pattern is a prefix (an implicit trailing
-// "*"), taking each literal segment at its leftmost occurrence is exact.
+// match reports whether key is matched: its host by the host pattern, and
+// its path and query by the path prefix.
 func (p *banPattern) match(key string) bool {
-	if !strings.HasPrefix(key, p.segs[0]) {
+	host := keyHost(key)
+	if len(p.hostSegs) == 1 {
+		if host != p.host {
+			return false
+		}
+	} else if !globMatch(p.hostSegs, host) {
 		return false
 	}
-	key = key[len(p.segs[0]):]
-	for _, seg := range p.segs[1:] {
-		i := strings.Index(key, seg)
+	return prefixMatch(p.pathSegs, key[len(host):])
+}
+
+// prefixMatch reports whether s starts with the pattern segs joined by
+// "*", each "*" matching any run of characters. Because the pattern is a
+// prefix (an implicit trailing "*"), taking each literal segment at its
+// leftmost occurrence is exact.
+func prefixMatch(segs []string, s string) bool {
+	if !strings.HasPrefix(s, segs[0]) {
+		return false
+	}
+	s = s[len(segs[0]):]
+	for _, seg := range segs[1:] {
+		i := strings.Index(s, seg)
 		if i < 0 {
 			return false
 		}
-		key = key[i+len(seg):]
+		s = s[i+len(seg):]
+	}
+	return true
+}
+
+// globMatch reports whether the whole of s matches segs joined by "*":
+// the first segment is a prefix, the last a suffix, and the ones between
+// are taken at their leftmost occurrence in what lies between.
+func globMatch(segs []string, s string) bool {
+	first, last := segs[0], segs[len(segs)-1]
+	if len(s) < len(first)+len(last) || !strings.HasPrefix(s, first) || !strings.HasSuffix(s, last) {
+		return false
+	}
+	s = s[len(first) : len(s)-len(last)]
+	for _, seg := range segs[1 : len(segs)-1] {
+		i := strings.Index(s, seg)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(seg):]
 	}
 	return true
 }
 
 // hasWildcardHost reports whether the pattern's host contains "*".
-func (p *banPattern) hasWildcardHost() bool { return strings.Contains(p.host, "*") }
+func (p *banPattern) hasWildcardHost() bool { return len(p.hostSegs) > 1 }

@@ -18,11 +18,17 @@ func TestBanPatternMatch(t *testing.T) {
 		{"http://WWW.EXAMPLE.COM:443/a", []string{"www.example.com/a", "www.example.com/ab"}, []string{"www.example.com/b"}},
 		{"https://www.example.com", []string{"www.example.com/", "www.example.com/x"}, []string{"www.example.com.au/", "www.example.com:81/"}},
 		{"https://www.example.com/*.js", []string{"www.example.com/a.js", "www.example.com/a/b.js?v=1", "www.example.com/.js"}, []string{"www.example.com/a.css", "www.example.com/js"}},
-		{"https://*.example.com/img/", []string{"a.example.com/img/1", "b.c.example.com/img/"}, []string{"example.com/img/", "a.example.org/img/"}},
+		{"https://*.example.com/img/", []string{"a.example.com/img/1", "b.c.example.com/img/"}, []string{"example.com/img/", "a.example.org/img/", "a.example.com.evil/img/"}},
+		{"http://*.example.com/", []string{"a.example.com/"}, []string{"other.org/x.example.com/page", "other.org/a/.example.com/"}}, // red team C16
+		{"http://*/", []string{"a/", "b.example:8080/x"}, nil},
+		{"http://w*w.*.com:8*/a", []string{"www.x.com:8080/a", "ww.y.com:8/ab"}, []string{"www.x.com/a", "www.x.com:9080/a", "www.x.org/a"}},
 		{"https://www.example.com/a*b*c", []string{"www.example.com/abc", "www.example.com/a-b-c-d", "www.example.com/abbc"}, []string{"www.example.com/acb", "www.example.com/ab"}},
 		{"https://www.example.com/**", []string{"www.example.com/", "www.example.com/x"}, []string{"other/x"}},
 		{"https://www.example.com/%7euser/", []string{"www.example.com/~user/x"}, []string{"www.example.com/%7Euser/x"}},
 		{"https://www.example.com/search?q=*&page=1", []string{"www.example.com/search?q=go&page=1"}, []string{"www.example.com/search?q=go"}},
+		{"https://www.example.com/search?", []string{"www.example.com/search?q=go"}, []string{"www.example.com/search", "www.example.com/searches"}},
+		{"https://www.example.com//a/./b/../c", []string{"www.example.com/a/c", "www.example.com/a/cd"}, []string{"www.example.com/a/b/c"}},
+		{"https://www.example.com:0443/a", []string{"www.example.com/a"}, []string{"www.example.com:443/a"}},
 		{"https://www.example.com/search?", []string{"www.example.com/search?q=go"}, []string{"www.example.com/search", "www.example.com/searches"}},
 		{"https://www.example.com//a/./b/../c", []string{"www.example.com/a/c", "www.example.com/a/cd"}, []string{"www.example.com/a/b/c"}},
 		{"https://www.example.com:0443/a", []string{"www.example.com/a"}, []string{"www.example.com:443/a"}},
@@ -33,12 +39,12 @@ func TestBanPatternMatch(t *testing.T) {
 		}
 		for _, k := range tc.match {
 			if !p.match(k) {
-				t.Errorf("%q should match %q (segments %q)", tc.pattern, k, p.segs)
+				t.Errorf("%q should match %q (host %q, path %q)", tc.pattern, k, p.hostSegs, p.pathSegs)
 			}
 		}
 		for _, k := range tc.nomatch {
 			if p.match(k) {
-				t.Errorf("%q should not match %q (segments %q)", tc.pattern, k, p.segs)
+				t.Errorf("%q should not match %q (host %q, path %q)", tc.pattern, k, p.hostSegs, p.pathSegs)
 			}
 		}
 	}
@@ -118,8 +124,8 @@ func FuzzBanPattern(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(p.segs) == 0 {
-			t.Fatal("no segments")
+		if len(p.hostSegs) == 0 || len(p.pathSegs) == 0 || !strings.HasPrefix(p.pathSegs[0], "/") {
+			t.Fatalf("segments: host %q, path %q", p.hostSegs, p.pathSegs)
 		}
 		if strings.Contains(pattern, "*") || strings.ContainsAny(suffix, "#") {
 			p.match(suffix) // must not panic
@@ -130,7 +136,7 @@ func FuzzBanPattern(f *testing.F) {
 			return
 		}
 		if !p.match(key) {
-			t.Fatalf("pattern %q does not match its own URL's key %q (segments %q)", pattern, key, p.segs)
+			t.Fatalf("pattern %q does not match its own URL's key %q (host %q, path %q)", pattern, key, p.hostSegs, p.pathSegs)
 		}
 	})
 }

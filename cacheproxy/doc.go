@@ -57,7 +57,10 @@
 //     charged its body plus a measured overhead, so the charged bytes match
 //     the heap within a few percent (BenchmarkMemoryPerObject).
 //   - Bans: a Varnish-style ban list; O(1) registration, lazily checked on
-//     lookup, swept in the background (ban.go).
+//     lookup, swept in the background (ban.go). A "*" in a ban's host
+//     matches within the host only; a request holds at most 16 patterns
+//     with a wildcard host, whose matches are counted in one pass over the
+//     keys (invalidate.go).
 //   - Time T and idempotency: the first receipt of an id; purges affect
 //     objects stored before T, where a revalidation counts as storing; ids
 //     are remembered for IdempotencyTTL (24h) and at most
