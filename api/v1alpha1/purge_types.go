@@ -108,6 +108,19 @@ type PurgeSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=31536000
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+
+	// podNames, when set, limits the Purge to these pods of the CacheProxy,
+	// by name: it retries the pods an earlier Purge failed on without
+	// calling again those that succeeded (the dashboard's "Retry failed
+	// pods" sets it). A named pod that is not a pod of the CacheProxy with
+	// an IP when the Purge starts is not targeted; a pod created since
+	// then started with an empty cache. Unset: every pod. At most 1000
+	// names, each listed once.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=1000
+	// +kubebuilder:validation:items:MaxLength=253
+	PodNames []string `json:"podNames,omitempty"`
 }
 
 // DefaultDeadlineSeconds is the deadlineSeconds of a Purge that sets none:

@@ -56,8 +56,9 @@ type PurgeTemplate struct {
 	// spec is the spec of each Purge, with every rule of a Purge's spec:
 	// the CacheProxy to purge, mode, urls or tags, refetch, deadlineSeconds
 	// and ttlSecondsAfterFinished (set it, or the Purges pile up: one per
-	// rollout).
+	// rollout). Not podNames: a rollout replaces the pods, and their names.
 	// +required
+	// +kubebuilder:validation:XValidation:rule="!has(self.podNames)",message="podNames is not allowed in a PurgeTrigger's template: each rollout replaces the pods, and their names"
 	Spec PurgeSpec `json:"spec"`
 }
 

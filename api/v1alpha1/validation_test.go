@@ -204,6 +204,9 @@ spec: {cacheProxyRef: {name: edge}, deadlineSeconds: 0, urls: ["https://www.exam
 		Entry("negative ttlSecondsAfterFinished", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, ttlSecondsAfterFinished: -1, urls: ["https://www.example.com/a.js"]}`,
 			"spec.ttlSecondsAfterFinished", "greater than or equal to 0"),
+		Entry("a pod named twice", purgeHead+`
+spec: {cacheProxyRef: {name: edge}, podNames: [edge-1, edge-1], urls: ["https://www.example.com/a.js"]}`,
+			"spec.podNames[1]", `Duplicate value: "edge-1"`),
 		Entry("unknown field (strict decoding)", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, url: "https://www.example.com/a.js", urls: ["https://www.example.com/a.js"]}`,
 			`unknown field "spec.url"`),
@@ -223,6 +226,9 @@ spec: {workloadRef: {kind: Deployment, name: web}, purgeTemplate: {spec: {cacheP
 		Entry("PurgeTrigger whose template has a relative URL", triggerHead+`
 spec: {workloadRef: {kind: Deployment, name: web}, purgeTemplate: {spec: {cacheProxyRef: {name: edge}, urls: ["/a.js"]}}}`,
 			"spec.purgeTemplate.spec.urls[0]", "must be an absolute http:// or https:// URL"),
+		Entry("PurgeTrigger whose template names pods", triggerHead+`
+spec: {workloadRef: {kind: Deployment, name: web}, purgeTemplate: {spec: {cacheProxyRef: {name: edge}, podNames: [web-1], urls: ["https://www.example.com/a.js"]}}}`,
+			"spec.purgeTemplate.spec", "podNames is not allowed in a PurgeTrigger's template"),
 		Entry("PurgeTrigger without a template", triggerHead+`
 spec: {workloadRef: {kind: Deployment, name: web}}`,
 			"spec.purgeTemplate", "Required value"),

@@ -124,7 +124,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 }
 
 // resolveTarget reports whether the Purge's CacheProxy exists and lists
-// the pods of its fleet.
+// the pods of its fleet (those of spec.podNames, when set).
 func (r *Reconciler) resolveTarget(ctx context.Context, purge *cachev1alpha1.Purge) (bool, []corev1.Pod, error) {
 	key := client.ObjectKey{Namespace: purge.Namespace, Name: purge.Spec.CacheProxyRef.Name}
 	found := true
@@ -146,6 +146,9 @@ func (r *Reconciler) resolveTarget(ctx context.Context, purge *cachev1alpha1.Pur
 	if err := r.APIReader.List(ctx, &pods, client.InNamespace(key.Namespace), client.MatchingLabels(fleet.SelectorLabels(key.Name)),
 		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}}); err != nil {
 		return false, nil, fmt.Errorf("listing pods of CacheProxy %s: %w", key, err)
+	}
+	if names := purge.Spec.PodNames; len(names) > 0 {
+		pods.Items = slices.DeleteFunc(pods.Items, func(p corev1.Pod) bool { return !slices.Contains(names, p.Name) })
 	}
 	return found, pods.Items, nil
 }

@@ -72,6 +72,27 @@ var _ = Describe("The Purge controller", func() {
 		}
 	})
 
+	It("purges only the pods spec.podNames names, when set", func(ctx SpecContext) {
+		f := newFleet(ctx, 3)
+		f.warm("/app.js")
+
+		p := f.purge(ctx, "retry", cachev1alpha1.PurgeSpec{
+			URLs:     []string{"https://" + testHost + "/app.js"},
+			PodNames: []string{f.pods[1].name, "edge-gone-long-ago"},
+		})
+		done := waitFor(ctx, p, cachev1alpha1.PurgeComplete)
+		Expect(done.Status.Progress).To(Equal("1/1"), "only the named pod that exists")
+		Expect(done.Status.Pods).To(HaveLen(1))
+		Expect(done.Status.Pods[0].Name).To(Equal(f.pods[1].name))
+		Expect(done.Status.Pods[0].Invalidated).To(Equal(int64(1)))
+		_, status := f.pods[1].get("/app.js")
+		Expect(status).To(ContainSubstring("fwd=uri-miss"))
+		for _, pp := range []*podProxy{f.pods[0], f.pods[2]} {
+			_, status := pp.get("/app.js")
+			Expect(status).To(HavePrefix("cacheproxy; hit"), "%s was not named", pp.name)
+		}
+	})
+
 	It("serves the stale copy at once after a soft purge, and refreshes it", func(ctx SpecContext) {
 		f := newFleet(ctx, 2)
 		f.warm("/home")

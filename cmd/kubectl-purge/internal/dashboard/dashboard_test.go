@@ -226,7 +226,7 @@ var _ = Describe("kubectl purge dashboard in Chromium", func() {
 		Eventually(t.rows("History")).Should(HaveLen(2))
 	})
 
-	It("says which pods a failed Purge failed on and why, and retries it", func() {
+	It("says which pods a failed Purge failed on and why, and retries those pods only", func() {
 		f.pods[1].stopAdmin()
 		Expect(k8sClient.Create(context.Background(), &cachev1alpha1.Purge{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "doomed"},
@@ -239,11 +239,18 @@ var _ = Describe("kubectl purge dashboard in Chromium", func() {
 		Eventually(t.text(".failed-box")).Should(hasText("Failed on 1 pod", "edge-1", "connection refused"))
 		Expect(t.rows("Pods")()).To(ContainElement(hasText("edge-1", "Failed")))
 		t.screenshot("failed")
+
+		By("retrying only the pod that failed, once it answers again")
+		f.pods[1].startAdmin()
 		t.click("button", "Retry failed pods")
 		Eventually(t.path()).Should(HavePrefix("/purges/" + ns + "/edge-simple-"))
 		retry := purgeAt(t.path()())
 		Expect(retry.Spec.URLs).To(Equal([]string{"https://www.example.com/app.js"}))
 		Expect(retry.Spec.CacheProxyRef.Name).To(Equal("edge"))
+		Expect(retry.Spec.PodNames).To(Equal([]string{"edge-1"}))
+		Eventually(t.text(".title .badge")).Should(Equal("Complete"))
+		Expect(t.rows("Pods")()).To(ConsistOf(MatchRegexp(`^edge-1 \| .* \| Succeeded \| 1 \| 1 \| 1 \| 0`)), "edge-0 and edge-2 are not called again")
+		Expect(t.text(".spec")()).To(hasText("Only pods", "edge-1"))
 	})
 
 	It("shows each fleet's pods with their cache statistics, read through the pod proxy", func() {

@@ -48,8 +48,9 @@ func newOrigin() *httptest.Server {
 type pod struct {
 	name             string
 	public, adminURL string
-	// stopAdmin closes the admin port: calls to it are refused.
-	stopAdmin func()
+	// stopAdmin closes the admin port: calls to it are refused;
+	// startAdmin opens it again, on the same address.
+	stopAdmin, startAdmin func()
 }
 
 // fleet is a CacheProxy whose pods the spec created and serves.
@@ -110,18 +111,19 @@ func servePod(ns, name, ip string, origin *url.URL, token string, tmpl *corev1.P
 	})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(proxy.Close)
-	listen := func(h http.Handler) (srv *http.Server, addr string, port int32) {
-		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	listen := func(addr string, h http.Handler) (srv *http.Server, port int32) {
+		ln, err := net.Listen("tcp", addr)
 		Expect(err).NotTo(HaveOccurred())
 		srv = &http.Server{Handler: h}
 		go func() { _ = srv.Serve(ln) }()
 		DeferCleanup(srv.Close)
 		_, p, _ := net.SplitHostPort(ln.Addr().String())
 		n, _ := strconv.Atoi(p)
-		return srv, ln.Addr().String(), int32(n)
+		return srv, int32(n)
 	}
-	_, public, _ := listen(proxy)
-	adminSrv, adminAddr, adminPort := listen(proxy.AdminHandler())
+	_, publicPort := listen(net.JoinHostPort(ip, "0"), proxy)
+	adminSrv, adminPort := listen(net.JoinHostPort(ip, "0"), proxy.AdminHandler())
+	adminAddr := net.JoinHostPort(ip, strconv.Itoa(int(adminPort)))
 
 	spec := tmpl.Spec.DeepCopy()
 	for i := range spec.Containers {
@@ -139,7 +141,11 @@ func servePod(ns, name, ip string, origin *url.URL, token string, tmpl *corev1.P
 		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
 	}
 	Expect(k8sClient.Status().Update(ctx, p)).To(Succeed())
-	return &pod{name: name, public: public, adminURL: "http://" + adminAddr, stopAdmin: func() { _ = adminSrv.Close() }}
+	return &pod{
+		name: name, public: net.JoinHostPort(ip, strconv.Itoa(int(publicPort))), adminURL: "http://" + adminAddr,
+		stopAdmin:  func() { _ = adminSrv.Close() },
+		startAdmin: func() { adminSrv, _ = listen(adminAddr, proxy.AdminHandler()) },
+	}
 }
 
 // warm requests each path through every pod until it is cached there.

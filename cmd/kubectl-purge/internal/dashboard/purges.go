@@ -41,6 +41,9 @@ type purgeRequest struct {
 	// ConfirmHosts is what the user typed to confirm a ban at hosts'
 	// roots: the hosts, separated by spaces or commas.
 	ConfirmHosts string `json:"confirmHosts"`
+	// PodNames limits the Purge to these pods (spec.podNames): the
+	// detail page's "Retry failed pods" names the pods that failed.
+	PodNames []string `json:"podNames"`
 }
 
 func readPurgeRequest(w http.ResponseWriter, r *http.Request) (*purgeRequest, bool) {
@@ -104,6 +107,7 @@ func (req *purgeRequest) purge(confirm bool) *cachev1alpha1.Purge {
 			Refetch:            req.Refetch,
 			DryRun:             req.Preview,
 			ConfirmHostRootBan: confirm,
+			PodNames:           req.PodNames,
 		},
 	}
 	if req.Preview {

@@ -37,6 +37,7 @@ export function detailView(root, ns, name) {
       s.urls && s.urls.length && item(s.mode === 'ban' ? `Patterns (${s.urls.length})` : `URLs (${s.urls.length})`,
         h('ul', { className: 'urls' }, s.urls.map((u) => h('li', { className: 'mono' }, u)))),
       s.tags && s.tags.length && item(`Tags (${s.tags.length})`, s.tags.join(', ')),
+      s.podNames && s.podNames.length && item('Only pods', h('span', { className: 'mono' }, s.podNames.join(', '))),
       item('Created by', createdBy),
       item('Created', time(p.metadata.creationTimestamp)));
   }
@@ -67,24 +68,26 @@ export function detailView(root, ns, name) {
     const st = p.status || {};
     if (st.phase !== 'Failed') { replace(failure); return; }
     const failed = (st.pods || []).filter((x) => x.phase === 'Failed');
+    const gone = (st.pods || []).filter((x) => x.phase === 'Gone').length;
     const cond = (st.conditions || []).find((c) => c.type === 'Failed' && c.status === 'True');
     replace(failure, h('div', { className: 'failed-box' },
       h('h2', {}, `Failed on ${failed.length} pod${failed.length === 1 ? '' : 's'}`),
       cond && h('p', {}, cond.message),
       h('ul', {}, failed.map((x) => h('li', {}, h('span', { className: 'mono' }, x.name), ': ', x.lastError || 'no error recorded'))),
-      h('button', { type: 'button', className: 'primary', onclick: () => retry(p) }, 'Retry failed pods')));
+      gone > 0 && h('p', { className: 'help' }, `${gone} pod${gone === 1 ? ' was' : 's were'} deleted before answering: their cache went with them, nothing to retry.`),
+      h('button', { type: 'button', className: 'primary', onclick: () => retry(p, failed.map((x) => x.name)) }, 'Retry failed pods')));
   }
 
-  // retry creates a new Purge with the same spec: pods that succeeded
-  // already are unaffected by a repeat, failed ones get it now.
-  async function retry(p) {
+  // retry creates a new Purge with the same spec for the failed pods only
+  // (spec.podNames): the pods that succeeded are not called again.
+  async function retry(p, pods) {
     clearError('retry');
     const s = p.spec;
     const hosts = (s.urls || []).map((u) => (u.split('://')[1] || '').split('/')[0]);
     try {
       const created = await request('POST', '/api/purges', {
         namespace: ns, cacheProxy: s.cacheProxyRef.name, mode: s.mode, urls: s.urls || [], tags: s.tags || [],
-        refetch: !!s.refetch, preview: !!s.dryRun, confirmHosts: s.confirmHostRootBan ? hosts.join(' ') : '',
+        refetch: !!s.refetch, preview: !!s.dryRun, confirmHosts: s.confirmHostRootBan ? hosts.join(' ') : '', podNames: pods,
       });
       navigate(`/purges/${encodeURIComponent(created.namespace)}/${encodeURIComponent(created.name)}`);
     } catch (e) {
