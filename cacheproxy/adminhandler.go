@@ -78,9 +78,12 @@ func (p *Proxy) serveInvalidation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, err := p.Invalidate(r.Context(), req)
+	var conflict *ConflictError
 	switch {
 	case isClientError(err):
 		writeJSONError(w, http.StatusBadRequest, err.Error())
+	case errors.As(err, &conflict):
+		writeJSONError(w, http.StatusConflict, err.Error())
 	case err != nil:
 		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
 	default:

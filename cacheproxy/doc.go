@@ -64,8 +64,9 @@
 //   - Time T and idempotency: the first receipt of an id; purges affect
 //     objects stored before T, where a revalidation counts as storing; ids
 //     are remembered for IdempotencyTTL (24h) and at most
-//     IdempotencyEntries (10000); a repeated id gets the first answer, even
-//     if its body differs (invalidate.go, idempotency.go).
+//     IdempotencyEntries (10000) within IdempotencyBytes (8 MiB); a
+//     repeated id gets the first answer, or 409 Conflict when its body
+//     differs (invalidate.go, idempotency.go).
 //   - Soft purge: stale at once, served stale (while one background request
 //     refreshes it, and instead of origin errors) for SoftPurgeGrace (1h)
 //     after the purge; never for must-revalidate, proxy-revalidate or

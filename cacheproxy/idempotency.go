@@ -1,6 +1,8 @@
 package cacheproxy
 
 import (
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,7 +13,8 @@ import (
 
 // Idempotency of invalidations. The first receipt of an id fixes its time
 // T and starts the work; a repeated id, concurrent or later, gets the first
-// answer and changes nothing. Ids are remembered for IdempotencyTTL after
+// answer and changes nothing, or, when its body differs from the first
+// one's, a ConflictError (409) and changes nothing. Ids are remembered for IdempotencyTTL after
 // their first receipt and at most IdempotencyEntries of them (the oldest
 // are forgotten first). A forgotten id acts again, with a new T.
 // Dry runs are remembered apart from real runs of the same id.
@@ -37,6 +40,7 @@ type idempotency struct {
 // idEntry is one remembered id; result is valid once done is closed.
 type idEntry struct {
 	key    string
+	body   [sha256.Size]byte // the request's fingerprint (requestFingerprint)
 	at     time.Time
 	done   chan struct{}
 	result admin.InvalidationResult
@@ -45,6 +49,15 @@ type idEntry struct {
 
 func newIdempotency(max int, ttl time.Duration, maxBytes int64) *idempotency {
 	return &idempotency{max: max, ttl: ttl, maxBytes: maxBytes, entries: make(map[string]*idEntry)}
+}
+
+// requestFingerprint is what identifies the body of an invalidation
+// request, its id aside: a repeated id with another body is refused with
+// 409 instead of answered with the first result (red team C12).
+func requestFingerprint(req admin.InvalidationRequest) [sha256.Size]byte {
+	req.ID, req.DryRun = "", false // the id is the key; dry runs are remembered apart
+	b, _ := json.Marshal(req)    // a struct of strings and bools: never fails
+	return sha256.Sum256(b)
 }
 
 // Bounds of a remembered answer's errors.
@@ -87,8 +100,9 @@ func entrySize(e *idEntry) int64 {
 }
 
 // begin returns the entry of key and whether this call is its first
-// receipt, in which case the caller must call finish.
-func (m *idempotency) begin(key string, now time.Time) (*idEntry, bool) {
+// receipt, in which case the caller must call finish. body is the
+// request's fingerprint, kept with the entry.
+func (m *idempotency) begin(key string, body [sha256.Size]byte, now time.Time) (*idEntry, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.dropOldest(func(e *idEntry) bool { return now.Sub(e.at) > m.ttl })
@@ -96,7 +110,7 @@ func (m *idempotency) begin(key string, now time.Time) (*idEntry, bool) {
 		return e, false
 	}
 	m.dropOldest(func(*idEntry) bool { return len(m.order) >= m.max })
-	e := &idEntry{key: key, at: now, done: make(chan struct{})}
+	e := &idEntry{key: key, body: body, at: now, done: make(chan struct{})}
 	e.size = entrySize(e)
 	m.entries[key] = e
 	m.order = append(m.order, e)

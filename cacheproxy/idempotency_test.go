@@ -16,26 +16,26 @@ func TestIdempotencyBounds(t *testing.T) {
 	m := newIdempotency(3, time.Hour, DefaultIdempotencyBytes)
 	now := t0
 	for _, id := range []string{"a", "b", "c"} {
-		e, first := m.begin(id, now)
+		e, first := m.begin(id, [32]byte{}, now)
 		if !first {
 			t.Fatalf("%s: not first", id)
 		}
 		m.finish(e, admin.InvalidationResult{ID: id})
 	}
-	if e, first := m.begin("a", now.Add(time.Minute)); first || e.at != now {
+	if e, first := m.begin("a", [32]byte{}, now.Add(time.Minute)); first || e.at != now {
 		t.Fatal("a repeated id must return the first entry and its time T")
 	}
 	// A fourth id pushes the oldest out (count bound).
-	e, _ := m.begin("d", now)
+	e, _ := m.begin("d", [32]byte{}, now)
 	m.finish(e, admin.InvalidationResult{})
-	if _, first := m.begin("a", now); !first {
+	if _, first := m.begin("a", [32]byte{}, now); !first {
 		t.Fatal("the oldest id should have been forgotten past the count bound")
 	}
 	if m.size() > 3 {
 		t.Fatalf("%d ids remembered, bound 3", m.size())
 	}
 	// Ids older than the TTL are forgotten (age bound).
-	if _, first := m.begin("d", now.Add(2*time.Hour)); !first {
+	if _, first := m.begin("d", [32]byte{}, now.Add(2*time.Hour)); !first {
 		t.Fatal("an id older than the TTL should have been forgotten")
 	}
 	if m.size() != 1 {
@@ -96,7 +96,7 @@ func TestIdempotencyByteBound(t *testing.T) {
 	m := newIdempotency(1000, time.Hour, maxBytes)
 	errs := capErrors(slices.Repeat([]string{strings.Repeat("e", 2000)}, 50))
 	for i := range 20 {
-		e, first := m.begin("id-"+itoa(int64(i)), t0)
+		e, first := m.begin("id-"+itoa(int64(i)), [32]byte{}, t0)
 		if !first {
 			t.Fatalf("id-%d: not first", i)
 		}
@@ -105,10 +105,10 @@ func TestIdempotencyByteBound(t *testing.T) {
 			t.Fatalf("after id-%d: %d bytes charged, bound %d", i, m.charged(), maxBytes)
 		}
 	}
-	if _, first := m.begin("id-0", t0); !first {
+	if _, first := m.begin("id-0", [32]byte{}, t0); !first {
 		t.Fatal("the oldest id should have been forgotten past the byte bound")
 	}
-	if _, first := m.begin("id-19", t0); first {
+	if _, first := m.begin("id-19", [32]byte{}, t0); first {
 		t.Fatal("the newest id was forgotten")
 	}
 }

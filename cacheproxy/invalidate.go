@@ -33,6 +33,14 @@ type RequestError struct{ Err error }
 func (e *RequestError) Error() string { return e.Err.Error() }
 func (e *RequestError) Unwrap() error { return e.Err }
 
+// ConflictError is a repeated invalidation id whose request differs from
+// the first one's: the admin API answers 409 and does nothing.
+type ConflictError struct{ ID string }
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("id %q was received earlier with another request; an id names one invalidation", e.ID)
+}
+
 // plan is a validated request in key form.
 type plan struct {
 	keys     []string // simple, soft: primary keys of the URLs
@@ -43,7 +51,8 @@ type plan struct {
 
 // Invalidate carries out req, or returns the first answer when req.ID was
 // already received (see idempotency.go). An invalid request is a
-// *RequestError; the only other error is ctx ending while a concurrent
+// *RequestError, an id received earlier with another request a
+// *ConflictError; the only other error is ctx ending while a concurrent
 // duplicate of the id is still running.
 func (p *Proxy) Invalidate(ctx context.Context, req admin.InvalidationRequest) (admin.InvalidationResult, error) {
 	pl, err := p.plan(req)
@@ -54,7 +63,11 @@ func (p *Proxy) Invalidate(ctx context.Context, req admin.InvalidationRequest) (
 	if req.DryRun {
 		idKey = "dry-run\x00" + req.ID
 	}
-	e, first := p.ids.begin(idKey, p.cfg.Now())
+	body := requestFingerprint(req)
+	e, first := p.ids.begin(idKey, body, p.cfg.Now())
+	if !first && e.body != body {
+		return admin.InvalidationResult{}, &ConflictError{ID: req.ID}
+	}
 	if !first {
 		select {
 		case <-e.done:

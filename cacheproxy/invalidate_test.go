@@ -386,3 +386,22 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// TestReusedIDWithAnotherRequestConflicts: an id received again with
+// another request is refused with 409 and changes nothing (red team C12: a
+// ban sent under a purge's id was answered 200 and never applied).
+func TestReusedIDWithAnotherRequestConflicts(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600"))
+	e.get("/a")
+	e.clock.Advance(time.Second)
+	purge := admin.InvalidationRequest{ID: "i", Mode: admin.ModeSimple, URLs: []string{site + "/x"}}
+	e.invalidate(purge)
+	if again := e.invalidate(purge); again.ID != "i" {
+		t.Fatalf("the same request again: %+v", again)
+	}
+	code, msg := e.postAdmin("/v1/invalidations", testToken, mustJSON(t, admin.InvalidationRequest{ID: "i", Mode: admin.ModeBan, URLs: []string{site + "/"}}))
+	if code != http.StatusConflict || !strings.Contains(msg, "another request") {
+		t.Fatalf("the id with a ban: %d %q, want 409", code, msg)
+	}
+	wantStatus(t, e.get("/a"), http.StatusOK, "cacheproxy; hit")
+}

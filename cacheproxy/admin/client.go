@@ -21,7 +21,7 @@ type Client struct {
 }
 
 // StatusError is a non-200 answer from a pod: the call reached the proxy and
-// it refused. Retrying does not help for 400, 401 and 413.
+// it refused. Retrying does not help for 400, 401, 409 and 413.
 type StatusError struct {
 	// StatusCode is the HTTP status the pod answered.
 	StatusCode int

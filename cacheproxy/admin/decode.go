@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrBodyTooLarge is returned by DecodeInvalidationRequest for bodies over
@@ -30,6 +31,11 @@ func DecodeInvalidationRequest(r io.Reader) (InvalidationRequest, error) {
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return req, errors.New("empty body: want a JSON invalidation request")
+	}
+	if !utf8.Valid(data) {
+		// encoding/json would turn the bytes into U+FFFD: another URL, and
+		// ids that collide (red team C17).
+		return req, errors.New("invalid JSON: the body is not valid UTF-8")
 	}
 	if err := checkFieldNames(data); err != nil {
 		return req, err
@@ -67,30 +73,48 @@ func describeJSONError(err error) string {
 // fieldNames are the JSON names of InvalidationRequest's fields.
 var fieldNames = []string{"id", "mode", "urls", "tags", "refetch", "dryRun"}
 
-// checkFieldNames refuses object keys that are not exactly a field name.
-// Anything that is not a JSON object is left to the decoder's messages.
+// checkFieldNames refuses object keys that are not exactly a field name,
+// and a key given twice (encoding/json would keep the last one, where
+// another reader may keep the first; red team C18). Anything that is not a
+// JSON object is left to the decoder's messages.
 func checkFieldNames(data []byte) error {
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(data, &fields) != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil
 	}
-	for name := range fields {
-		known := false
-		for _, f := range fieldNames {
-			if name == f {
-				known = true
-				break
-			}
+	seen := make(map[string]bool, len(fieldNames))
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
 		}
-		if known {
-			continue
+		name, _ := t.(string)
+		if err := checkFieldName(name); err != nil {
+			return err
 		}
-		for _, f := range fieldNames {
-			if strings.EqualFold(name, f) {
-				return fmt.Errorf("invalid JSON: unknown field %q (did you mean %q?)", name, f)
-			}
+		if seen[name] {
+			return fmt.Errorf("invalid JSON: field %q given twice", name)
 		}
-		return fmt.Errorf("invalid JSON: unknown field %q", name)
+		seen[name] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return nil
+		}
 	}
 	return nil
+}
+
+// checkFieldName refuses a key that is not exactly a field name.
+func checkFieldName(name string) error {
+	for _, f := range fieldNames {
+		if name == f {
+			return nil
+		}
+	}
+	for _, f := range fieldNames {
+		if strings.EqualFold(name, f) {
+			return fmt.Errorf("invalid JSON: unknown field %q (did you mean %q?)", name, f)
+		}
+	}
+	return fmt.Errorf("invalid JSON: unknown field %q", name)
 }

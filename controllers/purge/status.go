@@ -199,7 +199,8 @@ func recordCall(p *cachev1alpha1.PodPurgeStatus, res admin.InvalidationResult, e
 }
 
 // retryable reports whether calling again could succeed. A pod that
-// refused the request itself (bad request, too large) refuses it again;
+// refused the request itself (bad request, an id reused with another
+// request, too large) refuses it again;
 // anything else (network, 5xx, 401 while pods roll onto a new token) may
 // pass later, until the deadline.
 func retryable(err error) bool {
@@ -208,7 +209,7 @@ func retryable(err error) bool {
 		return true
 	}
 	switch se.StatusCode {
-	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+	case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
 		return false
 	}
 	return true
