@@ -56,7 +56,7 @@ func newIdempotency(max int, ttl time.Duration, maxBytes int64) *idempotency {
 // 409 instead of answered with the first result (red team C12).
 func requestFingerprint(req admin.InvalidationRequest) [sha256.Size]byte {
 	req.ID, req.DryRun = "", false // the id is the key; dry runs are remembered apart
-	b, _ := json.Marshal(req)    // a struct of strings and bools: never fails
+	b, _ := json.Marshal(req)      // a struct of strings and bools: never fails
 	return sha256.Sum256(b)
 }
 

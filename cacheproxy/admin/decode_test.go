@@ -28,7 +28,7 @@ func TestDecodeInvalidationRequest(t *testing.T) {
 		{"wrong case", `{"id":"a","mode":"simple","urls":["https://h/"],"dryrun":true}`, `unknown field "dryrun" (did you mean "dryRun"?)`},
 		{"upper case", `{"ID":"a","mode":"simple","urls":["https://h/"]}`, `unknown field "ID"`},
 		{"invalid request", `{"id":"a","mode":"ban","urls":["https://h/"],"tags":["t"]}`, "tags: not allowed"},
-		{"duplicate key", `{"id":"a","mode":"simple","mode":"ban","urls":["https://h/"]}`, `field "mode" given twice`}, // red team C18
+		{"duplicate key", `{"id":"a","mode":"simple","mode":"ban","urls":["https://h/"]}`, `field "mode" given twice`},      // red team C18
 		{"invalid UTF-8 in the id", "{\"id\":\"u\xfe\",\"mode\":\"simple\",\"urls\":[\"https://h/a\"]}", "not valid UTF-8"}, // red team C17
 		{"invalid UTF-8 in a URL", "{\"id\":\"u\",\"mode\":\"simple\",\"urls\":[\"https://h/\xff\"]}", "not valid UTF-8"},
 		{"nested keys may repeat", `{"id":"a","mode":"simple","urls":["https://h/"],"tags":["t","t"]}`, ""},
