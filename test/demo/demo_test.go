@@ -21,7 +21,7 @@ func binDir(t *testing.T) string {
 	if dir == "" {
 		dir = filepath.Join("..", "..", "bin")
 	}
-	for _, name := range []string{"manager", "cacheproxy", "images/pause.tar", "images/cacheproxy.tar", "k8s/kube-apiserver", "k8s/etcd", "k8s/kube-controller-manager", "k8s/kube-scheduler", "k8s/kubectl", "k8s/kubelet", "k8s/kube-proxy"} {
+	for _, name := range []string{"manager", "cacheproxy", "images/pause.tar", "images/cacheproxy.tar", "images/demo-origin.tar", "k8s/kube-apiserver", "k8s/etcd", "k8s/kube-controller-manager", "k8s/kube-scheduler", "k8s/kubectl", "k8s/kubelet", "k8s/kube-proxy"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Fatalf("%s is missing: run `make test` (or `make envtest images`) first, which builds it", filepath.Join(dir, name))
 		}
@@ -82,6 +82,14 @@ func TestTour(t *testing.T) {
 		"✓ every pod refreshed in the background",
 		"✓ /products/7 untouched",
 		"✓ every pod already holds a new version",
+		"$ kubectl apply -n web -f config/samples/cache_v1alpha1_purgetrigger.yaml",
+		"✓ revision 1 was rolled out before the trigger: it is not purged",
+		"$ kubectl set env -n web deployment/web RELEASE=v2",
+		"✓ release v1 still served while the new pods start",
+		"✓ the trigger created one Purge, for revision 2",
+		"once the last new pod was ready",
+		"✓ every pod fetched / and /products/1 anew from release v2",
+		"✓ users see release v2, and nobody purged anything",
 		"checks passed.",
 		"✓ everything stopped",
 	} {

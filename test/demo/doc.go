@@ -14,8 +14,17 @@
 // users still get the cached copy, applies the Purge, shows `kubectl get
 // purges` and a trimmed `kubectl describe purge` (per-pod status and
 // events), and shows what each pod and the Service serve afterwards. When
-// the kubectl plugin is built (bin/kubectl-purge), a last step purges with
+// the kubectl plugin is built (bin/kubectl-purge), a step purges with
 // `kubectl purge edge URL --wait` the same way.
+//
+// The last step purges after a deploy, with nobody purging (trigger.go):
+// in namespace web it runs what the samples assume, the shop's origin as
+// Deployment web (testdata/web.yaml: the demo-origin image of make images,
+// release v1) behind Service web, the sample CacheProxy in front of it and
+// the sample PurgeTrigger; then `kubectl set env deployment/web
+// RELEASE=v2` rolls out release v2, and the tour checks that the cache
+// keeps serving v1 during the rollout, that the trigger created one Purge,
+// once the last new pod was ready, and that every pod then serves v2.
 //
 // Every claim is checked (a hit is a hit, a new version is newer, the
 // Purge's status counts every pod) and marked ✓ or ✗; Run returns

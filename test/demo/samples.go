@@ -35,21 +35,35 @@ func (s sample) note() string {
 // changes to run here, writes the changed copy into outDir: the sample's
 // origin becomes originURL.
 func prepareSample(repoDir, outDir, name, originURL string) (sample, error) {
-	s := sample{Name: name, Source: filepath.Join(samplesDir, name)}
+	return prepareFile(repoDir, outDir, filepath.Join(samplesDir, name),
+		replacement{old: sampleOriginURL, new: originURL, note: "origin → " + originURL})
+}
+
+// replacement is a change a file needs to run here, and how the narration
+// names it.
+type replacement struct{ old, new, note string }
+
+// prepareFile reads source (relative to repoDir) and, if any of reps
+// applies (its old text is there and differs from its new), writes the
+// changed copy into outDir under the same base name.
+func prepareFile(repoDir, outDir, source string, reps ...replacement) (sample, error) {
+	s := sample{Name: filepath.Base(source), Source: source}
 	raw, err := os.ReadFile(filepath.Join(repoDir, s.Source))
 	if err != nil {
 		return s, fmt.Errorf("reading sample: %w", err)
 	}
 	text := string(raw)
-	if strings.Contains(text, sampleOriginURL) {
-		text = strings.ReplaceAll(text, sampleOriginURL, originURL)
-		s.Changes = append(s.Changes, "origin → "+originURL)
+	for _, r := range reps {
+		if r.old != r.new && strings.Contains(text, r.old) {
+			text = strings.ReplaceAll(text, r.old, r.new)
+			s.Changes = append(s.Changes, r.note)
+		}
 	}
 	if len(s.Changes) == 0 {
 		s.Applied = s.Source
 		return s, nil
 	}
-	s.Applied = filepath.Join(outDir, name)
+	s.Applied = filepath.Join(outDir, s.Name)
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return s, err
 	}

@@ -77,7 +77,7 @@ func (t *tour) run(ctx context.Context) error {
 		return nil
 	}
 	for i, s := range t.purgeSteps() {
-		t.n.title(fmt.Sprintf("[%d/%d] %s", i+2, len(t.purgeSteps())+1, s.title))
+		t.n.title(fmt.Sprintf("[%d/%d] %s", i+2, t.stepCount(), s.title))
 		if err := t.purge(ctx, s); err != nil {
 			return err
 		}
@@ -85,12 +85,31 @@ func (t *tour) run(ctx context.Context) error {
 			return t.operatorExited()
 		}
 	}
+	if t.hasDeployStep() {
+		if err := t.deploy(ctx, t.stepCount(), t.stepCount()); err != nil {
+			return err
+		}
+	}
 	if !t.hasPlugin() {
 		t.n.println("")
 		t.n.say("(%s is not built, so the kubectl purge step is skipped; make build builds it.)",
 			relPath(filepath.Join(t.env.opts.BinDir, "kubectl-purge")))
 	}
+	if !t.hasDeployStep() {
+		t.n.println("")
+		t.n.say("(%s is not built, so the deploy step is skipped; make images builds it.)", relPath(t.demoOriginArchive()))
+	}
 	return nil
+}
+
+// stepCount is how many numbered steps the tour has: the CacheProxy, the
+// Purge steps, and the deploy step if it runs.
+func (t *tour) stepCount() int {
+	n := 1 + len(t.purgeSteps())
+	if t.hasDeployStep() {
+		n++
+	}
+	return n
 }
 
 // purgeSteps are the Purge samples, then the kubectl plugin if built.
@@ -153,7 +172,7 @@ func (t *tour) setUp(ctx context.Context) error {
 // Service.
 func (t *tour) cacheProxy(ctx context.Context) error {
 	e := t.env
-	t.n.title(fmt.Sprintf("[1/%d] A CacheProxy: %d caching proxies in front of the origin", len(t.purgeSteps())+1, replicas))
+	t.n.title(fmt.Sprintf("[1/%d] A CacheProxy: %d caching proxies in front of the origin", t.stepCount(), replicas))
 	if err := t.apply(ctx, "cache_v1alpha1_cacheproxy.yaml"); err != nil {
 		return err
 	}
@@ -169,7 +188,8 @@ func (t *tour) cacheProxy(ctx context.Context) error {
 	}
 	_, err := t.n.wait(ctx, "waiting for the Service to reach every ready pod", func(ctx context.Context) error {
 		return poll(ctx, time.Minute, func() (bool, error) {
-			if err := t.loadPods(ctx); err != nil {
+			var err error
+			if t.pods, err = t.readyPods(ctx, namespace); err != nil {
 				return false, err
 			}
 			addr, err := e.cluster.ServiceAddress(namespace, cacheProxyName, servicePort)
@@ -188,29 +208,30 @@ func (t *tour) cacheProxy(ctx context.Context) error {
 	return nil
 }
 
-// loadPods lists the CacheProxy's ready pods by name, through its status
-// selector (what `kubectl scale` and an HPA use).
-func (t *tour) loadPods(ctx context.Context) error {
+// readyPods lists the ready pods of CacheProxy edge in ns by name, through
+// its status selector (what `kubectl scale` and an HPA use); none until
+// the CacheProxy reports one.
+func (t *tour) readyPods(ctx context.Context, ns string) ([]pod, error) {
 	var cp cachev1alpha1.CacheProxy
-	if err := t.env.client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: cacheProxyName}, &cp); err != nil {
-		return err
+	if err := t.env.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: cacheProxyName}, &cp); err != nil {
+		return nil, err
 	}
 	sel, err := labels.Parse(cp.Status.Selector)
 	if err != nil || cp.Status.Selector == "" {
-		return nil // not reported yet
+		return nil, nil // not reported yet
 	}
 	var list corev1.PodList
-	if err := t.env.client.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		return err
+	if err := t.env.client.List(ctx, &list, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return nil, err
 	}
-	t.pods = t.pods[:0]
+	var pods []pod
 	for _, p := range list.Items {
 		if p.Status.PodIP != "" && p.DeletionTimestamp == nil && podReady(&p) {
-			t.pods = append(t.pods, pod{name: p.Name, ip: p.Status.PodIP})
+			pods = append(pods, pod{name: p.Name, ip: p.Status.PodIP})
 		}
 	}
-	slices.SortFunc(t.pods, func(a, b pod) int { return strings.Compare(a.name, b.name) })
-	return nil
+	slices.SortFunc(pods, func(a, b pod) int { return strings.Compare(a.name, b.name) })
+	return pods, nil
 }
 
 func podReady(p *corev1.Pod) bool {
@@ -225,16 +246,40 @@ func podReady(p *corev1.Pod) bool {
 // apply applies a sample with kubectl, saying what was changed to run it
 // here.
 func (t *tour) apply(ctx context.Context, name string) error {
-	s, err := prepareSample(t.env.opts.RepoDir, t.env.samplesDir(), name, t.env.originURL)
+	return t.applySample(ctx, name, "", t.env.originURL)
+}
+
+// applySample applies a sample in namespace ns ("": the default), its
+// origin (if it names one) replaced by originURL.
+func (t *tour) applySample(ctx context.Context, name, ns, originURL string) error {
+	s, err := prepareSample(t.env.opts.RepoDir, filepath.Join(t.env.samplesDir(), ns), name, originURL)
 	if err != nil {
 		return err
 	}
+	return t.applyPrepared(ctx, s, ns)
+}
+
+// applyFile applies a file of the repository in namespace ns, changed by
+// r if it applies.
+func (t *tour) applyFile(ctx context.Context, source, ns string, r replacement) error {
+	s, err := prepareFile(t.env.opts.RepoDir, filepath.Join(t.env.samplesDir(), ns), source, r)
+	if err != nil {
+		return err
+	}
+	return t.applyPrepared(ctx, s, ns)
+}
+
+func (t *tour) applyPrepared(ctx context.Context, s sample, ns string) error {
 	t.n.say("applying %s%s", s.Source, s.note())
 	applied := s.Applied
 	if filepath.IsAbs(applied) {
 		applied = relPath(applied)
 	}
-	return t.show(ctx, "apply", "-f", applied)
+	args := []string{"apply", "-f", applied}
+	if ns != "" {
+		args = []string{"apply", "-n", ns, "-f", applied}
+	}
+	return t.show(ctx, args...)
 }
 
 // show runs kubectl, showing the command and its output.
@@ -247,10 +292,16 @@ func (t *tour) show(ctx context.Context, args ...string) error {
 
 // kubectlWait runs `kubectl wait` with a spinner.
 func (t *tour) kubectlWait(ctx context.Context, object, condition string, timeout time.Duration) (time.Duration, error) {
-	args := []string{"wait", "--for=" + condition, object, fmt.Sprintf("--timeout=%ds", int(timeout.Seconds()))}
+	return t.kubectlRun(ctx, "waiting for "+object,
+		"wait", "--for="+condition, object, fmt.Sprintf("--timeout=%ds", int(timeout.Seconds())))
+}
+
+// kubectlRun runs a kubectl command that waits for something, with a
+// spinner labelled label, and shows its output and how long it took.
+func (t *tour) kubectlRun(ctx context.Context, label string, args ...string) (time.Duration, error) {
 	t.n.command("kubectl " + strings.Join(args, " "))
 	var out string
-	took, err := t.n.wait(ctx, "waiting for "+object, func(ctx context.Context) error {
+	took, err := t.n.wait(ctx, label, func(ctx context.Context) error {
 		// Nothing will happen if the operator died: stop waiting then.
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -277,13 +328,22 @@ func (t *tour) kubectlWait(ctx context.Context, object, condition string, timeou
 // curl fetches path through the Service and shows it as curl -si would,
 // trimmed to the status, Cache-Status, Age and the body's version.
 func (t *tour) curl(ctx context.Context, path string) (answer, error) {
-	t.n.command(curlLine(t.service, path))
-	a, err := t.web.get(ctx, t.service, path)
+	return t.curlAt(ctx, t.service, path)
+}
+
+// curlAt is curl through the Service at addr.
+func (t *tour) curlAt(ctx context.Context, addr, path string) (answer, error) {
+	t.n.command(curlLine(addr, path))
+	a, err := t.web.get(ctx, addr, path)
 	if err != nil {
 		t.n.output(err.Error())
 		return a, err
 	}
-	t.n.output(fmt.Sprintf("HTTP/1.1 %d %s\nCache-Status: %s\n… version %d …", a.Status, http.StatusText(a.Status), a.CacheStatus, a.Version))
+	body := fmt.Sprintf("version %d", a.Version)
+	if a.Release != "" {
+		body = fmt.Sprintf("release %s, version %d", a.Release, a.Version)
+	}
+	t.n.output(fmt.Sprintf("HTTP/1.1 %d %s\nCache-Status: %s\n… %s …", a.Status, http.StatusText(a.Status), a.CacheStatus, body))
 	return a, nil
 }
 

@@ -125,6 +125,26 @@ func TestPrepareSample(t *testing.T) {
 	}
 }
 
+// The deploy step applies testdata/web.yaml as it is when the image make
+// images built has the name the file gives, and a changed copy otherwise.
+func TestPrepareFile(t *testing.T) {
+	repo, out := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(repo, "web.yaml"), []byte("image: ghcr.io/cacheops/demo-origin:v0.1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	same, err := prepareFile(repo, out, "web.yaml", replacement{old: webImage, new: webImage, note: "image → " + webImage})
+	if err != nil || same.Applied != "web.yaml" || same.note() != "" {
+		t.Errorf("same image: %+v, %v", same, err)
+	}
+	other, err := prepareFile(repo, out, "web.yaml", replacement{old: webImage, new: "demo-origin:dev", note: "image → demo-origin:dev"})
+	if err != nil || other.Applied != filepath.Join(out, "web.yaml") || other.note() != " (image → demo-origin:dev)" {
+		t.Fatalf("another image: %+v, %v", other, err)
+	}
+	if b, _ := os.ReadFile(other.Applied); string(b) != "image: demo-origin:dev\n" {
+		t.Errorf("applied copy: %q", b)
+	}
+}
+
 func TestStateDirIsExclusive(t *testing.T) {
 	dir := t.TempDir()
 	first := &environment{opts: Options{StateDir: dir}}

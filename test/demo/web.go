@@ -20,6 +20,7 @@ type answer struct {
 	Status      int
 	CacheStatus string // this proxy's Cache-Status member, e.g. "cacheproxy; hit; ttl=59"
 	Version     int    // the "version N" the origin rendered into the body; 0 if none
+	Release     string // the origin's release (X-Origin-Release); "" if it has none
 	Age         string
 }
 
@@ -39,6 +40,14 @@ func (a answer) short() string {
 		return fmt.Sprintf("%s %d", a.outcome(), a.Status)
 	}
 	return fmt.Sprintf("%s v%d", a.outcome(), a.Version)
+}
+
+// releaseShort is "hit, release v1", for the deploy step's tables.
+func (a answer) releaseShort() string {
+	if a.Status != http.StatusOK {
+		return fmt.Sprintf("%s %d", a.outcome(), a.Status)
+	}
+	return fmt.Sprintf("%s, release %s", a.outcome(), a.Release)
 }
 
 // cacheOutcome names a Cache-Status member the way a person says it.
@@ -106,7 +115,7 @@ func (w *web) get(ctx context.Context, addr, path string) (answer, error) {
 	if err != nil {
 		return answer{}, fmt.Errorf("GET %s from %s: reading the body: %w", path, addr, err)
 	}
-	a := answer{Status: resp.StatusCode, Age: resp.Header.Get("Age")}
+	a := answer{Status: resp.StatusCode, Age: resp.Header.Get("Age"), Release: resp.Header.Get("X-Origin-Release")}
 	for _, v := range resp.Header.Values("Cache-Status") {
 		for member := range strings.SplitSeq(v, ",") {
 			if m := strings.TrimSpace(member); strings.HasPrefix(m, "cacheproxy") {
