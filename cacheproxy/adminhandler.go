@@ -77,8 +77,8 @@ func (p *Proxy) serveInvalidation(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	res, err := p.Invalidate(r.Context(), req)
-	var conflict *ConflictError
+	res, err := p.invalidate(r.Context(), req)
+	var conflict *conflictError
 	switch {
 	case isClientError(err):
 		writeJSONError(w, http.StatusBadRequest, err.Error())
@@ -93,7 +93,7 @@ func (p *Proxy) serveInvalidation(w http.ResponseWriter, r *http.Request) {
 
 // isClientError reports whether err should be answered with 400.
 func isClientError(err error) bool {
-	var re *RequestError
+	var re *requestError
 	return errors.As(err, &re)
 }
 

@@ -1,13 +1,10 @@
 package cacheproxy
 
 import (
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
 
 // Bans, after Varnish's ban list.
@@ -177,30 +174,18 @@ type banPattern struct {
 	prefix   string   // the literal prefix of every key it matches: a key index seek
 }
 
-// compileBan validates and normalises a ban pattern the way keys are
-// normalised (key.go): the scheme is dropped, the host lower-cased with
-// ports 80 and 443 removed, an empty path becomes "/", percent-encoding
-// normalised and dot segments resolved; a final "?" is kept (a prefix).
-// A literal "*" in a URL can only be matched through "%2A".
+// compileBan parses a ban pattern as purge URLs are parsed (urlKey): the
+// scheme is dropped, the host lower-cased with ports 80 and 443 removed,
+// an empty path becomes "/", percent-encoding normalised and dot segments
+// resolved; a final "?" is kept (a prefix). A literal "*" in a URL can
+// only be matched through "%2A".
 func compileBan(raw string) (banPattern, error) {
-	if err := admin.ValidateBanPattern(raw); err != nil {
+	_, host, key, err := urlKey(raw)
+	if err != nil {
 		return banPattern{}, err
 	}
-	rest, ok := cutScheme(raw)
-	if !ok {
-		return banPattern{}, fmt.Errorf("%q must start with http:// or https://", raw)
-	}
-	end := strings.IndexAny(rest, "/?")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority := rest[:end]
-	if authority == "" || strings.Contains(authority, "@") {
-		return banPattern{}, fmt.Errorf("%q needs a host without user info", raw)
-	}
-	host := normalizeHost(authority)
-	pq := normalizePathQuery(rest[end:])
-	if strings.HasSuffix(rest, "?") && !strings.Contains(pq, "?") {
+	pq := key[len(host):]
+	if strings.HasSuffix(raw, "?") && !strings.Contains(pq, "?") {
 		pq += "?" // a prefix ending in "?" names the URLs with a query
 	}
 	p := banPattern{raw: raw, host: host, hostSegs: strings.Split(host, "*"), pathSegs: strings.Split(pq, "*")}

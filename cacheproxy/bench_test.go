@@ -282,7 +282,7 @@ func BenchmarkBan(b *testing.B) {
 			for b.Loop() {
 				req := banRequest(c.pattern)
 				req.DryRun = c.dryRun
-				res, err := p.Invalidate(b.Context(), req)
+				res, err := p.invalidate(b.Context(), req)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -30,7 +30,7 @@
 //	revalidate.go    conditional requests and 304 refresh
 //	store.go         sharded storage, memory bound, SIEVE eviction, tag index
 //	object.go        the stored object
-//	key.go           cache key normalisation
+//	key.go           cache key normalisation; purge URLs and ban patterns in key form
 //	ban.go           ban list, lazy check, background sweeper
 //	tags.go          surrogate keys
 //	invalidate.go    invalidation semantics (purge, soft purge, ban, time T)

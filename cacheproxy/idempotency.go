@@ -14,7 +14,7 @@ import (
 // Idempotency of invalidations. The first receipt of an id fixes its time
 // T and starts the work; a repeated id, concurrent or later, gets the first
 // answer and changes nothing, or, when its body differs from the first
-// one's, a ConflictError (409) and changes nothing. Ids are remembered for IdempotencyTTL after
+// one's, a conflictError (409) and changes nothing. Ids are remembered for IdempotencyTTL after
 // their first receipt and at most IdempotencyEntries of them (the oldest
 // are forgotten first). A forgotten id acts again, with a new T.
 // Dry runs are remembered apart from real runs of the same id.

@@ -71,7 +71,7 @@ func TestRememberedAnswersBoundedInBytes(t *testing.T) {
 			req.URLs = append(req.URLs, "http://www.example.com/"+itoa(int64(k))+"/"+itoa(int64(i))+"?pad="+pad)
 		}
 		urlLen = len(req.URLs[0])
-		res, err := e.proxy.Invalidate(context.Background(), req)
+		res, err := e.proxy.invalidate(context.Background(), req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package cacheproxy
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
@@ -26,22 +25,23 @@ import (
 // the keys that holds one shard's read lock at a time, so hits go on while
 // it runs. Banned objects are removed lazily (on lookup) and by the sweeper.
 
-// RequestError is an invalid invalidation request: the admin API answers
-// it with 400 and Err's message.
-type RequestError struct{ Err error }
+// requestError is a request this proxy refuses although it is valid
+// (DecodeInvalidationRequest checked that): it names a host the proxy
+// does not serve. The admin API answers it with 400 and its message.
+type requestError struct{ err error }
 
-func (e *RequestError) Error() string { return e.Err.Error() }
-func (e *RequestError) Unwrap() error { return e.Err }
+func (e *requestError) Error() string { return e.err.Error() }
+func (e *requestError) Unwrap() error { return e.err }
 
-// ConflictError is a repeated invalidation id whose request differs from
+// conflictError is a repeated invalidation id whose request differs from
 // the first one's: the admin API answers 409 and does nothing.
-type ConflictError struct{ ID string }
+type conflictError struct{ id string }
 
-func (e *ConflictError) Error() string {
-	return fmt.Sprintf("id %q was received earlier with another request; an id names one invalidation", e.ID)
+func (e *conflictError) Error() string {
+	return fmt.Sprintf("id %q was received earlier with another request; an id names one invalidation", e.id)
 }
 
-// plan is a validated request in key form.
+// plan is a request in key form.
 type plan struct {
 	keys     []string // simple, soft: primary keys of the URLs
 	protos   []string // scheme of each URL, for X-Forwarded-Proto on refetch
@@ -49,15 +49,16 @@ type plan struct {
 	patterns []banPattern // ban
 }
 
-// Invalidate carries out req, or returns the first answer when req.ID was
-// already received (see idempotency.go). An invalid request is a
-// *RequestError, an id received earlier with another request a
-// *ConflictError; the only other error is ctx ending while a concurrent
+// invalidate carries out req, which admin.DecodeInvalidationRequest has
+// validated, or returns the first answer when req.ID was already received
+// (see idempotency.go). A request for a host this proxy does not serve is
+// a *requestError, an id received earlier with another request a
+// *conflictError; the only other error is ctx ending while a concurrent
 // duplicate of the id is still running.
-func (p *Proxy) Invalidate(ctx context.Context, req admin.InvalidationRequest) (admin.InvalidationResult, error) {
+func (p *Proxy) invalidate(ctx context.Context, req admin.InvalidationRequest) (admin.InvalidationResult, error) {
 	pl, err := p.plan(req)
 	if err != nil {
-		return admin.InvalidationResult{}, &RequestError{Err: err}
+		return admin.InvalidationResult{}, &requestError{err: err}
 	}
 	idKey := req.ID
 	if req.DryRun {
@@ -66,7 +67,7 @@ func (p *Proxy) Invalidate(ctx context.Context, req admin.InvalidationRequest) (
 	body := requestFingerprint(req)
 	e, first := p.ids.begin(idKey, body, p.cfg.Now())
 	if !first && e.body != body {
-		return admin.InvalidationResult{}, &ConflictError{ID: req.ID}
+		return admin.InvalidationResult{}, &conflictError{id: req.ID}
 	}
 	if !first {
 		select {
@@ -94,22 +95,19 @@ func (p *Proxy) Invalidate(ctx context.Context, req admin.InvalidationRequest) (
 	return res, nil
 }
 
-// plan validates req and turns its URLs into keys, refusing hosts this
-// proxy does not serve.
+// plan turns req's URLs into keys or ban patterns, refusing hosts this
+// proxy does not serve and more wildcard-host bans than it takes at once.
 func (p *Proxy) plan(req admin.InvalidationRequest) (plan, error) {
 	var pl plan
 	wild := 0
-	if err := req.Validate(); err != nil {
-		return pl, err
-	}
 	for i, u := range req.URLs {
 		if req.Mode == admin.ModeBan {
 			pat, err := compileBan(u)
+			if err == nil && !pat.hasWildcardHost() && !p.servesHost(pat.host) {
+				err = notServed(pat.host)
+			}
 			if err != nil {
 				return pl, fmt.Errorf("urls[%d]: %w", i, err)
-			}
-			if !pat.hasWildcardHost() && !p.servesHost(pat.host) {
-				return pl, fmt.Errorf("urls[%d]: host %q is not served by this proxy", i, pat.host)
 			}
 			if pat.hasWildcardHost() {
 				if wild++; wild > maxWildcardHostPatterns {
@@ -119,21 +117,19 @@ func (p *Proxy) plan(req admin.InvalidationRequest) (plan, error) {
 			pl.patterns = append(pl.patterns, pat)
 			continue
 		}
-		key, err := URLKey(u)
+		scheme, host, key, err := urlKey(u)
+		if err == nil && !p.servesHost(host) {
+			err = notServed(host)
+		}
 		if err != nil {
 			return pl, fmt.Errorf("urls[%d]: %w", i, err)
 		}
-		if !p.servesHost(keyHost(key)) {
-			return pl, fmt.Errorf("urls[%d]: host %q is not served by this proxy", i, keyHost(key))
-		}
-		proto := schemeHTTP
-		if strings.HasPrefix(strings.ToLower(u), schemeHTTPS+":") {
-			proto = schemeHTTPS
-		}
-		pl.keys, pl.protos, pl.urls = append(pl.keys, key), append(pl.protos, proto), append(pl.urls, u)
+		pl.keys, pl.protos, pl.urls = append(pl.keys, key), append(pl.protos, scheme), append(pl.urls, u)
 	}
 	return pl, nil
 }
+
+func notServed(host string) error { return fmt.Errorf("host %q is not served by this proxy", host) }
 
 // execute does the work of a first receipt at time at.
 func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.InvalidationResult {

@@ -1,11 +1,11 @@
 package cacheproxy
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
 
 // Cache keys.
@@ -278,52 +278,19 @@ func setTarget(u *url.URL, pq string) {
 	u.Path, u.RawPath, u.RawQuery, u.ForceQuery = unescaped, path, query, false
 }
 
-// errNotAbsolute is returned for URLs without an http(s) scheme and host.
-var errNotAbsolute = errors.New("not an absolute http:// or https:// URL")
-
-// splitURL splits an absolute http(s) URL into its scheme-less, normalised
-// host and its path and query; a fragment is dropped. User info is refused.
-func splitURL(raw string) (host, pathQuery string, err error) {
-	rest, ok := cutScheme(raw)
-	if !ok {
-		return "", "", errNotAbsolute
-	}
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		rest = rest[:i]
-	}
-	end := strings.IndexAny(rest, "/?")
-	if end < 0 {
-		end = len(rest)
-	}
-	authority := rest[:end]
-	if authority == "" {
-		return "", "", fmt.Errorf("%q has no host", raw)
-	}
-	if strings.Contains(authority, "@") {
-		return "", "", fmt.Errorf("%q carries user info", raw)
-	}
-	return normalizeHost(authority), rest[end:], nil
-}
-
-// cutScheme strips a case-insensitive "http://" or "https://".
-func cutScheme(raw string) (string, bool) {
-	for _, p := range [...]string{"http://", "https://"} {
-		if len(raw) >= len(p) && strings.EqualFold(raw[:len(p)], p) {
-			return raw[len(p):], true
-		}
-	}
-	return "", false
-}
-
-// URLKey returns the cache key an absolute http(s) URL names, normalised as
-// client requests are: URLKey("HTTPS://WWW.Example.com:443/a%7eb") is
-// "www.example.com/a~b".
-func URLKey(raw string) (string, error) {
-	host, pq, err := splitURL(raw)
+// urlKey parses a purge URL or a ban pattern (admin.ParseURL: one grammar
+// for both) into key form, normalised as client requests are: the scheme,
+// lower case; the normalised host; and the key it names, or, for a ban,
+// the key-form pattern with its "*"s.
+// urlKey("HTTPS://WWW.Example.com:443/a%7eb") is "https",
+// "www.example.com", "www.example.com/a~b".
+func urlKey(raw string) (scheme, host, key string, err error) {
+	u, err := admin.ParseURL(raw)
 	if err != nil {
-		return "", err
+		return "", "", "", err
 	}
-	return host + normalizePathQuery(pq), nil
+	host = normalizeHost(u.Authority)
+	return u.Scheme, host, host + normalizePathQuery(u.PathQuery), nil
 }
 
 // keyHost returns the host part of a primary key.

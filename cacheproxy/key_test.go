@@ -77,19 +77,20 @@ func TestNormalizePathQuery(t *testing.T) {
 	}
 }
 
-func TestURLKeyMatchesRequestKey(t *testing.T) {
+func TestPurgeURLKeyIsTheRequestKey(t *testing.T) {
 	for _, tc := range []struct{ purge, host, target string }{
 		{"https://www.example.com/a.js", "www.example.com", "/a.js"},
 		{"http://WWW.EXAMPLE.COM:443/a.js", "www.example.com:80", "/a.js"},
 		{"https://www.example.com/a.js?v=2.0", "www.example.com", "/a.js?v=2.0"},
 		{"https://www.example.com", "www.example.com", "/"},
 		{"https://www.example.com?x", "www.example.com", "/?x"},
-		{"https://www.example.com/%7Ea#frag", "www.example.com", "/~a"},
+		{"https://www.example.com/%7Ea", "www.example.com", "/~a"},
+		{"https://www.example.com/ü", "www.example.com", "/%C3%BC"},
 		{"https://www.example.com:8443/a", "www.example.com:8443", "/a"},
 	} {
-		key, err := URLKey(tc.purge)
+		_, _, key, err := urlKey(tc.purge)
 		if err != nil {
-			t.Fatalf("URLKey(%q): %v", tc.purge, err)
+			t.Fatalf("urlKey(%q): %v", tc.purge, err)
 		}
 		r := httptest.NewRequest(http.MethodGet, tc.target, nil)
 		r.Host = tc.host
@@ -97,9 +98,9 @@ func TestURLKeyMatchesRequestKey(t *testing.T) {
 			t.Errorf("purge %q → %q, request %s%s → %q", tc.purge, key, tc.host, tc.target, rk)
 		}
 	}
-	for _, bad := range []string{"ftp://x/", "//x/a", "https:///a", "https://u@x/"} {
-		if _, err := URLKey(bad); err == nil {
-			t.Errorf("URLKey(%q) accepted", bad)
+	for _, bad := range []string{"ftp://x/", "//x/a", "https:///a", "https://u@x/", "https://x/a b", "https://x/%zz", "https://x/a#f"} {
+		if _, _, _, err := urlKey(bad); err == nil {
+			t.Errorf("urlKey(%q) accepted", bad)
 		}
 	}
 }
@@ -134,12 +135,12 @@ func FuzzNormalize(f *testing.F) {
 		if admin.ValidateURL(raw) != nil || strings.ContainsAny(host, "/?#@") {
 			return
 		}
-		key, err := URLKey(raw)
+		_, _, key, err := urlKey(raw)
 		if err != nil {
 			return
 		}
 		if !strings.HasPrefix(key, normalizeHost(host)) {
-			t.Fatalf("URLKey(%q) = %q does not start with the host", raw, key)
+			t.Fatalf("urlKey(%q) = %q does not start with the host", raw, key)
 		}
 	})
 }

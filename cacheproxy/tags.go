@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
@@ -43,7 +44,7 @@ func takeTags(h http.Header) []string {
 		delete(h, name)
 		for _, line := range lines {
 			for _, t := range strings.FieldsFunc(line, tagSeparator(i)) {
-				if len(t) <= admin.MaxTagLength && len(tags) < maxTagsPerObject {
+				if utf8.RuneCountInString(t) <= admin.MaxTagLength && len(tags) < maxTagsPerObject {
 					tags = append(tags, t)
 				}
 			}

@@ -30,7 +30,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.mode != 'ban' || !has(self.tags) || size(self.tags) == 0",message="tags are not allowed with mode ban: a ban matches URL patterns; use mode simple or soft to purge tags"
 // +kubebuilder:validation:XValidation:rule="self.mode != 'ban' || !self.refetch",message="refetch is not allowed with mode ban: a pattern names no URL to fetch; use mode simple or soft"
 // +kubebuilder:validation:XValidation:rule="self.mode == 'ban' || !has(self.urls) || self.urls.all(u, !u.contains('*'))",message="urls of a simple or soft purge must not contain '*': wildcards are for mode ban"
-// +kubebuilder:validation:XValidation:rule="self.mode != 'ban' || self.confirmHostRootBan || !has(self.urls) || !self.urls.exists(u, u.matches('^[^:]*://[^/]*(/[*]*)?$'))",message="a ban at a host's root (such as https://www.example.com/) empties that host from the cache and sends all its traffic to the origin; set confirmHostRootBan: true if that is what you want"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'ban' || self.confirmHostRootBan || !has(self.urls) || !self.urls.exists(u, u.matches('^[^:]*://[^/?]*(/[*]*)?$'))",message="a ban at a host's root (such as https://www.example.com/) empties that host from the cache and sends all its traffic to the origin; set confirmHostRootBan: true if that is what you want"
 type PurgeSpec struct {
 	// cacheProxyRef names the CacheProxy, in the Purge's own namespace,
 	// whose pods are purged. Whoever may create Purges in a namespace may
@@ -48,12 +48,16 @@ type PurgeSpec struct {
 	// object; the scheme is not, http and https name the same object; every
 	// Vary variant is purged). With mode ban they are patterns instead:
 	// https://www.example.com/img/ bans everything under /img/, "*" matches
-	// any run of characters. At most 256 entries of 2048 characters.
+	// any run of characters. The host is a name or an [IPv6] literal with
+	// an optional numeric :port; user info, #fragments, spaces and control
+	// characters are refused, as is a '%' that does not start a %XX escape:
+	// no request a cache stores can carry them. At most 256 entries of 2048
+	// characters.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:items:MaxLength=2048
-	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[hH][tT][tT][pP][sS]?://[^/?#@\\\\s]+([/?][^#\\\\s]*)?$')",message="must be an absolute http:// or https:// URL with a host and no #fragment or spaces, such as https://www.example.com/app.js"
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[hH][tT][tT][pP][sS]?://([-a-zA-Z0-9._~*]+|\\\\[[0-9a-fA-F:.]+\\\\])(:[0-9*]{1,5})?([/?]([^[:cntrl:][:space:]#%]|%[0-9a-fA-F]{2})*)?$')",message="must be an absolute http:// or https:// URL such as https://www.example.com/app.js: a host of letters, digits, '-', '.', '_', '~' (and '*' in a ban) or an [IPv6] literal, an optional numeric :port ('*' allowed in a ban), no user info, no #fragment, no spaces or control characters, and '%' only in %XX escapes"
 	URLs []string `json:"urls,omitempty"`
 
 	// tags are surrogate keys: every object whose origin response carried
@@ -66,7 +70,7 @@ type PurgeSpec struct {
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=256
-	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[^\\\\s,]+$')",message="a tag must be non-empty and contain no whitespace or commas (origins send tags space- or comma-separated)"
+	// +kubebuilder:validation:items:XValidation:rule="self.matches('^[^[:cntrl:][:space:],]+$')",message="a tag must be non-empty and contain no spaces, commas or control characters (origins send tags space- or comma-separated)"
 	Tags []string `json:"tags,omitempty"`
 
 	// refetch makes each pod fetch every purged URL from the origin right

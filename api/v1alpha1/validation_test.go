@@ -162,13 +162,13 @@ spec: {cacheProxyRef: {name: edge}, tags: ["product-1", ""]}`,
 			"spec.tags[1]"),
 		Entry("whitespace-only tag", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, tags: ["   "]}`,
-			"spec.tags[0]", "no whitespace or commas"),
+			"spec.tags[0]", "no spaces, commas or control characters"),
 		Entry("tag with a space", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, tags: ["product 42"]}`,
-			"spec.tags[0]", "no whitespace or commas"),
+			"spec.tags[0]", "no spaces, commas or control characters"),
 		Entry("tag with a comma", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, tags: ["a,b"]}`,
-			"spec.tags[0]", "no whitespace or commas"),
+			"spec.tags[0]", "no spaces, commas or control characters"),
 		Entry("tag over the length bound", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, tags: ["`+strings.Repeat("t", 257)+`"]}`,
 			"spec.tags[0]", "Too long"),

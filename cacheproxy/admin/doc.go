@@ -1,6 +1,8 @@
 // Package admin is the contract between the operator and the cacheproxy pods:
 // the wire types of the admin API, their validation, and the client the
-// operator uses to call a pod.
+// operator uses to call a pod. Its rules for purge URLs, ban patterns and
+// tags (url.go, validate.go) are the product's: the proxy parses with
+// them, kubectl-purge checks with them, and the CRD restates them in CEL.
 //
 // Both halves import this package and nothing else of each other, so the
 // protocol has exactly one definition. It depends only on the standard

@@ -48,11 +48,12 @@ const (
 	MaxIDLength = 256
 	// MaxURLs bounds len(InvalidationRequest.URLs).
 	MaxURLs = 1000
-	// MaxURLLength bounds each URL or ban pattern, in bytes.
+	// MaxURLLength bounds each URL or ban pattern, in characters
+	// (Unicode code points), which is how the CRD's maxLength counts.
 	MaxURLLength = 2048
 	// MaxTags bounds len(InvalidationRequest.Tags).
 	MaxTags = 1000
-	// MaxTagLength bounds each tag, in bytes.
+	// MaxTagLength bounds each tag, in characters, as the CRD counts.
 	MaxTagLength = 256
 	// MaxBodyBytes bounds the encoded request; larger bodies get 413.
 	MaxBodyBytes = 4 << 20

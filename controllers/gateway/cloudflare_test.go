@@ -80,7 +80,7 @@ var _ = Describe("The Cloudflare dialect", func() {
 		Entry("not JSON", `files=a`, http.StatusBadRequest, "not a JSON purge request"),
 		Entry("a host the CacheProxy does not serve", `{"files":["https://other.example.org/a"]}`, http.StatusBadRequest, `host "other.example.org"`),
 		Entry("a URL the API refuses", `{"files":["ftp://www.example.com/a"]}`, http.StatusBadRequest, "must be an absolute http:// or https:// URL"),
-		Entry("a tag the API refuses", `{"tags":["two words"]}`, http.StatusBadRequest, "a tag must be non-empty and contain no whitespace"),
+		Entry("a tag the API refuses", `{"tags":["two words"]}`, http.StatusBadRequest, "a tag must be non-empty and contain no spaces"),
 		Entry("a prefix that is a host's root, unconfirmed", `{"prefixes":["www.example.com"]}`, http.StatusBadRequest, "confirmHostRootBan"),
 	)
 

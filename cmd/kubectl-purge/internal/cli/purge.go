@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"regexp"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
 
 // This file turns arguments and flags into a Purge: pure functions, no
@@ -167,22 +167,12 @@ func dedupe(urls []sourcedURL) []sourcedURL {
 	return out
 }
 
-// The API's CEL rules, mirrored so the plugin refuses what the API server
-// would refuse before asking it, and asks for a host-root ban's
-// confirmation exactly when the API requires it.
-var (
-	// urlPattern is the rule on every item of spec.urls.
-	urlPattern = regexp.MustCompile(`^[hH][tT][tT][pP][sS]?://[^/?#@\s]+([/?][^#\s]*)?$`)
-	// hostRootBanPattern is the rule that requires confirmHostRootBan.
-	hostRootBanPattern = regexp.MustCompile(`^[^:]*://[^/]*(/[*]*)?$`)
-	// schemeless looks like a URL written without its scheme.
-	schemeless = regexp.MustCompile(`^[a-zA-Z0-9]([-a-zA-Z0-9.]*[a-zA-Z0-9])?(:[0-9]+)?(/|$)`)
-)
-
 // validate refuses what the API server would refuse for reasons the user
-// can fix on the command line, in the API's words adapted to the flags.
-// The API server still judges everything else (lengths, counts, tag
-// characters) and its message is passed through.
+// can fix on the command line, in words adapted to the flags. URLs, ban
+// patterns and tags are judged by the rules of cacheproxy/admin, the ones
+// the CRD's CEL rules restate (urlrules_test.go runs one table through
+// the three). The API server still judges everything else (counts) and
+// its message is passed through.
 func (in *purgeInput) validate() error {
 	ban := in.Mode == cachev1alpha1.PurgeModeBan
 	switch {
@@ -193,21 +183,18 @@ func (in *purgeInput) validate() error {
 	case ban && in.Refetch:
 		return usageErrorf("--refetch is not allowed with --ban: a pattern names no URL to fetch; drop --ban (simple mode, or --soft)")
 	}
+	valid := admin.ValidateURL
+	if ban {
+		valid = admin.ValidateBanPattern
+	}
 	for _, u := range in.URLs {
-		if !urlPattern.MatchString(u.URL) {
-			hint := ""
-			if strings.HasPrefix(u.URL, "-") {
-				hint = " (arguments after -- are never flags: put flags before --)"
-			} else if d, err := time.ParseDuration(u.URL); err == nil && d > 0 {
-				hint = fmt.Sprintf(" (to set a wait timeout, write --wait=%s)", u.URL)
-			} else if schemeless.MatchString(u.URL) {
-				hint = fmt.Sprintf(" (did you mean https://%s?)", u.URL)
-			}
-			return usageErrorf("%s: %q must be an absolute http:// or https:// URL with a host and no #fragment or spaces, such as https://www.example.com/app.js%s",
-				u.Source, u.URL, hint)
+		if err := valid(u.URL); err != nil {
+			return usageErrorf("%s: %v%s", u.Source, err, urlHint(u.URL))
 		}
-		if !ban && strings.Contains(u.URL, "*") {
-			return usageErrorf("%s: %q contains '*': wildcards are for ban patterns; add --ban to invalidate everything it matches", u.Source, u.URL)
+	}
+	for _, t := range in.Tags {
+		if err := admin.ValidateTag(t); err != nil {
+			return usageErrorf("--tag %q: %v", t, err)
 		}
 	}
 	if in.Deadline != nil && *in.Deadline <= 0 {
@@ -219,6 +206,23 @@ func (in *purgeInput) validate() error {
 	return nil
 }
 
+// urlHint guesses what was meant by an argument that is no valid URL.
+func urlHint(arg string) string {
+	if admin.ValidateBanPattern(arg) == nil {
+		return "; add --ban to invalidate everything it matches"
+	}
+	if strings.HasPrefix(arg, "-") {
+		return " (arguments after -- are never flags: put flags before --)"
+	}
+	if d, err := time.ParseDuration(arg); err == nil && d > 0 {
+		return fmt.Sprintf(" (to set a wait timeout, write --wait=%s)", arg)
+	}
+	if !strings.Contains(arg, "://") && admin.ValidateBanPattern("https://"+arg) == nil {
+		return fmt.Sprintf(" (did you mean https://%s?)", arg)
+	}
+	return ""
+}
+
 // hostRootBans lists the ban patterns that cover a whole host, which the
 // API accepts only with confirmHostRootBan.
 func (in *purgeInput) hostRootBans() []string {
@@ -227,7 +231,7 @@ func (in *purgeInput) hostRootBans() []string {
 	}
 	var roots []string
 	for _, u := range in.URLs {
-		if hostRootBanPattern.MatchString(u.URL) {
+		if admin.IsHostRootBan(u.URL) {
 			roots = append(roots, u.URL)
 		}
 	}

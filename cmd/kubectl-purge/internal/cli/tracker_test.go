@@ -171,7 +171,7 @@ func TestInvalidPurgeErrorPointsAtTheInput(t *testing.T) {
 	}
 	err := apierrors.NewInvalid(schema.GroupKind{Group: "cache.cacheops.io", Kind: "Purge"}, "edge-simple-abcde", field.ErrorList{
 		field.TooLong(field.NewPath("spec", "urls").Index(1), "", 2048),
-		field.Invalid(field.NewPath("spec", "tags").Index(0), "string", "a tag must be non-empty and contain no whitespace or commas"),
+		field.Invalid(field.NewPath("spec", "tags").Index(0), "string", "a tag must be non-empty and contain no spaces, commas or control characters"),
 		field.Invalid(field.NewPath("spec"), "object", "a ban at a host's root ..."),
 		{Type: field.ErrorTypeInvalid, BadValue: nil, Detail: "some validation rules were not checked"},
 	})
@@ -181,7 +181,7 @@ func TestInvalidPurgeErrorPointsAtTheInput(t *testing.T) {
 	}
 	want := `the API server refused the Purge "edge-simple-abcde":
   spec.urls[1] (urls.txt:7 "https://www.example.com/` + strings.Repeat("x", 72-24) + `...(2124 bytes)"): Too long: may not be more than 2048 bytes
-  spec.tags[0]: a tag must be non-empty and contain no whitespace or commas
+  spec.tags[0]: a tag must be non-empty and contain no spaces, commas or control characters
   spec: a ban at a host's root ...
   some validation rules were not checked`
 	if diff := cmp.Diff(want, got.Error()); diff != "" {

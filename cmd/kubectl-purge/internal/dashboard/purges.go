@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
 
 // previewTTL is how long a preview (a dry-run Purge) is kept after it
@@ -68,10 +69,9 @@ func (s *server) hostRootHosts(req *purgeRequest) []string {
 	}
 	var hosts []string
 	for _, p := range s.opts.HostRootBans(req.Mode, req.URLs) {
-		_, rest, _ := strings.Cut(p, "://")
-		host, _, _ := strings.Cut(rest, "/")
-		if !slices.Contains(hosts, host) {
-			hosts = append(hosts, host)
+		u, err := admin.ParseURL(p)
+		if err == nil && !slices.Contains(hosts, u.Authority) {
+			hosts = append(hosts, u.Authority)
 		}
 	}
 	return hosts
