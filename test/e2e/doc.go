@@ -22,7 +22,10 @@
 //
 // Each spec works in a namespace of its own with a fleet named "edge" and
 // an origin of its own, so specs are independent and their origin version
-// counters start at zero. The cluster and the operator are shared.
+// counters start at zero. The cluster and the operator are shared. The
+// PurgeTrigger specs (trigger_test.go) run their origin in the cluster
+// instead, as Deployment "web" of the demo-origin image, since its
+// rollouts are what a trigger follows.
 //
 // Run it with `make test-e2e` (or `make test`, which runs every suite). It
 // needs root, bin/k8s (`make envtest`), bin/manager and bin/cacheproxy

@@ -30,7 +30,7 @@ import (
 // The specs run in order on the one Deployment, each a rollout: release v2
 // (revision 2), a release whose pods never become ready (3), `kubectl
 // rollout undo` (4), release v3 with the operator killed mid-rollout (5),
-// then web-api deleted and release v4 (6).
+// then web-api deleted and release v4, paused and resumed (6).
 var _ = Describe("PurgeTriggers on a real Deployment", Ordered, func() {
 	const (
 		ns = "trigger"
@@ -178,12 +178,24 @@ var _ = Describe("PurgeTriggers on a real Deployment", Ordered, func() {
 		Expect(out).To(MatchRegexp(`(?m)^web\s+web\s+edge\s+5\s+5\s+RolloutComplete\s`), out)
 	}, NodeTimeout(4*time.Minute))
 
-	It("purges nothing more for a trigger once it is deleted", func(ctx SpecContext) {
+	It("purges nothing while a rollout is paused, and nothing more for a trigger once it is deleted", func(ctx SpecContext) {
 		Expect(f.mustKubectl(ctx, "", "delete", "purgetrigger", api)).To(ContainSubstring(`"web-api" deleted`))
 		Eventually(func(g Gomega) {
 			g.Expect(purgesByRevision(ctx, g, ns, api)).To(BeEmpty(), "its Purges went with it (owner references)")
 		}).WithContext(ctx).Should(Succeed())
+
+		f.mustKubectl(ctx, "", "rollout", "pause", "deployment/web")
 		f.mustKubectl(ctx, "", "set", "env", "deployment/web", "RELEASE=v4")
+		Eventually(func(g Gomega) {
+			c := triggerCondition(ctx, g, ns, site, cachev1alpha1.PurgeTriggerConditionRolloutComplete)
+			g.Expect(c.Reason).To(Equal(cachev1alpha1.ReasonRolloutPaused))
+			g.Expect(c.Message).To(HavePrefix(`deployment "web" is paused: `))
+		}).WithContext(ctx).Should(Succeed())
+		Consistently(func(g Gomega) {
+			g.Expect(purgesByRevision(ctx, g, ns, site)).To(HaveLen(3), "revisions 2, 4 and 5 only")
+		}).WithContext(ctx).Should(Succeed())
+
+		f.mustKubectl(ctx, "", "rollout", "resume", "deployment/web")
 		f.mustKubectl(ctx, "", "rollout", "status", "deployment/web", "--timeout=2m")
 		exactlyOnePurgeEach(ctx, ns, "6", site)
 		Consistently(func(g Gomega) {
