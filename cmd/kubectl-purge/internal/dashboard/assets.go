@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"html/template"
 	"io/fs"
@@ -29,12 +30,12 @@ type asset struct {
 	etag        string
 }
 
-// assets are the files under web/ but index.html, by URL path
-// (/assets/app.js).
+// assets are the files under web/ but index.html and style.css (which
+// index.html holds), by URL path (/assets/app.js).
 var assets = func() map[string]*asset {
 	m := map[string]*asset{}
 	err := fs.WalkDir(web, "web", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || name == "web/index.html" {
+		if err != nil || d.IsDir() || name == "web/index.html" || name == "web/style.css" {
 			return err
 		}
 		b, err := web.ReadFile(name)
@@ -104,18 +105,31 @@ func assetHandler() http.Handler {
 // its meta tags, where the page's script reads them.
 var page = template.Must(template.ParseFS(web, "web/index.html"))
 
+// pageStyle is web/style.css, which index.html holds in a <style> element:
+// the first paint then waits for no request but the page itself. The
+// Content-Security-Policy allows that one inline style by its hash.
+var pageStyle, pageStyleHash = func() (template.CSS, string) {
+	b, err := web.ReadFile("web/style.css")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	sum := sha256.Sum256(b)
+	return template.CSS(b), "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}()
+
 // pageData is what index.html is filled with.
 type pageData struct {
 	Token     string
 	Namespace string
 	Modules   []string
+	Style     template.CSS
 }
 
 // servePage serves index.html for every page of the app (the script
 // routes on the path).
 func (s *server) servePage(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
-	if err := page.Execute(&b, pageData{Token: s.token, Namespace: s.opts.Namespace, Modules: modules}); err != nil {
+	if err := page.Execute(&b, pageData{Token: s.token, Namespace: s.opts.Namespace, Modules: modules, Style: pageStyle}); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}

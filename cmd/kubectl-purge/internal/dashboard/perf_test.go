@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,24 @@ import (
 
 // maxFirstLoadBytes bounds what the first load of the page transfers.
 const maxFirstLoadBytes = 300_000
+
+// firstLoads is how many first visits the spec times: one is noise on a
+// shared machine.
+const firstLoads = 5
+
+// loadAverage is the machine's load average, as uptime prints it, for the
+// report beside the times it explains.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
+}
 
 // transfer counts the bytes a tab received, per request, headers
 // included, as the DevTools protocol reports them: a finished request's
@@ -79,42 +99,61 @@ var _ = Describe("kubectl purge dashboard's first load", func() {
 			})).To(Succeed())
 		}
 		d := startDashboard(adminKubeconfig, ns)
-		t := newTab()
-		var tr transfer
-		tr.listen(t.ctx)
-		_, err := chromedp.Call(t.ctx, network.Enable, network.EnableParams{})
-		Expect(err).NotTo(HaveOccurred())
-		_, err = chromedp.Call(t.ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
-		Expect(err).NotTo(HaveOccurred())
-		t.open(d.url)
-		// Idle: History shows the 40 Purges, the namespaces and the
-		// CacheProxies arrived, and no request is in flight but the
-		// History stream.
-		Eventually(t.rows("History")).Should(HaveLen(40))
-		Eventually(t.evalFunc(`document.querySelector("select[aria-describedby]").value`)).Should(Equal("edge"))
-		Eventually(t.evalFunc(`document.getElementById("user").textContent`)).Should(Equal("admin"))
-		Eventually(func() int { n, _ := tr.total(); return n }).Should(BeNumerically(">", 0))
-		bytes, requests := tr.total()
-
-		mark := func(name string) float64 {
-			v, err := chromedp.Run(t.ctx, chromedp.Evaluate[float64](fmt.Sprintf(`performance.getEntriesByName(%q)[0].startTime`, name)))
-			Expect(err).NotTo(HaveOccurred(), name)
-			return v
+		// Each load is a new tab with the cache disabled: a first visit.
+		var report strings.Builder
+		fmt.Fprintf(&report, "machine load (1, 5, 15 min): %s\n", loadAverage())
+		var fcps []float64
+		var bytes int
+		for load := range firstLoads {
+			t := newTab()
+			var tr transfer
+			tr.listen(t.ctx)
+			_, err := chromedp.Call(t.ctx, network.Enable, network.EnableParams{})
+			Expect(err).NotTo(HaveOccurred())
+			_, err = chromedp.Call(t.ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true})
+			Expect(err).NotTo(HaveOccurred())
+			t.open(d.url)
+			// Idle: History shows the 40 Purges, the namespaces and the
+			// CacheProxies arrived, and no request is in flight but the
+			// History stream.
+			Eventually(t.rows("History")).Should(HaveLen(40))
+			Eventually(t.evalFunc(`document.querySelector("select[aria-describedby]").value`)).Should(Equal("edge"))
+			Eventually(t.evalFunc(`document.getElementById("user").textContent`)).Should(Equal("admin"))
+			Eventually(func() int { n, _ := tr.total(); return n }).Should(BeNumerically(">", 0))
+			n, requests := tr.total()
+			mark := func(name string) float64 {
+				v, err := chromedp.Run(t.ctx, chromedp.Evaluate[float64](fmt.Sprintf(`performance.getEntriesByName(%q)[0].startTime`, name)))
+				Expect(err).NotTo(HaveOccurred(), name)
+				return v
+			}
+			nav := func(field string) float64 {
+				v, err := chromedp.Run(t.ctx, chromedp.Evaluate[float64](`performance.getEntriesByType("navigation")[0].`+field))
+				Expect(err).NotTo(HaveOccurred(), field)
+				return v
+			}
+			fcp := mark("first-contentful-paint")
+			fcps = append(fcps, fcp)
+			if load == 0 {
+				bytes = n
+				fmt.Fprintf(&report, "first load: %d bytes in %d requests (headers included, cache disabled)\n", n, requests)
+			}
+			fmt.Fprintf(&report, "load %d: first contentful paint %.0f ms (page requested %.0f ms, received %.0f ms, parsed %.0f ms); "+
+				"app shell rendered %.0f ms; History with 40 rows %.0f ms (from navigation start)\n",
+				load+1, fcp, nav("requestStart"), nav("responseEnd"), nav("domInteractive"), mark("dashboard-shell"), mark("history-rendered"))
 		}
-		fcp, shell, history := mark("first-contentful-paint"), mark("dashboard-shell"), mark("history-rendered")
-		report := fmt.Sprintf("first load: %d bytes in %d requests (headers included, cache disabled)\n"+
-			"first contentful paint: %.0f ms; app shell rendered: %.0f ms; History with 40 rows: %.0f ms (from navigation start)\n",
-			bytes, requests, fcp, shell, history)
-		GinkgoWriter.Print(report)
-		AddReportEntry("first load", report)
+		slices.Sort(fcps)
+		fmt.Fprintf(&report, "first contentful paint over %d loads: best %.0f ms, median %.0f ms, worst %.0f ms\n",
+			len(fcps), fcps[0], fcps[len(fcps)/2], fcps[len(fcps)-1])
+		GinkgoWriter.Print(report.String())
+		AddReportEntry("first load", report.String())
 		Expect(os.MkdirAll(stateDir, 0o755)).To(Succeed())
-		Expect(os.WriteFile(filepath.Join(stateDir, "first-load.txt"), []byte(report), 0o644)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(stateDir, "first-load.txt"), []byte(report.String()), 0o644)).To(Succeed())
 
 		Expect(bytes).To(BeNumerically("<", maxFirstLoadBytes))
 		// The goal is 200 ms on a desktop; shared CI machines under load
 		// are slower, so the bound checked here only catches regressions
 		// by orders of magnitude. The figure is in the report.
-		Expect(fcp).To(BeNumerically("<", 3000))
+		Expect(fcps[len(fcps)/2]).To(BeNumerically("<", 3000))
 	})
 })
 
