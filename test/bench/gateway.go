@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	authnv1 "k8s.io/api/authentication/v1"
@@ -69,6 +71,10 @@ type GatewayRun struct {
 	Answer Summary `json:"answer"`
 	// Created is request sent → its Purge seen by a watch.
 	Created Summary `json:"created"`
+	// CPUMicrosPerRequest is the CPU time this process (the gateway and
+	// the load generator; not kube-apiserver or etcd) spent per request:
+	// what the gateway costs whatever else the machine runs.
+	CPUMicrosPerRequest float64 `json:"cpuMicrosPerRequest"`
 	// FirstError is the first failure, if any.
 	FirstError string `json:"firstError,omitempty"`
 }
@@ -241,6 +247,7 @@ func (l *gatewayLoad) run(ctx context.Context, label string, rate, clients int, 
 		samples = append(samples, s)
 		mu.Unlock()
 	}
+	cpuBefore := processCPU()
 	start := time.Now()
 	end := start.Add(d)
 	if rate > 0 {
@@ -273,6 +280,7 @@ func (l *gatewayLoad) run(ctx context.Context, label string, rate, clients int, 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := processCPU() - cpuBefore
 	// The watch may trail the last answers by a moment.
 	deadline := time.Now().Add(5 * time.Second)
 	run := GatewayRun{Rate: rate, Clients: clients, Seconds: elapsed.Seconds(), Requests: len(samples)}
@@ -300,6 +308,9 @@ func (l *gatewayLoad) run(ctx context.Context, label string, rate, clients int, 
 		}
 	}
 	run.Purges = len(purges)
+	if len(samples) > 0 {
+		run.CPUMicrosPerRequest = float64(cpu.Microseconds()) / float64(len(samples))
+	}
 	run.Answered = float64(len(answers)) / elapsed.Seconds()
 	run.Answer, run.Created = Summarize(answers), Summarize(created)
 	return run
@@ -321,6 +332,9 @@ func (l *gatewayLoad) send(ctx context.Context, tag string) sample {
 		s.err = err
 		return s
 	}
+	// Read to the end, so the connection is used again: a client that
+	// dials per request would measure its own dialling.
+	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 	s.answered = time.Now()
 	if resp.StatusCode != http.StatusOK {
@@ -331,19 +345,31 @@ func (l *gatewayLoad) send(ctx context.Context, tag string) sample {
 	return s
 }
 
+// clients is the closed loop's number of clients.
+func (r *GatewayResult) clients() int {
+	for _, run := range r.Runs {
+		if run.Rate == 0 {
+			return run.Clients
+		}
+	}
+	return 0
+}
+
 func (r *GatewayResult) markdown(b *strings.Builder) {
 	fmt.Fprintf(b, "## Purge gateway\n\n")
 	fmt.Fprintf(b, "Varnish-style PURGE requests (one xkey tag each, one ServiceAccount token) to the gateway in-process against a real kube-apiserver and etcd; "+
 		"coalescing window %.0f ms. Open loop at each rate, then closed loop. *answer*: request sent → answer; "+
-		"*created*: request sent → its Purge seen by a watch. Milliseconds.\n\n", r.WindowMillis)
-	b.WriteString("| load | requests | errors | Purges | answered/s | answer p50 | answer p99 | created p50 | created p99 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		"*created*: request sent → its Purge seen by a watch. Milliseconds. Every answer waits for its batch to close, so the closed loop's rate is bounded by "+
+		"clients ÷ window (%d ÷ %.0f ms), not by the gateway. *CPU/request*: CPU time of the process serving the gateway and sending the load "+
+		"(not kube-apiserver or etcd) per request, in microseconds: the gateway's cost whatever else the machine runs.\n\n", r.WindowMillis, r.clients(), r.WindowMillis)
+	b.WriteString("| load | requests | errors | Purges | answered/s | answer p50 | answer p99 | created p50 | created p99 | CPU/request µs |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, run := range r.Runs {
 		load := fmt.Sprintf("%d req/s", run.Rate)
 		if run.Rate == 0 {
 			load = fmt.Sprintf("closed loop, %d clients", run.Clients)
 		}
-		fmt.Fprintf(b, "| %s | %d | %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f |\n", load, run.Requests, run.Errors, run.Purges,
-			run.Answered, run.Answer.P50, run.Answer.P99, run.Created.P50, run.Created.P99)
+		fmt.Fprintf(b, "| %s | %d | %d | %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", load, run.Requests, run.Errors, run.Purges,
+			run.Answered, run.Answer.P50, run.Answer.P99, run.Created.P50, run.Created.P99, run.CPUMicrosPerRequest)
 	}
 	for _, run := range r.Runs {
 		if run.FirstError != "" {
@@ -351,4 +377,13 @@ func (r *GatewayResult) markdown(b *strings.Builder) {
 		}
 	}
 	b.WriteString("\n")
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -180,7 +180,7 @@ func parseFlags() (*flags, error) {
 	f.gateway = bench.GatewayOptions{
 		Rates:      []int{10, 100, 1000},
 		Duration:   pickD(f.duration, 10*time.Second, 3*time.Second),
-		Clients:    256,
+		Clients:    1024,
 		EnvtestDir: filepath.Join(f.binDir, "k8s"),
 		CRDDir:     f.crdDir,
 	}
