@@ -67,9 +67,10 @@ type GatewayRun struct {
 	Purges   int     `json:"purges"`
 	// Answered is answers per second over the run.
 	Answered float64 `json:"answeredPerSecond"`
-	// Answer is request sent → answer received.
+	// Answer is request due (open loop) or sent (closed loop) → answer
+	// received.
 	Answer Summary `json:"answer"`
-	// Created is request sent → its Purge seen by a watch.
+	// Created is request due or sent → its Purge seen by a watch.
 	Created Summary `json:"created"`
 	// CPUMicrosPerRequest is the CPU time this process (the gateway and
 	// the load generator; not kube-apiserver or etcd) spent per request:
@@ -241,8 +242,9 @@ func (l *gatewayLoad) run(ctx context.Context, label string, rate, clients int, 
 		samples []sample
 		wg      sync.WaitGroup
 	)
-	one := func(i int) {
-		s := l.send(ctx, fmt.Sprintf("%s-%d", label, i))
+	// one sends request i, due at (zero: now).
+	one := func(i int, at time.Time) {
+		s := l.send(ctx, fmt.Sprintf("%s-%d", label, i), at)
 		mu.Lock()
 		samples = append(samples, s)
 		mu.Unlock()
@@ -251,6 +253,25 @@ func (l *gatewayLoad) run(ctx context.Context, label string, rate, clients int, 
 	start := time.Now()
 	end := start.Add(d)
 	if rate > 0 {
+		// Open loop: requests are due every interval, sent by a pool of
+		// senders that keep their connections (a goroutine and a dial
+		// per request cost this process more than the gateway does), and
+		// timed from when they were due, so a sender that falls behind
+		// shows as latency rather than as a lower rate.
+		type due struct {
+			i  int
+			at time.Time
+		}
+		queue := make(chan due, rate)
+		for range min(max(rate, 16), 2048) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range queue {
+					one(r.i, r.at)
+				}
+			}()
+		}
 		interval := time.Second / time.Duration(rate)
 		for i := 0; ; i++ {
 			at := start.Add(time.Duration(i) * interval)
@@ -258,9 +279,9 @@ func (l *gatewayLoad) run(ctx context.Context, label string, rate, clients int, 
 				break
 			}
 			time.Sleep(time.Until(at))
-			wg.Add(1)
-			go func() { defer wg.Done(); one(i) }()
+			queue <- due{i, at}
 		}
+		close(queue)
 	} else {
 		var next int
 		var nextMu sync.Mutex
@@ -273,7 +294,7 @@ func (l *gatewayLoad) run(ctx context.Context, label string, rate, clients int, 
 					i := next
 					next++
 					nextMu.Unlock()
-					one(i)
+					one(i, time.Time{})
 				}
 			}()
 		}
@@ -316,9 +337,13 @@ func (l *gatewayLoad) run(ctx context.Context, label string, rate, clients int, 
 	return run
 }
 
-// send sends one Varnish-style PURGE of one tag, as Shopware does.
-func (l *gatewayLoad) send(ctx context.Context, tag string) sample {
-	s := sample{sent: time.Now()}
+// send sends one Varnish-style PURGE of one tag, as Shopware does; its
+// latency counts from due, or from now if due is zero.
+func (l *gatewayLoad) send(ctx context.Context, tag string, due time.Time) sample {
+	s := sample{sent: due}
+	if due.IsZero() {
+		s.sent = time.Now()
+	}
 	req, err := http.NewRequestWithContext(ctx, "PURGE", l.url, nil)
 	if err != nil {
 		s.err = err
@@ -358,7 +383,7 @@ func (r *GatewayResult) clients() int {
 func (r *GatewayResult) markdown(b *strings.Builder) {
 	fmt.Fprintf(b, "## Purge gateway\n\n")
 	fmt.Fprintf(b, "Varnish-style PURGE requests (one xkey tag each, one ServiceAccount token) to the gateway in-process against a real kube-apiserver and etcd; "+
-		"coalescing window %.0f ms. Open loop at each rate, then closed loop. *answer*: request sent → answer; "+
+		"coalescing window %.0f ms. Open loop at each rate (a pool of senders; latency counts from when each request was due), then closed loop. *answer*: request due → answer; "+
 		"*created*: request sent → its Purge seen by a watch. Milliseconds. Every answer waits for its batch to close, so the closed loop's rate is bounded by "+
 		"clients ÷ window (%d ÷ %.0f ms), not by the gateway. *CPU/request*: CPU time of the process serving the gateway and sending the load "+
 		"(not kube-apiserver or etcd) per request, in microseconds: the gateway's cost whatever else the machine runs.\n\n", r.WindowMillis, r.clients(), r.WindowMillis)
