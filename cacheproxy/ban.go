@@ -180,7 +180,7 @@ type banPattern struct {
 // resolved; a final "?" is kept (a prefix). A literal "*" in a URL can
 // only be matched through "%2A".
 func compileBan(raw string) (banPattern, error) {
-	_, host, key, err := urlKey(raw)
+	host, key, err := urlKey(raw)
 	if err != nil {
 		return banPattern{}, err
 	}

@@ -78,6 +78,12 @@
 //     clients' If-None-Match / If-Modified-Since are answered from the cache;
 //     a GET or HEAD with a body bypasses the cache both ways (the body is
 //     not part of the key, and may select the answer).
+//   - Forwarding: a fill drops the request fields frameworks read to
+//     answer for another URL, method, host or scheme (X-Original-URL,
+//     X-HTTP-Method-Override, X-Forwarded-Prefix and the like), which the
+//     key does not hold; a refetch is forwarded as a client's miss is; a
+//     request without Host is keyed under the origin's host it is fetched
+//     with.
 //   - Framing: a request with both Content-Length and Transfer-Encoding is
 //     refused with 400, and a chunked request's connection is closed after
 //     the answer (RFC 9112 §6.1; framing.go). This needs Server: under a

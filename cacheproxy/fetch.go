@@ -50,7 +50,6 @@ type fill struct {
 	requestTime int64
 	banSeq      uint64
 	mark        *fetchMark // this fetch in the in-flight registry (inflight.go)
-	proto       string     // X-Forwarded-Proto override for refetches
 
 	// Set by the ReverseProxy hooks, read after rp.ServeHTTP returns.
 	conditional bool
@@ -137,20 +136,33 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 }
 
+// unkeyedOverrides are request fields that frameworks read to change the
+// URL, method, host or scheme they answer for, which the cache key does
+// not hold: a fill drops them, so no client can make the origin answer
+// something else under a key everyone reads (red team C3). Passes (not
+// stored) forward them. X-Forwarded-For, -Host and -Proto and Forwarded are
+// replaced by the proxy's own (Rewrite).
+var unkeyedOverrides = [...]string{
+	"X-Original-Url", "X-Rewrite-Url", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+	"X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Scheme", "X-Forwarded-Server", "X-Forwarded-Ssl",
+	"X-Url-Scheme", "Front-End-Https", "X-Host", "X-Original-Host",
+}
+
 // conditionalFields are the request fields a fetch for the cache drops: the
 // cache wants the whole current representation, and answers the client's
 // own conditions and ranges itself.
 var conditionalFields = [...]string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
 
 // prepare turns the outgoing request into a cache fill: always a GET,
-// without the client's conditions, with the stale copy's validators.
+// without the client's conditions and unkeyed overrides, with the stale
+// copy's validators.
 func (f *fill) prepare(out *http.Request) {
 	out.Method = http.MethodGet
 	for _, name := range conditionalFields {
 		delete(out.Header, name)
 	}
-	if f.proto != "" {
-		out.Header.Set("X-Forwarded-Proto", f.proto)
+	for _, name := range unkeyedOverrides {
+		delete(out.Header, name)
 	}
 	if s := f.stale; s != nil && s.hasValidator() {
 		f.conditional = true

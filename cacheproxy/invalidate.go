@@ -44,7 +44,6 @@ func (e *conflictError) Error() string {
 // plan is a request in key form.
 type plan struct {
 	keys     []string // simple, soft: primary keys of the URLs
-	protos   []string // scheme of each URL, for X-Forwarded-Proto on refetch
 	urls     []string
 	patterns []banPattern // ban
 }
@@ -117,14 +116,14 @@ func (p *Proxy) plan(req admin.InvalidationRequest) (plan, error) {
 			pl.patterns = append(pl.patterns, pat)
 			continue
 		}
-		scheme, host, key, err := urlKey(u)
+		host, key, err := urlKey(u)
 		if err == nil && !p.servesHost(host) {
 			err = notServed(host)
 		}
 		if err != nil {
 			return pl, fmt.Errorf("urls[%d]: %w", i, err)
 		}
-		pl.keys, pl.protos, pl.urls = append(pl.keys, key), append(pl.protos, scheme), append(pl.urls, u)
+		pl.keys, pl.urls = append(pl.keys, key), append(pl.urls, u)
 	}
 	return pl, nil
 }
@@ -174,7 +173,7 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 		}
 		if _, dup := refetchIdx[key]; !dup {
 			refetchIdx[key] = len(refetch)
-			refetch = append(refetch, refetchTarget{key: key, url: pl.urls[i], proto: pl.protos[i], like: first(variants)})
+			refetch = append(refetch, refetchTarget{key: key, url: pl.urls[i], like: first(variants)})
 		}
 	}
 	for _, tag := range req.Tags {
@@ -185,7 +184,7 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 			addTarget(o)
 			if _, dup := refetchIdx[o.key]; !dup {
 				refetchIdx[o.key] = len(refetch)
-				refetch = append(refetch, refetchTarget{key: o.key, url: "http://" + o.key, proto: schemeHTTP, like: o})
+				refetch = append(refetch, refetchTarget{key: o.key, url: "http://" + o.key, like: o})
 			}
 		}
 	}

@@ -279,18 +279,18 @@ func setTarget(u *url.URL, pq string) {
 }
 
 // urlKey parses a purge URL or a ban pattern (admin.ParseURL: one grammar
-// for both) into key form, normalised as client requests are: the scheme,
-// lower case; the normalised host; and the key it names, or, for a ban,
-// the key-form pattern with its "*"s.
-// urlKey("HTTPS://WWW.Example.com:443/a%7eb") is "https",
-// "www.example.com", "www.example.com/a~b".
-func urlKey(raw string) (scheme, host, key string, err error) {
+// for both) into key form, normalised as client requests are: the
+// normalised host, and the key it names, or, for a ban, the key-form
+// pattern with its "*"s. The scheme is no part of either.
+// urlKey("HTTPS://WWW.Example.com:443/a%7eb") is "www.example.com",
+// "www.example.com/a~b".
+func urlKey(raw string) (host, key string, err error) {
 	u, err := admin.ParseURL(raw)
 	if err != nil {
-		return "", "", "", err
+		return "", "", err
 	}
 	host = normalizeHost(u.Authority)
-	return u.Scheme, host, host + normalizePathQuery(u.PathQuery), nil
+	return host, host + normalizePathQuery(u.PathQuery), nil
 }
 
 // keyHost returns the host part of a primary key.

@@ -88,7 +88,7 @@ func TestPurgeURLKeyIsTheRequestKey(t *testing.T) {
 		{"https://www.example.com/ü", "www.example.com", "/%C3%BC"},
 		{"https://www.example.com:8443/a", "www.example.com:8443", "/a"},
 	} {
-		_, _, key, err := urlKey(tc.purge)
+		_, key, err := urlKey(tc.purge)
 		if err != nil {
 			t.Fatalf("urlKey(%q): %v", tc.purge, err)
 		}
@@ -99,7 +99,7 @@ func TestPurgeURLKeyIsTheRequestKey(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"ftp://x/", "//x/a", "https:///a", "https://u@x/", "https://x/a b", "https://x/%zz", "https://x/a#f"} {
-		if _, _, _, err := urlKey(bad); err == nil {
+		if _, _, err := urlKey(bad); err == nil {
 			t.Errorf("urlKey(%q) accepted", bad)
 		}
 	}
@@ -135,7 +135,7 @@ func FuzzNormalize(f *testing.F) {
 		if admin.ValidateURL(raw) != nil || strings.ContainsAny(host, "/?#@") {
 			return
 		}
-		_, _, key, err := urlKey(raw)
+		_, key, err := urlKey(raw)
 		if err != nil {
 			return
 		}

@@ -179,6 +179,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.checkFraming(w, r) {
 		return
 	}
+	if r.Host == "" {
+		// HTTP/1.0 without Host: the origin is asked with its own host, so
+		// key it there too, where a purge URL can name it (red team C8).
+		r.Host = p.cfg.Origin.Host
+	}
 	if p.looped(r) {
 		p.refuse(w, http.StatusLoopDetected, "this request came back to the proxy that forwarded it: the origin leads back to the proxy")
 		return

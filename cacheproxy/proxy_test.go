@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
 
 func TestMissThenHit(t *testing.T) {
@@ -547,5 +549,63 @@ func TestCoalescedWaitersShareAnOriginError(t *testing.T) {
 	}
 	if s := e.proxy.Stats(); s.Objects != 0 {
 		t.Fatal("an error answer was stored")
+	}
+}
+
+// TestFillsDropUnkeyedOverrides: a cache fill does not forward the request
+// fields frameworks read to answer for another URL, method, host or scheme,
+// which the key does not hold (red team C3); a pass does.
+func TestFillsDropUnkeyedOverrides(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, "xou="+r.Header.Get("X-Original-Url")+" mo="+r.Header.Get("X-Http-Method-Override")+" xfprefix="+r.Header.Get("X-Forwarded-Prefix"))
+	})
+	overrides := []string{"X-Original-URL", "/admin", "X-HTTP-Method-Override", "DELETE", "X-Forwarded-Prefix", "/evil"}
+	if r := e.get("/xou", overrides...); r.body != "xou= mo= xfprefix=" {
+		t.Fatalf("fill: origin saw %q, want no overrides", r.body)
+	}
+	if r := e.do(http.MethodPost, "/xou", overrides...); r.body != "xou=/admin mo=DELETE xfprefix=/evil" {
+		t.Fatalf("pass: origin saw %q, want the client's fields", r.body)
+	}
+}
+
+// TestRequestWithoutHostKeyedUnderOriginHost: an HTTP/1.0 request without
+// Host is keyed under the origin's host, which it is fetched with, so a
+// purge URL can name it (red team C8: it was keyed under an empty host).
+func TestRequestWithoutHostKeyedUnderOriginHost(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600"))
+	originHost := strings.TrimPrefix(e.origin.URL, "http://")
+	for front, addr := range e.fronts() {
+		in := "GET /nohost-" + strings.ReplaceAll(front, " ", "-") + " HTTP/1.0\r\n\r\n"
+		rawExchange(t, addr, in)
+		if r := rawExchange(t, addr, in); len(r) != 1 || !strings.HasPrefix(r[0].cacheStatus(), "cacheproxy; hit") {
+			t.Fatalf("%s: second request without Host: %+v", front, r)
+		}
+		if host := e.origin.lastRequest().Host; host != originHost {
+			t.Fatalf("%s: the origin was asked with Host %q, want %q", front, host, originHost)
+		}
+		e.clock.Advance(time.Second)
+		res := e.invalidate(admin.InvalidationRequest{ID: "c8-" + front, Mode: admin.ModeSimple, URLs: []string{"http://" + originHost + "/nohost-" + strings.ReplaceAll(front, " ", "-")}})
+		if res.Matched != 1 {
+			t.Fatalf("%s: purge of http://%s/nohost matched %d, want 1", front, originHost, res.Matched)
+		}
+	}
+}
+
+// TestRefetchForwardedAsAMiss: a refetch of an https:// URL is forwarded
+// with the X-Forwarded-Proto a client's miss gets, so it stores what a
+// miss would have (red team C13).
+func TestRefetchForwardedAsAMiss(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		_, _ = io.WriteString(w, "xfp="+r.Header.Get("X-Forwarded-Proto"))
+	})
+	miss := e.get("/xf", "X-Forwarded-Proto", "https")
+	e.clock.Advance(time.Second)
+	if res := e.invalidate(admin.InvalidationRequest{ID: "c13", Mode: admin.ModeSimple, URLs: []string{"https://www.example.com/xf"}, Refetch: true}); res.Refetched != 1 {
+		t.Fatalf("refetch: %+v", res)
+	}
+	if r := e.get("/xf"); r.body != miss.body || r.body != "xfp=http" {
+		t.Fatalf("after the refetch %q, after a miss %q; want both xfp=http", r.body, miss.body)
 	}
 }

@@ -22,12 +22,16 @@ import (
 // soft purge it revalidates the soft-purged copy, so an unchanged object
 // costs a 304, and an origin failure leaves the stale copy in place.
 
+// A refetch is forwarded as a client's miss is (X-Forwarded-Proto: http,
+// the proxy's own view), whatever the scheme of the purge URL: the key has
+// no scheme, so what a refetch stores is served to every client, and it
+// must be what a miss would have stored (red team C13).
+
 // refetchTarget is one URL to fetch again.
 type refetchTarget struct {
-	key   string
-	url   string  // as the request named it, for error messages
-	proto string  // "http" or "https", sent as X-Forwarded-Proto
-	like  *object // a purged variant whose Vary fields to replay, or nil
+	key  string
+	url  string  // as the request named it, for error messages
+	like *object // a purged variant whose Vary fields to replay, or nil
 }
 
 // refetchAll refetches targets with bounded concurrency and returns how
@@ -92,7 +96,7 @@ func (p *Proxy) refetch(t refetchTarget, soft bool) error {
 	if soft && t.like != nil && t.like.softPurgedAt.Load() != 0 {
 		stale = t.like
 	}
-	res := p.fetchWith(&fill{p: p, key: t.key, fwd: fwdURIMiss, reqHeader: r.Header, stale: stale, proto: t.proto}, r)
+	res := p.fetchWith(&fill{p: p, key: t.key, fwd: fwdURIMiss, reqHeader: r.Header, stale: stale}, r)
 	switch {
 	case res.errStatus != 0:
 		return fmt.Errorf("refetch %s: %d %s (%s)", t.url, res.errStatus, http.StatusText(res.errStatus), res.cs.detail)
