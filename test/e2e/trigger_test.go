@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -29,7 +30,8 @@ import (
 //
 // The specs run in order on the one Deployment, each a rollout: release v2
 // (revision 2), a release whose pods never become ready (3), `kubectl
-// rollout undo` (4), release v3 with the operator killed mid-rollout (5),
+// rollout undo` (4), release v3 with the leader killed mid-rollout and a
+// standby replica taking over (5),
 // then web-api deleted and release v4, paused and resumed (6).
 var _ = Describe("PurgeTriggers on a real Deployment", Ordered, func() {
 	const (
@@ -159,20 +161,44 @@ var _ = Describe("PurgeTriggers on a real Deployment", Ordered, func() {
 		exactlyOnePurgeEach(ctx, ns, "4", site, api)
 	}, NodeTimeout(4*time.Minute))
 
-	It("purges exactly once when the operator is killed mid-rollout", func(ctx SpecContext) {
+	It("purges exactly once when the leader is killed mid-rollout and a standby takes over", func(ctx SpecContext) {
+		// A second replica of the operator, as a Deployment of two runs:
+		// it waits for the leader's lease. Its purge gateway listens on a
+		// port of its own (both listen, leader or not).
+		args := managerArgs()
+		for i, a := range args {
+			if strings.HasPrefix(a, "--gateway-bind-address=") {
+				args[i] = "--gateway-bind-address=127.0.0.1:0"
+			}
+		}
+		p, err := cluster.StartHostProcess("manager-standby", paths.manager, args)
+		Expect(err).NotTo(HaveOccurred())
+		standby := &manager{proc: p}
+		DeferCleanup(func() {
+			// Back to the suite's one operator, on the gateway address the
+			// other specs use; a stopped manager releases its lease.
+			standby.stop()
+			if operator == standby {
+				operator = startManager()
+			}
+		})
+		Eventually(func() string { return tail(standby.logPath(), 100) }).WithContext(ctx).
+			Should(ContainSubstring("Attempting to acquire leader lease"))
+
 		f.mustKubectl(ctx, "", "set", "env", "deployment/web", "RELEASE=v3")
 		for _, t := range []string{site, api} {
 			Eventually(func(g Gomega) {
 				var pt cachev1alpha1.PurgeTrigger
 				g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: t}, &pt)).To(Succeed())
-				g.Expect(pt.Status.ObservedRevision).To(Equal("5"), "the trigger saw revision 5 begin")
+				g.Expect(pt.Status.ObservedRevision).To(Equal("5"), "the leader saw revision 5 begin")
 				g.Expect(meta.IsStatusConditionTrue(pt.Status.Conditions, cachev1alpha1.PurgeTriggerConditionRolloutComplete)).To(BeFalse())
 			}).WithContext(ctx).Should(Succeed())
 		}
 		operator.kill()
+		operator = standby
 		f.mustKubectl(ctx, "", "rollout", "status", "deployment/web", "--timeout=2m")
-		Expect(purgesByRevision(ctx, Default, ns, site)).NotTo(HaveKey("5"), "the operator is down")
-		operator = startManager()
+		Eventually(func() string { return tail(standby.logPath(), 100) }).WithContext(ctx).
+			Should(ContainSubstring("Successfully acquired lease"), "the standby leads once the lease expired")
 		exactlyOnePurgeEach(ctx, ns, "5", site, api)
 		out := f.mustKubectl(ctx, "", "get", "purgetriggers")
 		Expect(out).To(MatchRegexp(`(?m)^web\s+web\s+edge\s+5\s+5\s+RolloutComplete\s`), out)
