@@ -1,7 +1,9 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,8 +27,9 @@ func (s *server) serveHistoryStream(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	opts := []client.ListOption{client.InNamespace(r.URL.Query().Get(namespaceParam))}
-	err := listAndWatch(r.Context(), s.opts.Client, &cachev1alpha1.PurgeList{}, opts, func(wd watched) error {
+	ns := r.URL.Query().Get(namespaceParam)
+	opts := []client.ListOption{client.InNamespace(ns)}
+	err := listAndWatchFrom(r.Context(), s.opts.Client, &cachev1alpha1.PurgeList{}, s.early.take(r.Context(), ns), opts, func(wd watched) error {
 		if wd.Reset {
 			rows := make([]summary, 0, len(wd.Objects))
 			for _, o := range wd.Objects {
@@ -43,4 +46,46 @@ func (s *server) serveHistoryStream(w http.ResponseWriter, r *http.Request) {
 	if err != nil && r.Context().Err() == nil {
 		st.fail(err)
 	}
+}
+
+// earlyList is the list of the starting namespace's Purges, made while
+// the browser opens: the page's first History stream starts from it
+// instead of waiting for a list of thousands of Purges. Later streams list
+// afresh. The watch that follows it brings every change made since.
+type earlyList struct {
+	namespace string
+	done      chan struct{} // closed once list and err are set
+	list      *cachev1alpha1.PurgeList
+	err       error
+	taken     sync.Once
+}
+
+// startEarlyList lists the Purges of namespace in the background.
+func startEarlyList(ctx context.Context, c client.Client, namespace string) *earlyList {
+	e := &earlyList{namespace: namespace, done: make(chan struct{}), list: &cachev1alpha1.PurgeList{}}
+	go func() {
+		defer close(e.done)
+		e.err = c.List(ctx, e.list, client.InNamespace(namespace))
+	}()
+	return e
+}
+
+// take is the early list, once, for a stream of namespace: it waits for
+// the list to end; nil if it failed, or was taken, or is of another
+// namespace, or ctx ended first (the stream lists then).
+func (e *earlyList) take(ctx context.Context, namespace string) client.ObjectList {
+	if e == nil || namespace != e.namespace {
+		return nil
+	}
+	var list client.ObjectList
+	e.taken.Do(func() {
+		select {
+		case <-e.done:
+			if e.err == nil {
+				list = e.list
+			}
+		case <-ctx.Done():
+		}
+	})
+	return list
 }

@@ -67,8 +67,16 @@ type watched struct {
 // (the API server closes watches every few minutes, or the version is too
 // old) it lists again. It returns when ctx ends or a list fails.
 func listAndWatch(ctx context.Context, c client.WithWatch, list client.ObjectList, opts []client.ListOption, deliver func(watched) error) error {
+	return listAndWatchFrom(ctx, c, list, nil, opts, deliver)
+}
+
+// listAndWatchFrom is listAndWatch whose first list, when primed is not
+// nil, was already made: primed holds it.
+func listAndWatchFrom(ctx context.Context, c client.WithWatch, list, primed client.ObjectList, opts []client.ListOption, deliver func(watched) error) error {
 	for {
-		if err := c.List(ctx, list, opts...); err != nil {
+		if primed != nil {
+			list, primed = primed, nil
+		} else if err := c.List(ctx, list, opts...); err != nil {
 			return err
 		}
 		items, err := meta.ExtractList(list)
