@@ -67,6 +67,9 @@
 //     IdempotencyEntries (10000) within IdempotencyBytes (8 MiB); a
 //     repeated id gets the first answer, or 409 Conflict when its body
 //     differs (invalidate.go, idempotency.go).
+//   - Tags are case-sensitive, as the origin sent them: a purge of tag
+//     "prod-1" does not reach "PROD-1" (tags.go). Some CDNs fold case; an
+//     origin that mixes cases should send one.
 //   - Soft purge: stale at once, served stale (while one background request
 //     refreshes it, and instead of origin errors) for SoftPurgeGrace (1h)
 //     after the purge; never for must-revalidate, proxy-revalidate or
