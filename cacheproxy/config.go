@@ -79,6 +79,13 @@ type Config struct {
 	// invalidations. Zero means 8.
 	RefetchConcurrency int
 
+	// RefreshConcurrency bounds the background refreshes in flight
+	// (stale-while-revalidate, soft purges): a stale object whose refresh
+	// cannot start is still served stale, and a later request refreshes it,
+	// so a soft purge of many objects does not open as many origin
+	// connections at once. Zero means 32.
+	RefreshConcurrency int
+
 	// IdempotencyEntries and IdempotencyTTL bound the memory of invalidation
 	// ids: a repeated id returns the first answer while it is remembered,
 	// i.e. for IdempotencyTTL after its first receipt, and among the newest
@@ -128,6 +135,7 @@ const (
 	DefaultWriteTimeout       = 30 * time.Second
 	DefaultSoftPurgeGrace     = time.Hour
 	DefaultRefetchConcurrency = 8
+	DefaultRefreshConcurrency = 32
 	DefaultIdempotencyEntries = 10000
 	DefaultIdempotencyTTL     = 24 * time.Hour
 	DefaultIdempotencyBytes   = 8 << 20
@@ -163,6 +171,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.IdempotencyTTL, DefaultIdempotencyTTL)
 	setDefault(&c.BanSweepInterval, DefaultBanSweepInterval)
 	setDefault(&c.RefetchConcurrency, DefaultRefetchConcurrency)
+	setDefault(&c.RefreshConcurrency, DefaultRefreshConcurrency)
 	setDefault(&c.IdempotencyEntries, DefaultIdempotencyEntries)
 	setDefault(&c.Shards, DefaultShards)
 	setDefault(&c.IdempotencyBytes, DefaultIdempotencyBytes)

@@ -71,7 +71,7 @@
 //     "prod-1" does not reach "PROD-1" (tags.go). Some CDNs fold case; an
 //     origin that mixes cases should send one.
 //   - Soft purge: stale at once, served stale (while one background request
-//     refreshes it, and instead of origin errors) for SoftPurgeGrace (1h)
+//     refreshes it, at most RefreshConcurrency (32) refreshes at once, and instead of origin errors) for SoftPurgeGrace (1h)
 //     after the purge; never for must-revalidate, proxy-revalidate or
 //     no-cache objects. A simple purge is never served stale.
 //   - Requests: clients' Cache-Control directives other than no-store are

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -404,4 +405,43 @@ func TestReusedIDWithAnotherRequestConflicts(t *testing.T) {
 		t.Fatalf("the id with a ban: %d %q, want 409", code, msg)
 	}
 	wantStatus(t, e.get("/a"), http.StatusOK, "cacheproxy; hit")
+}
+
+// TestBackgroundRefreshesBounded: after a soft purge of many objects, the
+// requests for them are all served stale at once, and at most
+// RefreshConcurrency refreshes run (red team C15: 1000 requests opened 1000
+// origin connections at once); the others are refreshed by later requests.
+func TestBackgroundRefreshesBounded(t *testing.T) {
+	const objects, bound = 10, 2
+	arrived, release := make(chan struct{}, objects), make(chan struct{})
+	var blocking atomic.Bool
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		if blocking.Load() {
+			arrived <- struct{}{}
+			<-release
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		_, _ = io.WriteString(w, r.URL.Path)
+	}, func(c *Config) { c.RefreshConcurrency = bound })
+	var urls []string
+	for i := range objects {
+		e.get("/s/" + itoa(int64(i)))
+		urls = append(urls, site+"/s/"+itoa(int64(i)))
+	}
+	e.clock.Advance(time.Second)
+	e.invalidate(admin.InvalidationRequest{ID: "c15", Mode: admin.ModeSoft, URLs: urls})
+	blocking.Store(true)
+	for i := range objects {
+		wantStatus(t, e.get("/s/"+itoa(int64(i))), http.StatusOK, "cacheproxy; fwd=stale")
+	}
+	for range bound {
+		<-arrived
+	}
+	e.proxy.refreshMu.Lock()
+	running := len(e.proxy.refreshing)
+	e.proxy.refreshMu.Unlock()
+	close(release)
+	if running != bound {
+		t.Fatalf("%d background refreshes running, want %d", running, bound)
+	}
 }

@@ -37,6 +37,7 @@ type Proxy struct {
 	ids      *idempotency
 
 	refetchSem chan struct{} // bounds refetches in flight
+	refreshSem chan struct{} // bounds background refreshes in flight
 	tokenSum   [sha256.Size]byte
 	ready      atomic.Bool
 
@@ -73,6 +74,7 @@ func New(cfg Config) (*Proxy, error) {
 		ids:        newIdempotency(cfg.IdempotencyEntries, cfg.IdempotencyTTL, cfg.IdempotencyBytes),
 		inflight:   newInflight(),
 		refetchSem: make(chan struct{}, cfg.RefetchConcurrency),
+		refreshSem: make(chan struct{}, cfg.RefreshConcurrency),
 		refreshing: make(map[string]struct{}),
 	}
 	if len(cfg.Hosts) > 0 {

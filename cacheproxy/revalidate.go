@@ -112,7 +112,7 @@ func weakEqual(a, b string) bool {
 
 // refreshInBackground starts one background request refreshing a stale
 // object (stale-while-revalidate, soft purge), unless one already runs for
-// it. It replays the triggering request's fields, so the same variant is
+// it or RefreshConcurrency are running. It replays the triggering request's fields, so the same variant is
 // fetched, and revalidates conditionally when the object has validators.
 func (p *Proxy) refreshInBackground(r *http.Request, key string, stale *object) {
 	id := key + "\x00" + stale.variant
@@ -123,13 +123,21 @@ func (p *Proxy) refreshInBackground(r *http.Request, key string, stale *object) 
 	}
 	p.refreshing[id] = struct{}{}
 	p.refreshMu.Unlock()
+	select {
+	case p.refreshSem <- struct{}{}:
+	default: // RefreshConcurrency reached: served stale, refreshed by a later request (red team C15)
+		p.endRefresh(id)
+		return
+	}
 	bg := r.Clone(context.Background())
 	bg.Method, bg.Body, bg.ContentLength = http.MethodGet, http.NoBody, 0
 	started := p.goBackground(func() {
 		defer p.endRefresh(id)
+		defer func() { <-p.refreshSem }()
 		p.fetchWith(&fill{p: p, key: key, fwd: fwdStale, reqHeader: bg.Header, stale: stale}, bg)
 	})
 	if !started {
+		<-p.refreshSem
 		p.endRefresh(id)
 	}
 }
