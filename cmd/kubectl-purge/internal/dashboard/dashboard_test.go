@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -259,6 +260,15 @@ var _ = Describe("kubectl purge dashboard in Chromium", func() {
 		Eventually(t.rows("Pods of edge")).Should(And(HaveLen(3), HaveEach(MatchRegexp(`Ready \| \S+ \| 4 \| 50\.0% \|`))))
 		Expect(t.text(".fleet dl")()).To(hasText("3 of 3", "www.example.com", "256Mi"))
 		t.screenshot("fleets")
+
+		By("updating live: a pod's new objects, a pod deleted")
+		t.eval(`window.sameDocument = true`)
+		(&fleet{pods: f.pods[:1]}).warm("/img/c.png")
+		Eventually(t.rows("Pods of edge")).Should(ContainElement(MatchRegexp(`^edge-0 \| Ready \| \S+ \| 5 \|`)))
+		Expect(k8sClient.Delete(context.Background(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "edge-2"}},
+			client.GracePeriodSeconds(0))).To(Succeed())
+		Eventually(t.rows("Pods of edge")).Should(HaveLen(2))
+		Expect(t.eval(`window.sameDocument`)).To(BeTrue(), "the page was not reloaded")
 	})
 })
 

@@ -62,19 +62,74 @@ type podRow struct {
 	Error string `json:"error,omitempty"`
 }
 
-// serveFleets lists the CacheProxies of a namespace with their pods and
-// each pod's cache statistics. Statistics come from each pod's /metrics
-// (no admin token needed) through the API server's pods/proxy, as the
-// user: a user without that permission sees the fleets without them, and
-// why.
-func (s *server) serveFleets(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := requestContext(r)
+// statsInterval is how often the Fleets stream reads the pods' statistics
+// again: counters cannot be watched.
+const statsInterval = 5 * time.Second
+
+// serveFleetsStream streams the CacheProxies of a namespace with their
+// pods and each pod's cache statistics: a "fleets" event with all of them
+// when the stream starts, whenever a CacheProxy or a pod of the namespace
+// changes (API server watches), and every statsInterval for the
+// statistics. Statistics come from each pod's /metrics (no admin token
+// needed) through the API server's pods/proxy, as the user: a user without
+// that permission sees the fleets without them, and why; one who may not
+// watch pods sees them as they were at each refresh. A refusal to list the
+// CacheProxies ends the stream with "failure".
+func (s *server) serveFleetsStream(w http.ResponseWriter, r *http.Request) {
+	st, ok := startStream(w)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	ns := r.URL.Query().Get(namespaceParam)
+	changed := make(chan struct{}, 1)
+	poke := func(watched) error {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+		return nil
+	}
+	failed := make(chan error, 1)
+	go func() {
+		err := listAndWatch(ctx, s.opts.Client, &cachev1alpha1.CacheProxyList{}, []client.ListOption{client.InNamespace(ns)}, poke)
+		if ctx.Err() == nil {
+			failed <- err
+		}
+	}()
+	go func() { _ = listAndWatch(ctx, s.opts.Client, &corev1.PodList{}, []client.ListOption{client.InNamespace(ns)}, poke) }()
+	tick := time.NewTicker(statsInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-failed:
+			st.fail(err)
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+		fleets, err := s.fleets(ctx, ns)
+		if err != nil {
+			st.fail(err)
+			return
+		}
+		if st.send("fleets", fleets) != nil {
+			return // the page went away
+		}
+	}
+}
+
+// fleets lists the CacheProxies of a namespace with their pods and each
+// pod's cache statistics.
+func (s *server) fleets(ctx context.Context, ns string) ([]fleetView, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	var list cachev1alpha1.CacheProxyList
 	if err := s.opts.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	fleets := make([]fleetView, len(list.Items))
 	var wg sync.WaitGroup
@@ -85,7 +140,7 @@ func (s *server) serveFleets(w http.ResponseWriter, r *http.Request) {
 	slices.SortFunc(fleets, func(a, b fleetView) int {
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
-	writeJSON(w, http.StatusOK, fleets)
+	return fleets, nil
 }
 
 func (s *server) fleetOf(ctx context.Context, cp *cachev1alpha1.CacheProxy) fleetView {

@@ -78,7 +78,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET /api/context", s.serveContext)
 	s.mux.HandleFunc("GET /api/access", s.serveAccess)
 	s.mux.HandleFunc("GET /api/cacheproxies", s.serveCacheProxies)
-	s.mux.HandleFunc("GET /api/fleets", s.serveFleets)
+	s.mux.HandleFunc("GET /api/fleets/watch", s.serveFleetsStream)
 	s.mux.HandleFunc("GET /api/purges/watch", s.serveHistoryStream)
 	s.mux.HandleFunc("GET /api/purges/{namespace}/{name}/watch", s.serveDetailStream)
 	s.mux.HandleFunc("POST /api/purges", s.serveCreate)

@@ -1,6 +1,7 @@
 // Fleets: each CacheProxy with its pods and their cache statistics, read
-// from each pod's metrics through the API server's pod proxy.
-import { request, showError } from './api.js';
+// from each pod's metrics through the API server's pod proxy, live from
+// the server's stream.
+import { stream } from './api.js';
 import { h, replace, num } from './dom.js';
 import { state } from './app.js';
 
@@ -9,23 +10,8 @@ const bytes = (b) => (b === undefined || b === null ? '–' : b < 1 << 20 ? `${(
 
 export function fleetsView(root) {
   const list = h('div', { className: 'fleets' }, h('p', { className: 'empty' }, 'Loading…'));
-  const refresh = h('button', { type: 'button', onclick: load }, 'Refresh');
-  replace(root, h('div', { className: 'title' }, h('h1', {}, 'Fleets'), refresh), list);
-  let alive = true;
-
-  async function load() {
-    refresh.disabled = true;
-    try {
-      const fleets = await request('GET', `/api/fleets?${new URLSearchParams({ namespace: state.namespace })}`);
-      if (!alive) return;
-      replace(list, fleets.length ? fleets.map(fleet) : h('p', { className: 'empty' }, 'No CacheProxy here.'));
-    } catch (e) {
-      showError('fleets', e.message);
-      replace(list);
-    } finally {
-      refresh.disabled = false;
-    }
-  }
+  replace(root, h('div', { className: 'title' }, h('h1', {}, 'Fleets'),
+    h('span', { className: 'help' }, 'Live: pods as they change, statistics every few seconds.')), list);
 
   function fleet(f) {
     const item = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
@@ -48,6 +34,9 @@ export function fleetsView(root) {
           h('tr', {}, h('td', { colSpan: 7, className: 'empty' }, 'No pods.')))));
   }
 
-  load();
-  return () => { alive = false; };
+  return stream(`/api/fleets/watch?${new URLSearchParams({ namespace: state.namespace })}`, {
+    fleets(fleets) {
+      replace(list, fleets.length ? fleets.map(fleet) : h('p', { className: 'empty' }, 'No CacheProxy here.'));
+    },
+  }, 'fleets');
 }
