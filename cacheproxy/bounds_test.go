@@ -248,3 +248,36 @@ func TestSecondClientOfAStreamIsNotHeld(t *testing.T) {
 		t.Fatal("the second client of the stream got nothing while the first one's runs")
 	}
 }
+
+// TestStalledBodyBeingStoredIsAbandoned: an origin that sends the head of
+// a storable answer and then stalls holds its client and the coalesced
+// waiters for OriginTimeout at most, not for the whole stall (red team C6),
+// and nothing is stored.
+func TestStalledBodyBeingStoredIsAbandoned(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Length", "10")
+		_, _ = io.WriteString(w, "01234")
+		w.(http.Flusher).Flush()
+		<-release
+		_, _ = io.WriteString(w, "56789")
+	}, func(c *Config) { c.OriginTimeout = 2 * time.Second })
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.getWithin(time.Minute, "/stall")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("the client got a whole answer from a stalled origin")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the client still waits on the stalled body after 30 s (OriginTimeout 2 s)")
+	}
+	if s := e.proxy.Stats(); s.Objects != 0 {
+		t.Fatalf("%d objects stored from a stalled body", s.Objects)
+	}
+}

@@ -52,8 +52,9 @@ type Config struct {
 	MaxObjectSize int64
 
 	// OriginTimeout bounds connecting to the origin and waiting for its
-	// response headers; past it the client gets 504 (or a stale copy). Zero
-	// means 30s.
+	// response headers; past it the client gets 504 (or a stale copy). It
+	// also bounds each wait for the next bytes of a body being stored: one
+	// that stalls longer is abandoned and not stored. Zero means 30s.
 	OriginTimeout time.Duration
 
 	// FetchTimeout bounds a whole fetch that no client waits for: a

@@ -71,9 +71,13 @@
 //     "prod-1" does not reach "PROD-1" (tags.go). Some CDNs fold case; an
 //     origin that mixes cases should send one.
 //   - Soft purge: stale at once, served stale (while one background request
-//     refreshes it, at most RefreshConcurrency (32) refreshes at once, and instead of origin errors) for SoftPurgeGrace (1h)
+//     refreshes it, and instead of origin errors) for SoftPurgeGrace (1h)
 //     after the purge; never for must-revalidate, proxy-revalidate or
-//     no-cache objects. A simple purge is never served stale.
+//     no-cache objects. A simple purge is never served stale. At most
+//     RefreshConcurrency (32) background refreshes run at once.
+//   - Stalls: a storable answer whose body sends nothing for OriginTimeout
+//     is abandoned, not stored (its clients are cut as by a truncated
+//     body); an answer not being stored may idle (event streams).
 //   - Requests: clients' Cache-Control directives other than no-store are
 //     ignored, as CDNs do, so a shift-reload cannot bypass the cache; a HEAD
 //     miss is fetched with GET so the object can be stored; a Range request

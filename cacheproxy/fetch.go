@@ -50,6 +50,8 @@ type fill struct {
 	requestTime int64
 	banSeq      uint64
 	mark        *fetchMark // this fetch in the in-flight registry (inflight.go)
+	cancel      context.CancelFunc
+	idle        *time.Timer // while storing: ends a fetch whose body stalls (eofReader)
 
 	// Set by the ReverseProxy hooks, read after rp.ServeHTTP returns.
 	conditional bool
@@ -84,8 +86,12 @@ func (p *Proxy) fetchWith(f *fill, r *http.Request) *fetchResult {
 	defer p.inflight.end(f.mark)
 	ctx, cancel := p.fetchContext(f)
 	defer cancel()
+	f.cancel = cancel
 	in := r.WithContext(context.WithValue(ctx, fillKey{}, f))
 	p.rp.ServeHTTP(&fillWriter{f: f, header: make(http.Header)}, in)
+	if f.idle != nil {
+		f.idle.Stop()
+	}
 	defer f.release()
 	res := f.finish()
 	if p.afterFetch != nil {
@@ -262,6 +268,11 @@ func (f *fill) onResponse(resp *http.Response) {
 			f.buf = make([]byte, 0, resp.ContentLength)
 		}
 		f.buffering.Store(true)
+		// A body being stored that stalls for OriginTimeout is abandoned:
+		// its clients and waiters would wait on it unbounded (red team C6).
+		// An answer that is not stored (an event stream, a long poll) may
+		// idle; it holds only its own client.
+		f.idle = time.AfterFunc(p.cfg.OriginTimeout, f.cancel)
 	}
 	resp.Header["Cache-Status"] = []string{f.cs.after(upstream)}
 }
@@ -551,6 +562,13 @@ type eofReader struct {
 
 func (e *eofReader) Read(b []byte) (int, error) {
 	n, err := e.ReadCloser.Read(b)
+	if t := e.f.idle; t != nil {
+		if err != nil {
+			t.Stop()
+		} else if n > 0 {
+			t.Reset(e.f.p.cfg.OriginTimeout)
+		}
+	}
 	if err == io.EOF {
 		e.f.sawEOF = true
 	}
