@@ -98,7 +98,9 @@ func (s *server) serveFleetsStream(w http.ResponseWriter, r *http.Request) {
 			failed <- err
 		}
 	}()
-	go func() { _ = listAndWatch(ctx, s.opts.Client, &corev1.PodList{}, []client.ListOption{client.InNamespace(ns)}, poke) }()
+	go func() {
+		_ = listAndWatch(ctx, s.opts.Client, &corev1.PodList{}, []client.ListOption{client.InNamespace(ns)}, poke)
+	}()
 	tick := time.NewTicker(statsInterval)
 	defer tick.Stop()
 	for {
