@@ -84,12 +84,14 @@ func (s *server) serveFleetsStream(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	ns := r.URL.Query().Get(namespaceParam)
 	changed := make(chan struct{}, 1)
+	// poke notes a change (one pending note is enough) and ends the
+	// watches once the stream has ended.
 	poke := func(watched) error {
 		select {
 		case changed <- struct{}{}:
 		default:
 		}
-		return nil
+		return ctx.Err()
 	}
 	failed := make(chan error, 1)
 	go func() {
