@@ -2,10 +2,7 @@ package purge
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -117,25 +114,7 @@ func (r *Reconciler) observeCall(d time.Duration, err error) {
 		return
 	}
 	r.Metrics.PodCallDuration.WithLabelValues("failure").Observe(d.Seconds())
-	r.Metrics.PodCallFailures.WithLabelValues(failureReason(err)).Inc()
-}
-
-// failureReason classifies a failed call for the failures metric.
-func failureReason(err error) string {
-	var se *admin.StatusError
-	var ne net.Error
-	switch {
-	case errors.As(err, &se) && se.StatusCode == http.StatusUnauthorized:
-		return "unauthorized"
-	case errors.As(err, &se) && se.StatusCode >= 500:
-		return "server_error"
-	case errors.As(err, &se):
-		return "refused"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
-	default:
-		return "network"
-	}
+	r.Metrics.PodCallFailures.WithLabelValues(string(classify(err).reason)).Inc()
 }
 
 func earliest(a, b time.Time) time.Time {

@@ -1,9 +1,7 @@
 package purge
 
 import (
-	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -187,7 +185,7 @@ func recordCall(p *cachev1alpha1.PodPurgeStatus, res admin.InvalidationResult, e
 	p.LastAttemptTime = &metav1.Time{Time: at}
 	if err != nil {
 		p.LastError = purgestatus.Truncate(err.Error())
-		if !retryable(err) {
+		if classify(err).final {
 			p.Phase = cachev1alpha1.PodPurgeFailed
 			p.FailureReason = cachev1alpha1.PodFailureRefused
 		}
@@ -196,23 +194,6 @@ func recordCall(p *cachev1alpha1.PodPurgeStatus, res admin.InvalidationResult, e
 	p.Phase = cachev1alpha1.PodPurgeSucceeded
 	p.Matched, p.Invalidated, p.Refetched = res.Matched, res.Invalidated, res.Refetched
 	p.LastError = purgestatus.Truncate(strings.Join(res.Errors, "; "))
-}
-
-// retryable reports whether calling again could succeed. A pod that
-// refused the request itself (bad request, an id reused with another
-// request, too large) refuses it again;
-// anything else (network, 5xx, 401 while pods roll onto a new token) may
-// pass later, until the deadline.
-func retryable(err error) bool {
-	var se *admin.StatusError
-	if !errors.As(err, &se) {
-		return true
-	}
-	switch se.StatusCode {
-	case http.StatusBadRequest, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
-		return false
-	}
-	return true
 }
 
 // nextAttempt is when a Pending pod is due: at once if never called,
