@@ -77,18 +77,14 @@ var _ = Describe("The CacheProxy controller", func() {
 		deployment(ctx)
 		Expect(k8sClient.Get(ctx, purgeKey, &corev1.Service{})).NotTo(Succeed(), "not asked for")
 
-		Expect(k8sClient.Get(ctx, key, cp)).To(Succeed())
-		cp.Spec.PurgeGateway = &cachev1alpha1.PurgeGatewaySpec{Enabled: true}
-		Expect(k8sClient.Update(ctx, cp)).To(Succeed())
+		update(ctx, cp, func() { cp.Spec.PurgeGateway = &cachev1alpha1.PurgeGatewaySpec{Enabled: true} })
 		var svc corev1.Service
 		Eventually(func() error { return k8sClient.Get(ctx, purgeKey, &svc) }).Should(Succeed())
 		owned(&svc)
 		Expect(svc.Spec.Type).To(Equal(corev1.ServiceTypeExternalName))
 		Expect(svc.Spec.ExternalName).To(Equal(testGatewayHost))
 
-		Expect(k8sClient.Get(ctx, key, cp)).To(Succeed())
-		cp.Spec.PurgeGateway.Enabled = false
-		Expect(k8sClient.Update(ctx, cp)).To(Succeed())
+		update(ctx, cp, func() { cp.Spec.PurgeGateway.Enabled = false })
 		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(ctx, purgeKey, &corev1.Service{})) }).Should(BeTrue())
 	})
 
