@@ -2,8 +2,6 @@ package cacheproxy_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,14 +13,12 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/controllers"
 	"github.com/cacheops/purge-operator/controllers/fleet"
+	"github.com/cacheops/purge-operator/test/envtestenv"
 )
 
 // The controllers run in a real manager, wired as cmd/manager wires them
@@ -36,7 +32,6 @@ import (
 const testGatewayHost = "purge-gateway.purge-operator-system.svc.cluster.local"
 
 var (
-	testEnv   *envtest.Environment
 	k8sClient client.Client
 	// stopManager stops the running manager and waits until it has.
 	stopManager func()
@@ -48,23 +43,12 @@ func TestCacheProxyController(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
-		"KUBEBUILDER_ASSETS is unset: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)")
 	SetDefaultEventuallyTimeout(20 * time.Second)
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
+	env := envtestenv.Start(envtestenv.Options{})
+	k8sClient = env.Client
 
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	Expect(cachev1alpha1.AddToScheme(scheme.Scheme)).To(Succeed())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	Expect(err).NotTo(HaveOccurred())
-
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 scheme.Scheme,
 		Cache:                  controllers.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -76,20 +60,12 @@ var _ = BeforeSuite(func() {
 		Registerer:      prometheus.NewRegistry(),
 		GatewayHost:     testGatewayHost,
 	})).To(Succeed())
-	ctx, cancel := context.WithCancel(context.Background())
-	// The manager's error is checked when it stops, on the spec's
-	// goroutine: nothing fails off it.
-	errc := make(chan error, 1)
-	go func() { errc <- mgr.Start(ctx) }()
-	stopManager = func() { cancel(); Expect(<-errc).To(Succeed()) }
+	stopManager = envtestenv.StartManager(mgr)
 })
 
 var _ = AfterSuite(func() {
 	if stopManager != nil {
 		stopManager()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
 

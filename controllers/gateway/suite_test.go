@@ -29,12 +29,10 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/test/envtestenv"
 )
 
 // The gateway runs as the operator does in a cluster: in a manager whose
@@ -56,7 +54,6 @@ const (
 )
 
 var (
-	testEnv *envtest.Environment
 	// kube is the cluster admin's client; specs arrange the world with it.
 	kube client.Client
 	// gw serves with the default coalescing window and the real clock.
@@ -74,27 +71,18 @@ func TestGateway(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
-		"KUBEBUILDER_ASSETS is unset: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)")
 	SetDefaultEventuallyTimeout(20 * time.Second)
 	SetDefaultEventuallyPollingInterval(20 * time.Millisecond)
 	Expect(clientgoscheme.AddToScheme(scheme)).To(Succeed())
 	Expect(cachev1alpha1.AddToScheme(scheme)).To(Succeed())
 
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	kube, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
+	env := envtestenv.Start(envtestenv.Options{Scheme: scheme})
+	kube = env.Client
 
 	ctx, cancel := context.WithCancel(context.Background())
 	stopSuite = cancel
 	installConfigDefault(ctx)
-	managerCfg = configFor(cfg, tokenFor(ctx, managerNamespace, managerServiceAccount))
+	managerCfg = configFor(env.Config, tokenFor(ctx, managerNamespace, managerServiceAccount))
 	gw = startGateway(ctx, Options{})
 	// Serve as Start does (its header limit included), on a free port.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -108,9 +96,6 @@ var _ = BeforeSuite(func() {
 var _ = AfterSuite(func() {
 	if stopSuite != nil {
 		stopSuite()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
 

@@ -2,8 +2,6 @@ package purge_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,15 +15,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
 	"github.com/cacheops/purge-operator/controllers"
 	"github.com/cacheops/purge-operator/controllers/purge"
+	"github.com/cacheops/purge-operator/test/envtestenv"
 )
 
 // The controllers run in a real manager against a real kube-apiserver and
@@ -35,7 +30,6 @@ import (
 // each with a real cacheproxy listening on that IP.
 
 var (
-	testEnv   *envtest.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
 	calls     = &countingCaller{inner: purge.NewAdminCaller(64)}
@@ -49,32 +43,16 @@ func TestControllers(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
-		"KUBEBUILDER_ASSETS is unset: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)")
 	SetDefaultEventuallyTimeout(20 * time.Second)
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
-
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	var err error
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	Expect(cachev1alpha1.AddToScheme(scheme.Scheme)).To(Succeed())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	Expect(err).NotTo(HaveOccurred())
-
+	env := envtestenv.Start(envtestenv.Options{})
+	cfg, k8sClient = env.Config, env.Client
 	stopManager = startManager()
 })
 
 var _ = AfterSuite(func() {
 	if stopManager != nil {
 		stopManager()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
 
@@ -104,12 +82,7 @@ func startManager() (stop func()) {
 		Registerer: prometheus.NewRegistry(),
 	})).To(Succeed())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	// The manager's error is checked when it stops, on the spec's
-	// goroutine: nothing fails off it.
-	errc := make(chan error, 1)
-	go func() { errc <- mgr.Start(ctx) }()
-	return func() { cancel(); Expect(<-errc).To(Succeed()) }
+	return envtestenv.StartManager(mgr)
 }
 
 // countingCaller calls pods for real and counts the calls per endpoint,

@@ -1,9 +1,6 @@
 package purgetrigger_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,13 +12,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/controllers/purgetrigger"
+	"github.com/cacheops/purge-operator/test/envtestenv"
 )
 
 // The PurgeTrigger controller runs in a real manager against a real
@@ -34,7 +28,6 @@ import (
 // starts, so the trigger watches it.
 
 var (
-	testEnv   *envtest.Environment
 	cfg       *rest.Config
 	k8sClient client.Client
 	// stopManager stops the running manager and waits until it has.
@@ -47,33 +40,17 @@ func TestPurgeTrigger(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
-		"KUBEBUILDER_ASSETS is unset: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)")
 	SetDefaultEventuallyTimeout(20 * time.Second)
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	SetDefaultConsistentlyDuration(time.Second)
-
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases"), "testdata"},
-		ErrorIfCRDPathMissing: true,
-	}
-	var err error
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	Expect(cachev1alpha1.AddToScheme(scheme.Scheme)).To(Succeed())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	Expect(err).NotTo(HaveOccurred())
-
+	env := envtestenv.Start(envtestenv.Options{MoreCRDs: []string{"testdata"}})
+	cfg, k8sClient = env.Config, env.Client
 	stopManager = startManager()
 })
 
 var _ = AfterSuite(func() {
 	if stopManager != nil {
 		stopManager()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
 
@@ -93,12 +70,5 @@ func startManager() (stop func()) {
 		Recorder:  mgr.GetEventRecorder("purge-operator"),
 	}).SetupWithManager(mgr)).To(Succeed())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
-	return func() { cancel(); <-done }
+	return envtestenv.StartManager(mgr)
 }

@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +16,9 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/test/envtestenv"
 )
 
 // The plugin runs in-process (Main with argument and buffers) against a
@@ -38,7 +35,7 @@ import (
 // the real operator meet in the localcluster session of the README.
 
 var (
-	testEnv   *envtest.Environment
+	env       *envtestenv.Env
 	k8sClient client.Client
 	// adminKubeconfig is a kubeconfig file of a cluster administrator.
 	adminKubeconfig string
@@ -50,39 +47,12 @@ func TestKubectlPurge(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
-		"KUBEBUILDER_ASSETS is unset: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)")
 	SetDefaultEventuallyTimeout(20 * time.Second)
 	SetDefaultEventuallyPollingInterval(20 * time.Millisecond)
-
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
-	Expect(err).NotTo(HaveOccurred())
-	adminKubeconfig = kubeconfigOf(envtest.User{Name: "admin", Groups: []string{"system:masters"}})
+	env = envtestenv.Start(envtestenv.Options{Scheme: scheme})
+	k8sClient = env.Client
+	adminKubeconfig = env.Kubeconfig(envtest.User{Name: "admin", Groups: []string{"system:masters"}})
 })
-
-var _ = AfterSuite(func() {
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
-	}
-})
-
-// kubeconfigOf writes a kubeconfig file for a user of the test API server.
-func kubeconfigOf(u envtest.User) string {
-	user, err := testEnv.AddUser(u, nil)
-	Expect(err).NotTo(HaveOccurred())
-	data, err := user.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), u.Name+".kubeconfig")
-	Expect(os.WriteFile(path, data, 0o600)).To(Succeed())
-	return path
-}
 
 // result is what one command line did.
 type result struct {
@@ -209,5 +179,5 @@ func grant(ns, user string, verbs ...string) string {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
 	})).To(Succeed())
-	return kubeconfigOf(envtest.User{Name: user})
+	return env.Kubeconfig(envtest.User{Name: user})
 }

@@ -3,8 +3,6 @@ package dashboard_test
 import (
 	"context"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -22,14 +20,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cmd/kubectl-purge/internal/cli"
 	"github.com/cacheops/purge-operator/controllers"
 	"github.com/cacheops/purge-operator/controllers/purge"
+	"github.com/cacheops/purge-operator/test/envtestenv"
 )
 
 // The dashboard runs as `kubectl purge dashboard` does (cli.Main, in
@@ -42,7 +38,7 @@ import (
 // statistics) refuses loopback pod IPs.
 
 var (
-	testEnv   *envtest.Environment
+	env       *envtestenv.Env
 	cfg       *rest.Config
 	k8sClient client.Client
 	// adminKubeconfig is a kubeconfig file of a cluster administrator.
@@ -57,23 +53,11 @@ func TestDashboard(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
-	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
-		"KUBEBUILDER_ASSETS is unset: run `make test`, or export KUBEBUILDER_ASSETS=$(hack/setup-envtest.sh)")
 	SetDefaultEventuallyTimeout(30 * time.Second)
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
-
-	testEnv = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	var err error
-	cfg, err = testEnv.Start()
-	Expect(err).NotTo(HaveOccurred())
-	Expect(cachev1alpha1.AddToScheme(scheme.Scheme)).To(Succeed())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	Expect(err).NotTo(HaveOccurred())
-	adminKubeconfig = kubeconfigOf(envtest.User{Name: "admin", Groups: []string{"system:masters"}})
+	env = envtestenv.Start(envtestenv.Options{})
+	cfg, k8sClient = env.Config, env.Client
+	adminKubeconfig = env.Kubeconfig(envtest.User{Name: "admin", Groups: []string{"system:masters"}})
 	stopManager = startManager()
 })
 
@@ -81,9 +65,6 @@ var _ = AfterSuite(func() {
 	stopBrowser()
 	if stopManager != nil {
 		stopManager()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
 
@@ -107,25 +88,7 @@ func startManager() (stop func()) {
 		PurgeWorkers:     4,
 		Registerer:       prometheus.NewRegistry(),
 	})).To(Succeed())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer GinkgoRecover()
-		defer close(done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
-	return func() { cancel(); <-done }
-}
-
-// kubeconfigOf writes a kubeconfig file for a user of the test API server.
-func kubeconfigOf(u envtest.User) string {
-	user, err := testEnv.AddUser(u, nil)
-	Expect(err).NotTo(HaveOccurred())
-	data, err := user.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
-	path := filepath.Join(GinkgoT().TempDir(), u.Name+".kubeconfig")
-	Expect(os.WriteFile(path, data, 0o600)).To(Succeed())
-	return path
+	return envtestenv.StartManager(mgr)
 }
 
 // newNamespace creates a namespace for one spec.
@@ -146,7 +109,7 @@ func grant(ns, user string, rules ...rbacv1.PolicyRule) string {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
 	})).To(Succeed())
-	return kubeconfigOf(envtest.User{Name: user})
+	return env.Kubeconfig(envtest.User{Name: user})
 }
 
 // runningDashboard is a running `kubectl purge dashboard`.
