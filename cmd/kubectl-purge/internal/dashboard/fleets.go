@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/kubectl/pkg/util/podutils"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
@@ -183,7 +184,7 @@ func (s *server) fleetOf(ctx context.Context, cp *cachev1alpha1.CacheProxy) flee
 	var mu sync.Mutex // guards f.StatsError
 	for i := range pods.Items {
 		pod := &pods.Items[i]
-		f.Pods[i] = podRow{Name: pod.Name, IP: pod.Status.PodIP, Ready: podReady(pod), Phase: string(pod.Status.Phase)}
+		f.Pods[i] = podRow{Name: pod.Name, IP: pod.Status.PodIP, Ready: podutils.IsPodReady(pod), Phase: string(pod.Status.Phase)}
 		if pod.Status.PodIP == "" {
 			continue
 		}
@@ -203,15 +204,6 @@ func (s *server) fleetOf(ctx context.Context, cp *cachev1alpha1.CacheProxy) flee
 	wg.Wait()
 	slices.SortFunc(f.Pods, func(a, b podRow) int { return strings.Compare(a.Name, b.Name) })
 	return f
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // readStats reads a pod's cache statistics from its admin port's
