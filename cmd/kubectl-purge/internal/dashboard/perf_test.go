@@ -224,7 +224,10 @@ var _ = Describe("kubectl purge dashboard on a long history", func() {
 		_, err = f.WriteString(report)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(f.Close()).To(Succeed())
-		Expect(filtered).To(BeNumerically("<", 500), "a keystroke in the search box re-renders at once (10 to 20 ms on a quiet machine)")
+		// 10 to 20 ms on a quiet machine, 465 ms seen at a load average of
+		// 48: the bound only catches a filter that became quadratic; the
+		// figure itself is in the report.
+		Expect(filtered).To(BeNumerically("<", 3000), "a keystroke in the search box re-renders at once")
 	})
 })
 
