@@ -52,8 +52,9 @@ func (p *Proxy) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		given := sha256.Sum256([]byte(strings.TrimSpace(token)))
-		ok := p.cfg.AdminToken != "" && strings.EqualFold(scheme, "Bearer") &&
-			subtle.ConstantTimeCompare(given[:], p.tokenSum[:]) == 1
+		want, err := p.token.current()
+		ok := err == nil && strings.EqualFold(scheme, "Bearer") &&
+			subtle.ConstantTimeCompare(given[:], want[:]) == 1
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cacheproxy admin"`)
 			writeJSONError(w, http.StatusUnauthorized, "missing or invalid bearer token")

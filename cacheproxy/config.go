@@ -108,8 +108,18 @@ type Config struct {
 	BanSweepInterval time.Duration
 
 	// AdminToken is the bearer token the admin API requires. AdminHandler
-	// refuses every authenticated call while it is empty.
+	// refuses every authenticated call while it and AdminTokenFile are
+	// empty. Set at most one of the two.
 	AdminToken string
+
+	// AdminTokenFile is a file holding the admin API's bearer token
+	// (surrounding whitespace ignored; one line). New fails unless it
+	// holds one; afterwards it is read again whenever it changes, so a
+	// token mounted from a Kubernetes Secret rotates without a restart:
+	// once the new file is in place the new token is accepted and the old
+	// one refused. While the file is missing, empty or holds more than one
+	// line, every authenticated call is refused (logged once).
+	AdminTokenFile string
 
 	// Transport sends requests to the origin. Nil means an http.Transport
 	// tuned for a reverse proxy (keep-alives, no transparent compression,
@@ -194,6 +204,9 @@ func (c Config) withDefaults() (Config, error) {
 		if h == "" || strings.ContainsAny(h, "/ *") {
 			return c, fmt.Errorf("config: Hosts[%d] %q is not a host name (wildcards are not supported)", i, h)
 		}
+	}
+	if c.AdminToken != "" && c.AdminTokenFile != "" {
+		return c, errors.New("config: set only one of AdminToken and AdminTokenFile")
 	}
 	if c.BanSweepInterval < minBanSweepInterval {
 		return c, fmt.Errorf("config: BanSweepInterval %v is below %v; the sweeper would spin a core", c.BanSweepInterval, minBanSweepInterval)

@@ -3,7 +3,6 @@ package cacheproxy
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log"
@@ -38,7 +37,7 @@ type Proxy struct {
 
 	refetchSem chan struct{} // bounds refetches in flight
 	refreshSem chan struct{} // bounds background refreshes in flight
-	tokenSum   [sha256.Size]byte
+	token      *adminToken
 	ready      atomic.Bool
 
 	// refreshMu guards refreshing, the keys being refreshed in the background.
@@ -83,8 +82,8 @@ func New(cfg Config) (*Proxy, error) {
 			p.hosts[normalizeHost(h)] = true
 		}
 	}
-	if cfg.AdminToken != "" {
-		p.tokenSum = sha256.Sum256([]byte(cfg.AdminToken))
+	if p.token, err = newAdminToken(cfg.AdminToken, cfg.AdminTokenFile, cfg.Logger); err != nil {
+		return nil, err
 	}
 	p.metrics = newMetrics(p)
 	transport := cfg.Transport

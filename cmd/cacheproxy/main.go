@@ -169,12 +169,12 @@ const usageHeader = `cacheproxy: an HTTP caching reverse proxy with an invalidat
 
 Usage:
   cacheproxy --origin=URL --admin-token-file=FILE [flags]
-  cacheproxy --origin=URL --admin-token-env=VAR [flags]
 
 The public port (--listen) forwards every request to --origin and caches
 GET and HEAD responses as RFC 9111 allows a shared cache to. The admin port
 (--admin-listen) serves POST /v1/invalidations and GET /v1/stats (bearer
-token required), and /healthz, /readyz, /metrics (no token).
+token required), and /healthz, /readyz, /metrics (no token). The token file
+is read again whenever it changes: a mounted Secret rotates without a restart.
 Sizes accept bytes or Kubernetes quantities: 1048576, 500M, 256Mi, 1Gi.
 SIGTERM: /readyz turns 503, serving goes on for --shutdown-delay, then the
 servers drain within --shutdown-grace and the process exits 0 (SIGINT skips
@@ -183,12 +183,12 @@ the delay).
 Flags:
 `
 
-// parseFlags parses args; getenv resolves --admin-token-env.
+// parseFlags parses args; getenv reads GOMEMLIMIT.
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (options, error) {
 	var (
 		o                  options
 		origin, tokenFile  string
-		tokenEnv, logLevel string
+		logLevel           string
 		memLimit           string
 		hosts              hostList
 		invalidateOnUnsafe bool
@@ -207,8 +207,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.StringVar(&origin, "origin", "", "origin server `URL` every request is forwarded to, e.g. http://web.default.svc:8080 (required)")
 	fs.StringVar(&o.listen, "listen", ":8080", "public `address` (host:port) for clients")
 	fs.StringVar(&o.adminListen, "admin-listen", ":9090", "admin API `address` (host:port); keep it off the public network")
-	fs.StringVar(&tokenFile, "admin-token-file", "", "`file` holding the admin bearer token (surrounding whitespace ignored); exactly one of --admin-token-file and --admin-token-env is required")
-	fs.StringVar(&tokenEnv, "admin-token-env", "", "name of the environment `variable` holding the admin bearer token")
+	fs.StringVar(&tokenFile, "admin-token-file", "", "`file` holding the admin bearer token (one line; surrounding whitespace ignored), read again whenever it changes, so a mounted Secret rotates without a restart (required)")
 	fs.Var(&hosts, "host", "a Host `name` this proxy serves (repeatable, or comma separated); other hosts get 421, and invalidations naming them get 400; without a port it matches any port. Without it every host is served; refetches still only go to --origin")
 	fs.Var(quantityFlag{&cacheSize}, "cache-size", "memory bound for stored objects (`bytes` or quantity); the least valuable objects are evicted beyond it")
 	fs.Var(quantityFlag{&maxObj}, "max-object-size", "largest body stored (`bytes` or quantity); larger responses are streamed, not stored (default cache-size/8, at most 64Mi)")
@@ -258,11 +257,13 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	if maxObj > cacheSize {
 		return o, fmt.Errorf("--max-object-size %s exceeds --cache-size %s", cacheproxy.FormatQuantity(maxObj), cacheproxy.FormatQuantity(cacheSize))
 	}
-	token, err := readToken(tokenFile, tokenEnv, getenv)
-	if err != nil {
-		return o, err
+	if tokenFile == "" {
+		return o, errors.New("--admin-token-file is required: the admin API runs only with a token")
 	}
-	o.config.AdminToken = token
+	if _, err := cacheproxy.ReadAdminTokenFile(tokenFile); err != nil {
+		return o, fmt.Errorf("--admin-token-file: %w", err)
+	}
+	o.config.AdminTokenFile = tokenFile
 	if err := o.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 	}
@@ -279,35 +280,6 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 		}
 	}
 	return o, nil
-}
-
-// readToken reads the admin token from exactly one of file and env.
-func readToken(file, env string, getenv func(string) string) (string, error) {
-	var token string
-	switch {
-	case file != "" && env != "":
-		return "", errors.New("give only one of --admin-token-file and --admin-token-env")
-	case file != "":
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("--admin-token-file: %w", err)
-		}
-		token = strings.TrimSpace(string(data))
-		if token == "" {
-			return "", fmt.Errorf("--admin-token-file %s is empty; refusing to run the admin API without a token", file)
-		}
-		if strings.ContainsAny(token, "\r\n") {
-			return "", fmt.Errorf("--admin-token-file %s holds more than one line; a token with a line break could never be sent in a header", file)
-		}
-	case env != "":
-		token = strings.TrimSpace(getenv(env))
-		if token == "" {
-			return "", fmt.Errorf("--admin-token-env: environment variable %s is unset or empty; refusing to run the admin API without a token", env)
-		}
-	default:
-		return "", errors.New("an admin token is required: give --admin-token-file or --admin-token-env")
-	}
-	return token, nil
 }
 
 func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {

@@ -27,8 +27,7 @@ func TestParseFlags(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env := map[string]string{"ADMIN_TOKEN": "env-token", "BLANK": " "}
-	getenv := func(k string) string { return env[k] }
+	getenv := func(string) string { return "" }
 	base := []string{"--origin=http://web.web.svc:8080"}
 	for _, tc := range []struct {
 		name  string
@@ -36,61 +35,59 @@ func TestParseFlags(t *testing.T) {
 		err   string
 		check func(t *testing.T, o options)
 	}{
-		{"operator's command line", []string{"--origin=http://web:8080", "--listen=127.0.0.7:8080", "--admin-listen=127.0.0.7:9090", "--admin-token-env=ADMIN_TOKEN", "--cache-size=256Mi", "--host=www.example.com", "--host=static.example.com", "--max-object-size=1Mi"}, "", func(t *testing.T, o options) {
+		{"operator's command line", []string{"--origin=http://web:8080", "--listen=127.0.0.7:8080", "--admin-listen=127.0.0.7:9090", "--admin-token-file=" + tokenFile, "--cache-size=256Mi", "--host=www.example.com", "--host=static.example.com", "--max-object-size=1Mi"}, "", func(t *testing.T, o options) {
 			c := o.config
-			if c.AdminToken != "env-token" || c.CacheSize != 256<<20 || c.MaxObjectSize != 1<<20 || len(c.Hosts) != 2 || o.listen != "127.0.0.7:8080" || o.adminListen != "127.0.0.7:9090" || c.Origin.Host != "web:8080" {
+			if c.AdminTokenFile != tokenFile || c.AdminToken != "" || c.CacheSize != 256<<20 || c.MaxObjectSize != 1<<20 || len(c.Hosts) != 2 || o.listen != "127.0.0.7:8080" || o.adminListen != "127.0.0.7:9090" || c.Origin.Host != "web:8080" {
 				t.Fatalf("options %+v", o)
 			}
 		}},
 		{"defaults", append(base, "--admin-token-file", tokenFile), "", func(t *testing.T, o options) {
-			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminToken != "file-token" || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 || !o.fastPath {
+			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminTokenFile != tokenFile || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 || !o.fastPath {
 				t.Fatalf("options %+v", o)
 			}
 		}},
-		{"quantities", append(base, "--admin-token-env=ADMIN_TOKEN", "--cache-size=1Gi", "--max-object-size=500M", "--memory-limit=off"), "", func(t *testing.T, o options) {
+		{"quantities", append(base, "--admin-token-file="+tokenFile, "--cache-size=1Gi", "--max-object-size=500M", "--memory-limit=off"), "", func(t *testing.T, o options) {
 			if o.config.CacheSize != 1<<30 || o.config.MaxObjectSize != 500_000_000 || o.memoryLimit != 0 {
 				t.Fatalf("options %+v", o)
 			}
 		}},
-		{"net/http alone", append(base, "--admin-token-env=ADMIN_TOKEN", "--fast-path=false"), "", func(t *testing.T, o options) {
+		{"net/http alone", append(base, "--admin-token-file="+tokenFile, "--fast-path=false"), "", func(t *testing.T, o options) {
 			if o.fastPath {
 				t.Fatal("fast path on")
 			}
 		}},
-		{"plain bytes", append(base, "--admin-token-env=ADMIN_TOKEN", "--cache-size=1048576"), "", func(t *testing.T, o options) {
+		{"plain bytes", append(base, "--admin-token-file="+tokenFile, "--cache-size=1048576"), "", func(t *testing.T, o options) {
 			if o.config.CacheSize != 1<<20 {
 				t.Fatalf("cache size %d", o.config.CacheSize)
 			}
 		}},
-		{"hosts comma separated", append(base, "--admin-token-env=ADMIN_TOKEN", "--host=a.com,b.com"), "", func(t *testing.T, o options) {
+		{"hosts comma separated", append(base, "--admin-token-file="+tokenFile, "--host=a.com,b.com"), "", func(t *testing.T, o options) {
 			if len(o.config.Hosts) != 2 {
 				t.Fatalf("hosts %q", o.config.Hosts)
 			}
 		}},
-		{"unsafe-method invalidation off", append(base, "--admin-token-env=ADMIN_TOKEN", "--invalidate-on-unsafe-methods=false", "--write-timeout=5s"), "", func(t *testing.T, o options) {
+		{"unsafe-method invalidation off", append(base, "--admin-token-file="+tokenFile, "--invalidate-on-unsafe-methods=false", "--write-timeout=5s"), "", func(t *testing.T, o options) {
 			if !o.config.DisableUnsafeMethodInvalidation || o.config.WriteTimeout != 5*time.Second {
 				t.Fatalf("options %+v", o.config)
 			}
 		}},
-		{"unsafe-method invalidation on by default", append(base, "--admin-token-env=ADMIN_TOKEN"), "", func(t *testing.T, o options) {
+		{"unsafe-method invalidation on by default", append(base, "--admin-token-file="+tokenFile), "", func(t *testing.T, o options) {
 			if o.config.DisableUnsafeMethodInvalidation {
 				t.Fatal("unsafe-method invalidation is off by default")
 			}
 		}},
 		{"token file of two lines", append(base, "--admin-token-file", twoLines), "more than one line", nil},
-		{"no read-header timeout", append(base, "--admin-token-env=ADMIN_TOKEN", "--read-header-timeout=0"), "--read-header-timeout must be positive", nil},
-		{"no origin", []string{"--admin-token-env=ADMIN_TOKEN"}, "--origin is required", nil},
-		{"bad origin", []string{"--origin=web:8080", "--admin-token-env=ADMIN_TOKEN"}, "absolute http", nil},
-		{"no token", base, "admin token is required", nil},
-		{"both tokens", append(base, "--admin-token-env=ADMIN_TOKEN", "--admin-token-file", tokenFile), "only one", nil},
-		{"unset env", append(base, "--admin-token-env=NOPE"), "unset or empty", nil},
-		{"blank env", append(base, "--admin-token-env=BLANK"), "unset or empty", nil},
+		{"no read-header timeout", append(base, "--admin-token-file="+tokenFile, "--read-header-timeout=0"), "--read-header-timeout must be positive", nil},
+		{"no origin", []string{"--admin-token-file=" + tokenFile}, "--origin is required", nil},
+		{"bad origin", []string{"--origin=web:8080", "--admin-token-file=" + tokenFile}, "absolute http", nil},
+		{"no token", base, "--admin-token-file is required", nil},
+		{"token from the environment, no longer supported", append(base, "--admin-token-env=ADMIN_TOKEN"), "flag provided but not defined: -admin-token-env", nil},
 		{"empty file", append(base, "--admin-token-file", emptyFile), "is empty", nil},
 		{"missing file", append(base, "--admin-token-file", filepath.Join(dir, "nope")), "no such file", nil},
-		{"bad size", append(base, "--admin-token-env=ADMIN_TOKEN", "--cache-size=lots"), "quantity", nil},
-		{"object larger than cache", append(base, "--admin-token-env=ADMIN_TOKEN", "--cache-size=1Mi", "--max-object-size=2Mi"), "exceeds", nil},
-		{"bad log level", append(base, "--admin-token-env=ADMIN_TOKEN", "--log-level=loud"), "--log-level", nil},
-		{"stray argument", append(base, "--admin-token-env=ADMIN_TOKEN", "extra"), "unexpected arguments", nil},
+		{"bad size", append(base, "--admin-token-file="+tokenFile, "--cache-size=lots"), "quantity", nil},
+		{"object larger than cache", append(base, "--admin-token-file="+tokenFile, "--cache-size=1Mi", "--max-object-size=2Mi"), "exceeds", nil},
+		{"bad log level", append(base, "--admin-token-file="+tokenFile, "--log-level=loud"), "--log-level", nil},
+		{"stray argument", append(base, "--admin-token-file="+tokenFile, "extra"), "unexpected arguments", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o, err := parseFlags(tc.args, getenv, io.Discard)
@@ -113,7 +110,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	if code := run([]string{"--help"}, func(string) string { return "" }, &out, nil, nil); code != 0 {
 		t.Fatalf("--help exited %d", code)
 	}
-	for _, flag := range []string{"origin", "listen", "admin-listen", "admin-token-file", "admin-token-env", "host", "cache-size", "max-object-size",
+	for _, flag := range []string{"origin", "listen", "admin-listen", "admin-token-file", "host", "cache-size", "max-object-size",
 		"origin-timeout", "fetch-timeout", "soft-purge-grace", "refetch-concurrency", "idempotency-entries", "idempotency-ttl", "idempotency-bytes",
 		"ban-sweep-interval", "rewrite-host", "fast-path", "shutdown-delay", "shutdown-grace", "memory-limit", "log-level", "log-format"} {
 		if !strings.Contains(out.String(), "\n  --"+flag+" ") && !strings.Contains(out.String(), "\n  --"+flag+"\n") {
@@ -149,14 +146,17 @@ func TestRunServesAndDrainsOnSIGTERM(t *testing.T) {
 		_, _ = io.WriteString(w, "hello")
 	}))
 	defer origin.Close()
-	env := map[string]string{"ADMIN_TOKEN": "tok"}
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("tok"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	signals := make(chan os.Signal, 2)
 	addrs := make(chan [2]net.Addr, 1)
 	logs := &signalWriter{draining: make(chan struct{})}
 	exit := make(chan int, 1)
 	go func() {
-		exit <- run([]string{"--origin=" + origin.URL, "--listen=127.0.0.1:0", "--admin-listen=127.0.0.1:0", "--admin-token-env=ADMIN_TOKEN", "--cache-size=16Mi", "--shutdown-delay=1h"},
-			func(k string) string { return env[k] }, logs, signals, func(p, a net.Addr) { addrs <- [2]net.Addr{p, a} })
+		exit <- run([]string{"--origin=" + origin.URL, "--listen=127.0.0.1:0", "--admin-listen=127.0.0.1:0", "--admin-token-file=" + tokenFile, "--cache-size=16Mi", "--shutdown-delay=1h"},
+			func(string) string { return "" }, logs, signals, func(p, a net.Addr) { addrs <- [2]net.Addr{p, a} })
 	}()
 	var pub, adm string
 	select {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,14 +58,17 @@ func TestMemoryBoundFillingTwoGiB(t *testing.T) {
 	defer origin.Close()
 
 	before := rss(t)
-	env := map[string]string{"ADMIN_TOKEN": "tok"}
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("tok"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	signals := make(chan os.Signal, 1)
 	addrs := make(chan net.Addr, 1)
 	exit := make(chan int, 1)
 	go func() {
-		exit <- run([]string{"--origin=" + origin.URL, "--listen=127.0.0.1:0", "--admin-listen=127.0.0.1:0", "--admin-token-env=ADMIN_TOKEN",
+		exit <- run([]string{"--origin=" + origin.URL, "--listen=127.0.0.1:0", "--admin-listen=127.0.0.1:0", "--admin-token-file=" + tokenFile,
 			"--cache-size=64Mi", "--shutdown-delay=0s", "--log-level=error"},
-			func(k string) string { return env[k] }, io.Discard, signals, func(p, _ net.Addr) { addrs <- p })
+			func(string) string { return "" }, io.Discard, signals, func(p, _ net.Addr) { addrs <- p })
 	}()
 	var pub string
 	select {

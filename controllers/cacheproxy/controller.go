@@ -62,8 +62,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 
-	tokenHash, err := r.ensureTokenSecret(ctx, &cp)
-	if err != nil {
+	if err := r.ensureTokenSecret(ctx, &cp); err != nil {
 		return ctrl.Result{}, err
 	}
 	if err := apply(ctx, r.Client, serviceFor(&cp)); err != nil {
@@ -72,7 +71,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.ensurePurgeService(ctx, &cp); err != nil {
 		return ctrl.Result{}, err
 	}
-	deploy := deploymentFor(&cp, fleetDefaults{image: r.DefaultImage, listenOnPodIP: r.ListenOnPodIP}, tokenHash)
+	deploy := deploymentFor(&cp, fleetDefaults{image: r.DefaultImage, listenOnPodIP: r.ListenOnPodIP})
 	if err := apply(ctx, r.Client, deploy); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -80,10 +79,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, r.patchStatus(ctx, &cp, cacheProxyStatusFor(&cp, deploy))
 }
 
-// ensureTokenSecret creates the admin-token Secret if it is missing and
-// returns a digest of the token in use. An existing token is never
-// replaced: running pods and in-flight Purges use it.
-func (r *Reconciler) ensureTokenSecret(ctx context.Context, cp *cachev1alpha1.CacheProxy) (string, error) {
+// ensureTokenSecret creates the admin-token Secret if it is missing. An
+// existing token is never replaced: running pods and in-flight Purges use
+// it (users rotate it; see tokenSecretFor).
+func (r *Reconciler) ensureTokenSecret(ctx context.Context, cp *cachev1alpha1.CacheProxy) error {
 	var secret corev1.Secret
 	key := client.ObjectKey{Namespace: cp.Namespace, Name: fleet.TokenSecretName(cp.Name)}
 	err := r.APIReader.Get(ctx, key, &secret)
@@ -91,23 +90,23 @@ func (r *Reconciler) ensureTokenSecret(ctx context.Context, cp *cachev1alpha1.Ca
 	case err == nil:
 		token := secret.Data[fleet.TokenKey]
 		if len(token) == 0 {
-			return "", fmt.Errorf("secret %s has no %q key: delete it and the operator creates a new token", klog.KObj(&secret), fleet.TokenKey)
+			return fmt.Errorf("secret %s has no %q key: delete it and the operator creates a new token", klog.KObj(&secret), fleet.TokenKey)
 		}
-		return hashToken(token), nil
+		return nil
 	case !apierrors.IsNotFound(err):
-		return "", fmt.Errorf("reading admin token secret %s: %w", key, err)
+		return fmt.Errorf("reading admin token secret %s: %w", key, err)
 	}
 
 	token, err := newToken(r.Rand)
 	if err != nil {
-		return "", err
+		return err
 	}
 	s := tokenSecretFor(cp, token)
 	if err := r.Create(ctx, s); err != nil {
 		// AlreadyExists: another pass created it; the next pass reads it.
-		return "", fmt.Errorf("creating admin token secret %s: %w", klog.KObj(s), err)
+		return fmt.Errorf("creating admin token secret %s: %w", klog.KObj(s), err)
 	}
-	return hashToken([]byte(token)), nil
+	return nil
 }
 
 // ensurePurgeService applies the <name>-purge Service when the CacheProxy

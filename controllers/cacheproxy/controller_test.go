@@ -104,7 +104,7 @@ var _ = Describe("The CacheProxy controller", func() {
 		Expect(adminToken(ctx, cp)).To(Equal(token), "the token is never overwritten")
 	})
 
-	It("creates a new token when its Secret is deleted, and rolls the pods", func(ctx SpecContext) {
+	It("creates a new token when its Secret is deleted, without rolling the pods (they re-read the mounted file)", func(ctx SpecContext) {
 		hash := deployment(ctx).Spec.Template.Annotations[cacheproxy.AnnotationConfigHash]
 		old := adminToken(ctx, cp)
 		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fleet.TokenSecretName(cp.Name), Namespace: cp.Namespace}})).To(Succeed())
@@ -114,9 +114,10 @@ var _ = Describe("The CacheProxy controller", func() {
 		Eventually(func(g Gomega) {
 			d := &appsv1.Deployment{}
 			g.Expect(k8sClient.Get(ctx, key, d)).To(Succeed())
-			g.Expect(d.Spec.Template.Annotations[cacheproxy.AnnotationConfigHash]).NotTo(Equal(hash))
+			g.Expect(*d.Spec.Replicas).To(BeEquivalentTo(2))
 		}).Should(Succeed())
 		Expect(adminToken(ctx, cp)).NotTo(Equal(old))
+		Expect(deployment(ctx).Spec.Template.Annotations[cacheproxy.AnnotationConfigHash]).To(Equal(hash), "the pod template is unchanged")
 	})
 
 	It("reports the Deployment's state in its status", func(ctx SpecContext) {

@@ -23,14 +23,21 @@ import (
 // controllers/fleet, which the Purge controller shares.
 const (
 	// AnnotationConfigHash on the pod template changes whenever the pods'
-	// configuration does, the admin token included, so they roll.
+	// configuration does, so they roll. The admin token is not part of
+	// it: the pods read it from their mounted Secret, again whenever the
+	// kubelet updates the file, so a new token needs no restart.
 	AnnotationConfigHash = "cache.cacheops.io/config-hash"
 
-	containerName   = "cacheproxy"
-	httpPortName    = "http"
-	httpPort        = 8080
-	tokenEnvVar     = "ADMIN_TOKEN"
-	podIPEnvVar     = "POD_IP"
+	containerName = "cacheproxy"
+	httpPortName  = "http"
+	httpPort      = 8080
+	podIPEnvVar   = "POD_IP"
+	tokenVolume   = "admin-token"
+	tokenDir      = "/etc/cacheproxy/admin-token"
+	// nonRootGroup is the group of the cacheproxy image's user; the pods
+	// run with it as fsGroup so the token file (mode 0440) is theirs to
+	// read whatever user an image of spec.image runs as.
+	nonRootGroup    = 65532
 	defaultCPU      = "100m"
 	memoryOverhead  = "64Mi"
 	terminationWait = 30
@@ -48,14 +55,15 @@ func childMeta(cp *cachev1alpha1.CacheProxy, name string) metav1.ObjectMeta {
 	}
 }
 
-// tokenSecretFor is the admin-token Secret a CacheProxy starts with. It is
-// created once and never updated: the token is in use by running pods.
+// tokenSecretFor is the admin-token Secret a CacheProxy starts with. The
+// operator creates it once and never changes it; users rotate the token by
+// writing a new one into it (the pods and the Purge controller pick it up
+// without a restart), or by deleting it (the operator makes a new one).
 func tokenSecretFor(cp *cachev1alpha1.CacheProxy, token string) *corev1.Secret {
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: childMeta(cp, fleet.TokenSecretName(cp.Name)),
 		Type:       corev1.SecretTypeOpaque,
-		Immutable:  ptr.To(true),
 		Data:       map[string][]byte{fleet.TokenKey: []byte(token)},
 	}
 }
@@ -111,9 +119,8 @@ type fleetDefaults struct {
 	listenOnPodIP bool
 }
 
-// deploymentFor is the Deployment running the fleet. tokenHash is a digest
-// of the admin token, so a new token rolls the pods.
-func deploymentFor(cp *cachev1alpha1.CacheProxy, defaults fleetDefaults, tokenHash string) *appsv1.Deployment {
+// deploymentFor is the Deployment running the fleet.
+func deploymentFor(cp *cachev1alpha1.CacheProxy, defaults fleetDefaults) *appsv1.Deployment {
 	image := defaults.image
 	if cp.Spec.Image != "" {
 		image = cp.Spec.Image
@@ -128,7 +135,7 @@ func deploymentFor(cp *cachev1alpha1.CacheProxy, defaults fleetDefaults, tokenHa
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
 					Labels:      fleet.ObjectLabels(cp.Name),
-					Annotations: map[string]string{AnnotationConfigHash: configHash(image, args, tokenHash)},
+					Annotations: map[string]string{AnnotationConfigHash: configHash(image, args)},
 				},
 				Spec: podSpecFor(cp, image, args, defaults.listenOnPodIP),
 			},
@@ -154,13 +161,25 @@ func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string, liste
 		EnableServiceLinks:           ptr.To(false),
 		SecurityContext: &corev1.PodSecurityContext{
 			RunAsNonRoot:   ptr.To(true),
+			FSGroup:        ptr.To[int64](nonRootGroup),
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 		},
+		Volumes: []corev1.Volume{{
+			Name: tokenVolume,
+			VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName:  fleet.TokenSecretName(cp.Name),
+				Items:       []corev1.KeyToPath{{Key: fleet.TokenKey, Path: fleet.TokenKey}},
+				DefaultMode: ptr.To[int32](0o440),
+			}},
+		}},
 		Containers: []corev1.Container{{
 			Name:  containerName,
 			Image: image,
 			Args:  args,
-			Env:   envFor(cp, listenOnPodIP),
+			Env:   envFor(listenOnPodIP),
+			VolumeMounts: []corev1.VolumeMount{{
+				Name: tokenVolume, MountPath: tokenDir, ReadOnly: true,
+			}},
 			Ports: []corev1.ContainerPort{
 				{Name: httpPortName, ContainerPort: httpPort, Protocol: corev1.ProtocolTCP},
 				{Name: fleet.AdminPortName, ContainerPort: admin.DefaultPort, Protocol: corev1.ProtocolTCP},
@@ -177,21 +196,17 @@ func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string, liste
 	}
 }
 
-// envFor is the container's environment: the admin token from its Secret
-// and, when the proxy listens on it, the pod IP from the downward API.
-func envFor(cp *cachev1alpha1.CacheProxy, listenOnPodIP bool) []corev1.EnvVar {
-	var env []corev1.EnvVar
-	if listenOnPodIP {
-		env = append(env, corev1.EnvVar{Name: podIPEnvVar, ValueFrom: &corev1.EnvVarSource{
-			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"},
-		}})
+// envFor is the container's environment: the pod IP from the downward
+// API when the proxy listens on it, else nothing (the admin token is a
+// mounted file, never an environment variable, which would leak into
+// `kubectl describe` of the pod's spec and could not change).
+func envFor(listenOnPodIP bool) []corev1.EnvVar {
+	if !listenOnPodIP {
+		return nil
 	}
-	return append(env, corev1.EnvVar{Name: tokenEnvVar, ValueFrom: &corev1.EnvVarSource{
-		SecretKeyRef: &corev1.SecretKeySelector{
-			LocalObjectReference: corev1.LocalObjectReference{Name: fleet.TokenSecretName(cp.Name)},
-			Key:                  fleet.TokenKey,
-		},
-	}})
+	return []corev1.EnvVar{{Name: podIPEnvVar, ValueFrom: &corev1.EnvVarSource{
+		FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"},
+	}}}
 }
 
 // cacheProxyArgs renders the spec as cacheproxy flags. By default the
@@ -209,7 +224,7 @@ func cacheProxyArgs(cp *cachev1alpha1.CacheProxy, listenOnPodIP bool) []string {
 		"--origin=" + cp.Spec.Origin.URL,
 		fmt.Sprintf("--listen=%s:%d", host, httpPort),
 		fmt.Sprintf("--admin-listen=%s:%d", host, admin.DefaultPort),
-		"--admin-token-env=" + tokenEnvVar,
+		"--admin-token-file=" + tokenDir + "/" + fleet.TokenKey,
 		"--cache-size=" + ptr.To(maxSize(cp)).String(),
 	}
 	if q := cp.Spec.Cache.MaxObjectSize; q != nil {
@@ -236,9 +251,13 @@ func maxSize(cp *cachev1alpha1.CacheProxy) resource.Quantity {
 	return resource.MustParse("256Mi")
 }
 
-// resourcesFor fills in requests the user left unset: the scheduler should
-// reserve the memory the cache will grow to, garbage collector's headroom
-// included.
+// resourcesFor fills in the requests and the memory limit the user left
+// unset: the scheduler should reserve the memory the cache will grow to,
+// garbage collector's headroom included, and the kernel should hold a pod
+// to it (cacheproxy's Go memory limit keeps it below, so reaching it means
+// a leak, and one pod's leak must not take the node's memory). No CPU
+// limit: throttling a proxy adds latency to every request, and the CPU
+// request already shares the node fairly under contention.
 func resourcesFor(cp *cachev1alpha1.CacheProxy) corev1.ResourceRequirements {
 	var r corev1.ResourceRequirements
 	if cp.Spec.Resources != nil {
@@ -258,20 +277,19 @@ func resourcesFor(cp *cachev1alpha1.CacheProxy) corev1.ResourceRequirements {
 		mem.Add(resource.MustParse(memoryOverhead))
 		r.Requests[corev1.ResourceMemory] = mem
 	}
+	if r.Limits == nil {
+		r.Limits = corev1.ResourceList{}
+	}
+	if _, ok := r.Limits[corev1.ResourceMemory]; !ok {
+		r.Limits[corev1.ResourceMemory] = r.Requests[corev1.ResourceMemory]
+	}
 	return r
 }
 
-// configHash digests everything that configures a pod but may not show in
-// its template, so that any change rolls the fleet.
-func configHash(image string, args []string, tokenHash string) string {
+// configHash digests what configures a pod, so that a change shows on the
+// template at a glance and rolls the fleet.
+func configHash(image string, args []string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "image=%s\nargs=%s\ntoken=%s\n", image, strings.Join(args, "\x00"), tokenHash)
+	fmt.Fprintf(h, "image=%s\nargs=%s\n", image, strings.Join(args, "\x00"))
 	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-// hashToken digests the admin token; the digest, never the token, goes on
-// the pod template.
-func hashToken(token []byte) string {
-	sum := sha256.Sum256(token)
-	return hex.EncodeToString(sum[:])
 }

@@ -45,10 +45,10 @@ func TestDeploymentFor(t *testing.T) {
 		image: "ghcr.io/cacheops/cacheproxy:v1",
 		wantArgs: []string{
 			"--origin=http://web.web.svc:8080", "--listen=:8080", "--admin-listen=:9090",
-			"--admin-token-env=ADMIN_TOKEN", "--cache-size=256Mi", "--origin-timeout=30s",
+			"--admin-token-file=/etc/cacheproxy/admin-token/token", "--cache-size=256Mi", "--origin-timeout=30s",
 		},
 		noArgs:   []string{"--host=", "--max-object-size=", "--invalidate-on-unsafe-methods"},
-		replicas: 3, cpu: "100m", mem: "384Mi",
+		replicas: 3, cpu: "100m", mem: "384Mi", memLimit: "384Mi",
 	}, {
 		name:     "listening on the pod IP",
 		podIP:    true,
@@ -81,7 +81,7 @@ func TestDeploymentFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cp := testCacheProxy(tt.mutate)
-			d := deploymentFor(cp, fleetDefaults{image: "ghcr.io/cacheops/cacheproxy:v1", listenOnPodIP: tt.podIP}, "tokenhash")
+			d := deploymentFor(cp, fleetDefaults{image: "ghcr.io/cacheops/cacheproxy:v1", listenOnPodIP: tt.podIP})
 			if got := *d.Spec.Replicas; got != tt.replicas {
 				t.Errorf("replicas = %d, want %d", got, tt.replicas)
 			}
@@ -129,18 +129,28 @@ func TestDeploymentForPodSpec(t *testing.T) {
 		}
 		return env
 	}
-	if env := envOf(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img", listenOnPodIP: true}, "h")); env["POD_IP"].ValueFrom == nil || env["POD_IP"].ValueFrom.FieldRef.FieldPath != "status.podIP" {
+	if env := envOf(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img", listenOnPodIP: true})); env["POD_IP"].ValueFrom == nil || env["POD_IP"].ValueFrom.FieldRef.FieldPath != "status.podIP" {
 		t.Errorf("POD_IP env = %+v, want the downward API's status.podIP", env["POD_IP"])
 	}
-	d := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}, "h")
+	d := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"})
 	spec := d.Spec.Template.Spec
 	c := spec.Containers[0]
 	env := envOf(d)
 	if _, ok := env["POD_IP"]; ok {
 		t.Errorf("POD_IP env set though the proxy listens on every interface")
 	}
-	if s := env["ADMIN_TOKEN"].ValueFrom; s == nil || s.SecretKeyRef.Name != "edge-admin-token" || s.SecretKeyRef.Key != "token" {
-		t.Errorf("ADMIN_TOKEN env = %+v, want the token Secret", env["ADMIN_TOKEN"])
+	if len(env) != 0 {
+		t.Errorf("env = %v, want none: the admin token is a mounted file", env)
+	}
+	// The token: the Secret mounted read-only, readable by the pod's
+	// fsGroup only, its file the one --admin-token-file names.
+	if len(spec.Volumes) != 1 || spec.Volumes[0].Secret == nil || spec.Volumes[0].Secret.SecretName != "edge-admin-token" ||
+		*spec.Volumes[0].Secret.DefaultMode != 0o440 || *spec.SecurityContext.FSGroup != 65532 {
+		t.Errorf("volumes %+v, fsGroup %v: want the token Secret, mode 0440, fsGroup 65532", spec.Volumes, spec.SecurityContext.FSGroup)
+	}
+	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].Name != spec.Volumes[0].Name || !c.VolumeMounts[0].ReadOnly ||
+		!slices.Contains(c.Args, "--admin-token-file="+c.VolumeMounts[0].MountPath+"/"+spec.Volumes[0].Secret.Items[0].Path) {
+		t.Errorf("mounts %+v, args %q: want the token volume read-only at the file --admin-token-file names", c.VolumeMounts, c.Args)
 	}
 	if c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.ReadinessProbe.HTTPGet.Port.StrVal != "admin" {
 		t.Errorf("readiness probe %+v, want /readyz on the admin port", c.ReadinessProbe.HTTPGet)
@@ -148,8 +158,10 @@ func TestDeploymentForPodSpec(t *testing.T) {
 	if c.LivenessProbe.HTTPGet.Path != "/healthz" {
 		t.Errorf("liveness probe %+v, want /healthz", c.LivenessProbe.HTTPGet)
 	}
-	if !*c.SecurityContext.ReadOnlyRootFilesystem || *c.SecurityContext.AllowPrivilegeEscalation || !*spec.SecurityContext.RunAsNonRoot {
-		t.Errorf("security context too loose: %+v", c.SecurityContext)
+	if !*c.SecurityContext.ReadOnlyRootFilesystem || *c.SecurityContext.AllowPrivilegeEscalation || !*spec.SecurityContext.RunAsNonRoot ||
+		!slices.Equal(c.SecurityContext.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+		spec.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("security context too loose: pod %+v, container %+v", spec.SecurityContext, c.SecurityContext)
 	}
 	if *spec.AutomountServiceAccountToken {
 		t.Error("the pods call no Kubernetes API and need no token")
@@ -157,24 +169,23 @@ func TestDeploymentForPodSpec(t *testing.T) {
 }
 
 func TestConfigHash(t *testing.T) {
-	base := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]
-	if again := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]; again != base {
+	base := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}).Spec.Template.Annotations[AnnotationConfigHash]
+	if again := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}).Spec.Template.Annotations[AnnotationConfigHash]; again != base {
 		t.Errorf("hash not deterministic: %s then %s", base, again)
 	}
 	changes := map[string]*string{
-		"token":   ptr.To(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}, "token-b").Spec.Template.Annotations[AnnotationConfigHash]),
-		"image":   ptr.To(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img2"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
-		"listen":  ptr.To(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img", listenOnPodIP: true}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
-		"origin":  ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Origin.URL = "http://x" }), fleetDefaults{image: "img"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
-		"size":    ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Cache.MaxSize = ptr.To(resource.MustParse("1Gi")) }), fleetDefaults{image: "img"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
-		"hostset": ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Hosts = []string{"a.example"} }), fleetDefaults{image: "img"}, "token-a").Spec.Template.Annotations[AnnotationConfigHash]),
+		"image":   ptr.To(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img2"}).Spec.Template.Annotations[AnnotationConfigHash]),
+		"listen":  ptr.To(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img", listenOnPodIP: true}).Spec.Template.Annotations[AnnotationConfigHash]),
+		"origin":  ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Origin.URL = "http://x" }), fleetDefaults{image: "img"}).Spec.Template.Annotations[AnnotationConfigHash]),
+		"size":    ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Cache.MaxSize = ptr.To(resource.MustParse("1Gi")) }), fleetDefaults{image: "img"}).Spec.Template.Annotations[AnnotationConfigHash]),
+		"hostset": ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Hosts = []string{"a.example"} }), fleetDefaults{image: "img"}).Spec.Template.Annotations[AnnotationConfigHash]),
 	}
 	for what, h := range changes {
 		if *h == base {
 			t.Errorf("changing the %s leaves the config hash %s: pods would not roll", what, base)
 		}
 	}
-	if replicas := deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Replicas = ptr.To[int32](9) }), fleetDefaults{image: "img"}, "token-a"); replicas.Spec.Template.Annotations[AnnotationConfigHash] != base {
+	if replicas := deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Replicas = ptr.To[int32](9) }), fleetDefaults{image: "img"}); replicas.Spec.Template.Annotations[AnnotationConfigHash] != base {
 		t.Error("scaling must not roll the pods")
 	}
 }
@@ -191,8 +202,8 @@ func TestServiceFor(t *testing.T) {
 
 func TestTokenSecretFor(t *testing.T) {
 	s := tokenSecretFor(testCacheProxy(nil), "t0k3n")
-	if s.Name != "edge-admin-token" || string(s.Data["token"]) != "t0k3n" || !*s.Immutable {
-		t.Errorf("secret = %s %q immutable=%v", s.Name, s.Data, *s.Immutable)
+	if s.Name != "edge-admin-token" || string(s.Data["token"]) != "t0k3n" || s.Immutable != nil {
+		t.Errorf("secret = %s %q immutable=%v: want a mutable Secret, so the token can be rotated", s.Name, s.Data, s.Immutable)
 	}
 	a, _ := newToken(strings.NewReader(strings.Repeat("a", 32)))
 	b, _ := newToken(strings.NewReader(strings.Repeat("b", 32)))
