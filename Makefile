@@ -15,6 +15,8 @@ REGISTRY ?=
 # Pinned tool versions.
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+# helm, which the e2e suite installs dist/chart with.
+HELM_VERSION ?= v4.3.2
 K8S_VERSION ?= v1.37.2
 
 LOCALBIN ?= $(CURDIR)/bin
@@ -22,6 +24,7 @@ IMAGES_DIR ?= $(LOCALBIN)/images
 ENVTEST_DIR ?= $(LOCALBIN)/k8s
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 KUBECTL ?= $(ENVTEST_DIR)/kubectl
 
 # Generated files `make verify-gen` checks against what is committed.
@@ -93,12 +96,12 @@ AS_ROOT := $(CURDIR)/hack/as-root.sh
 NODE_CHECK := $(AS_ROOT) --check
 
 .PHONY: test
-test: verify-gen verify-dist verify-fmt vet node-prereqs envtest build images chromium test-clients ## Run every test: unit, fuzz seeds, envtest suites and end to end on a real local node (Linux, root or sudo; first run builds Kubernetes, 15 to 25 minutes on 2 cores).
+test: verify-gen verify-dist verify-fmt vet node-prereqs envtest build images helm chromium test-clients ## Run every test: unit, fuzz seeds, envtest suites and end to end on a real local node (Linux, root or sudo; first run builds Kubernetes, 15 to 25 minutes on 2 cores).
 	@$(NODE_CHECK)
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" IMAGES_DIR="$(IMAGES_DIR)" go test -exec "$(AS_ROOT)" $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-e2e
-test-e2e: node-prereqs envtest images ## Run only the end-to-end suite: the whole product on the local cluster, driven by kubectl (Linux, root or sudo).
+test-e2e: node-prereqs envtest images helm ## Run only the end-to-end suite: the whole product on the local cluster, driven by kubectl (Linux, root or sudo).
 	@$(NODE_CHECK)
 	KUBEBUILDER_ASSETS="$(ENVTEST_DIR)" BIN_DIR="$(LOCALBIN)" IMAGES_DIR="$(IMAGES_DIR)" go test -exec "$(AS_ROOT)" $(GO_TEST_FLAGS) ./test/e2e/...
 
@@ -145,7 +148,7 @@ build: ## Build bin/manager, bin/cacheproxy, bin/demo-origin and bin/kubectl-pur
 	ln -sf kubectl-purge $(LOCALBIN)/kubectl_complete-purge
 
 .PHONY: images
-images: build ## Build the manager, cacheproxy, demo origin and pause images as OCI archives in bin/images (no Docker, no registry; reproducible).
+images: build ## Build the manager, cacheproxy, demo origin, CoreDNS and pause images as OCI archives in bin/images (no Docker, no registry; reproducible).
 	BIN_DIR=$(LOCALBIN) IMAGES_DIR=$(IMAGES_DIR) K8S_VERSION=$(K8S_VERSION) IMG=$(IMG) CACHEPROXY_IMG=$(CACHEPROXY_IMG) \
 		DEMO_ORIGIN_IMG=$(DEMO_ORIGIN_IMG) hack/images.sh
 
@@ -204,6 +207,11 @@ node-prereqs: ## Install what the local cluster's node runs (containerd, runc, C
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen into bin/.
 $(CONTROLLER_GEN):
 	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Install helm into bin/ (the e2e suite installs and uninstalls dist/chart with it).
+$(HELM):
+	$(call go-install-tool,$(HELM),helm.sh/helm/v4/cmd/helm,$(HELM_VERSION))
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint into bin/.

@@ -17,6 +17,7 @@ type suitePaths struct {
 	manager    string
 	cacheproxy string
 	binDir     string   // also kubectl-purge and its completion link
+	helm       string   // bin/helm (make helm), for dist/chart
 	images     []string // the image archives of make images, in <binDir>/images
 	demoOrigin string   // the demo origin's image archive, one of images
 }
@@ -48,6 +49,7 @@ func resolvePaths() (suitePaths, error) {
 		manager:    filepath.Join(binDir, "manager"),
 		cacheproxy: filepath.Join(binDir, "cacheproxy"),
 		binDir:     binDir,
+		helm:       filepath.Join(binDir, "helm"),
 	}
 	var missing []string
 	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kube-proxy"} {
@@ -60,8 +62,11 @@ func resolvePaths() (suitePaths, error) {
 			missing = append(missing, f+" (make build)")
 		}
 	}
+	if !executable(p.helm) {
+		missing = append(missing, p.helm+" (make helm)")
+	}
 	p.demoOrigin = filepath.Join(binDir, "images", "demo-origin.tar")
-	for _, name := range []string{"pause", "cacheproxy", "manager", "demo-origin"} {
+	for _, name := range []string{"pause", "cacheproxy", "manager", "coredns", "demo-origin"} {
 		archive := filepath.Join(binDir, "images", name+".tar")
 		if _, err := os.Stat(archive); err != nil {
 			missing = append(missing, archive+" (make images)")
@@ -113,16 +118,3 @@ func leftoverProcesses(stateDir string) []string {
 
 // alive reports whether pid is a running (not zombie) process.
 func alive(pid int) bool { return procs.Alive(pid) }
-
-// tail returns the last n lines of a file, for failure reports.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}

@@ -2,7 +2,7 @@ package e2e_test
 
 import (
 	"net/http"
-	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -122,45 +122,31 @@ var _ = Describe("Purging through faults", func() {
 		AddReportEntry("hung pod after resume", outcome+": "+r.String())
 	})
 
-	It("resumes a Purge after the operator is killed mid-purge, without calling again the pods that succeeded", func(ctx SpecContext) {
-		f := newFleet(ctx, "restart", 3)
-		const path = "/img/restart.svg"
-		before := warm(ctx, f.pods, path)
-		slow, others := f.pods[2], f.pods[:2]
+	It("resumes a Purge after the manager's container is killed mid-purge, without calling again the pods that succeeded", func(ctx SpecContext) {
+		resumesThroughManagerFault(ctx, "manager-kill", func(ctx SpecContext, old *corev1.Pod) {
+			// SIGKILL in its cgroup, as a crash or the OOM killer: no clean
+			// shutdown, no Lease released. The kubelet restarts the
+			// container in the same pod, and the new process leads once the
+			// old Lease expires.
+			restarts := restartCount(old)
+			Expect(cluster.KillPod(operatorNamespace, old.Name)).To(Succeed())
+			Eventually(func(g Gomega) {
+				p := operatorPod(ctx, g)
+				g.Expect(p.Name).To(Equal(old.Name))
+				g.Expect(restartCount(p)).To(BeNumerically(">", restarts))
+			}).WithContext(ctx).Should(Succeed(), "the kubelet restarted the manager's container")
+		})
+	})
 
-		f.pause(slow.Name)
-		f.apply(ctx, purgeFile("restart-img", []string{path}))
-		var mid *cachev1alpha1.Purge
-		Eventually(func(g Gomega) {
-			mid = f.purge(ctx, g, "restart-img")
-			g.Expect(mid.Status.Phase).To(Equal(cachev1alpha1.PurgeRunning))
-			g.Expect(podStatus(g, mid, slow.Name).Attempts).To(BeNumerically(">=", 1))
-			for _, o := range others {
-				g.Expect(podStatus(g, mid, o.Name).Phase).To(Equal(cachev1alpha1.PodPurgeSucceeded))
-			}
-		}).WithContext(ctx).Should(Succeed())
-
-		operator.kill()
-		starts := strings.Count(tail(operator.logPath(), 1<<20), "Starting manager")
-		operator = startManager()
-		Eventually(func() int { return strings.Count(tail(operator.logPath(), 1<<20), "Starting manager") }).
-			WithContext(ctx).Should(Equal(starts+1), "a new manager process runs")
-		Expect(cluster.ResumePod(f.ns, slow.Name)).To(Succeed())
-
-		p := f.waitPurge(ctx, "restart-img", cachev1alpha1.PurgeConditionComplete)
-		Expect(p.Status.Progress).To(Equal("3/3"))
-		Expect(p.Status.StartTime).To(Equal(mid.Status.StartTime), "the Purge went on, it did not start over")
-		for _, o := range others {
-			s, was := podStatus(Default, p, o.Name), podStatus(Default, mid, o.Name)
-			Expect(s.Attempts).To(BeEquivalentTo(1), "%s was not called again", o.Name)
-			Expect(s.LastAttemptTime).To(Equal(was.LastAttemptTime), "%s was not called again", o.Name)
-		}
-		s := podStatus(Default, p, slow.Name)
-		Expect(s.Phase).To(Equal(cachev1alpha1.PodPurgeSucceeded))
-		Expect(s.Attempts).To(BeNumerically(">", podStatus(Default, mid, slow.Name).Attempts))
-		for _, pod := range f.pods {
-			expectMiss(ctx, pod, path, before)
-		}
+	It("resumes a Purge after the manager's pod is deleted mid-purge: the new pod leads and finishes it", func(ctx SpecContext) {
+		resumesThroughManagerFault(ctx, "manager-delete", func(ctx SpecContext, old *corev1.Pod) {
+			// As a node drain or kubectl delete does: SIGTERM, the old
+			// manager releases its Lease, the ReplicaSet makes a new pod.
+			mustKubectl(ctx, "", "delete", "pod", old.Name, "-n", operatorNamespace, "--wait=false")
+			Eventually(func(g Gomega) {
+				g.Expect(operatorPod(ctx, g).Name).NotTo(Equal(old.Name))
+			}).WithContext(ctx).Should(Succeed(), "the ReplicaSet made a new manager pod")
+		})
 	})
 
 	It("serves the stale copy, not an error, when the origin is down after a soft purge", func(ctx SpecContext) {
@@ -327,4 +313,64 @@ func restartCount(p *corev1.Pod) int32 {
 		n += c.RestartCount
 	}
 	return n
+}
+
+// resumesThroughManagerFault runs a Purge of three pods, one of them hung so
+// the Purge is in flight, does fault to the manager's pod, and checks that
+// the manager that leads next finishes the Purge from its status: the
+// pods that had succeeded are not called again.
+func resumesThroughManagerFault(ctx SpecContext, ns string, fault func(SpecContext, *corev1.Pod)) {
+	GinkgoHelper()
+	f := newFleet(ctx, ns, 3)
+	const path = "/img/restart.svg"
+	before := warm(ctx, f.pods, path)
+	slow, others := f.pods[2], f.pods[:2]
+
+	f.pause(slow.Name)
+	f.apply(ctx, purgeFile("restart-img", []string{path}))
+	var mid *cachev1alpha1.Purge
+	Eventually(func(g Gomega) {
+		mid = f.purge(ctx, g, "restart-img")
+		g.Expect(mid.Status.Phase).To(Equal(cachev1alpha1.PurgeRunning))
+		g.Expect(podStatus(g, mid, slow.Name).Attempts).To(BeNumerically(">=", 1))
+		for _, o := range others {
+			g.Expect(podStatus(g, mid, o.Name).Phase).To(Equal(cachev1alpha1.PodPurgeSucceeded))
+		}
+	}).WithContext(ctx).Should(Succeed())
+
+	old := operatorPod(ctx, Default)
+	holder := leaseHolder(ctx, Default)
+	Expect(holder).To(HavePrefix(old.Name+"_"), "the manager pod leads")
+	began := time.Now()
+	fault(ctx, old)
+	Eventually(func(g Gomega) {
+		p := operatorPod(ctx, g)
+		g.Expect(isReady(p)).To(BeTrue())
+		now := leaseHolder(ctx, g)
+		g.Expect(now).NotTo(Equal(holder), "a new manager process holds the Lease")
+		g.Expect(now).To(HavePrefix(p.Name + "_"))
+	}).WithContext(ctx).WithTimeout(2*time.Minute).Should(Succeed(), "a new manager leads")
+	AddReportEntry("fault to a new leading manager", time.Since(began).Round(time.Millisecond).String())
+	Expect(cluster.ResumePod(f.ns, slow.Name)).To(Succeed())
+
+	p := f.waitPurge(ctx, "restart-img", cachev1alpha1.PurgeConditionComplete)
+	Expect(p.Status.Progress).To(Equal("3/3"))
+	Expect(p.Status.StartTime).To(Equal(mid.Status.StartTime), "the Purge went on, it did not start over")
+	for _, o := range others {
+		s, was := podStatus(Default, p, o.Name), podStatus(Default, mid, o.Name)
+		Expect(s.Attempts).To(BeEquivalentTo(1), "%s was not called again", o.Name)
+		Expect(s.LastAttemptTime).To(Equal(was.LastAttemptTime), "%s was not called again", o.Name)
+	}
+	s := podStatus(Default, p, slow.Name)
+	Expect(s.Phase).To(Equal(cachev1alpha1.PodPurgeSucceeded))
+	Expect(s.Attempts).To(BeNumerically(">", podStatus(Default, mid, slow.Name).Attempts))
+	// Frozen that long, the slow pod may have failed its liveness probe
+	// and been restarted (empty, which is a miss too): wait until it
+	// serves again.
+	Eventually(func(g Gomega) {
+		g.Expect(isReady(f.pod(ctx, g, slow.Name))).To(BeTrue())
+	}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
+	for _, pod := range f.pods {
+		expectMiss(ctx, pod, path, before)
+	}
 }

@@ -81,7 +81,7 @@ func createNamespace(ctx context.Context, ns string) {
 	DeferCleanup(func(ctx SpecContext) {
 		// Not waiting: the pods take a few seconds to drain, and the next
 		// spec has a namespace of its own.
-		mustKubectl(ctx, "", "delete", "namespace", ns, "--wait=false")
+		mustKubectl(ctx, "", "delete", "namespace", ns, "--wait=false", "--ignore-not-found")
 	}, NodeTimeout(time.Minute))
 }
 

@@ -2,131 +2,164 @@ package e2e_test
 
 import (
 	"context"
-	"net"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-
-	"github.com/cacheops/purge-operator/test/localcluster"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// managerArgs run the operator as the suite needs it: no probe or metrics
-// listener (nothing on a fixed port), and a pod call timeout short enough
-// that a hung pod costs a spec seconds rather than the default 10s per
-// attempt. The cacheproxy image stays the default, which make images
-// builds; the proxies listen on every interface of their pod, as in
-// production, so kubectl port-forward reaches them. The purge gateway
-// listens on a free loopback port of the host (gatewayAddress).
-// It runs as the ServiceAccount config/rbac sets up, with leader election
-// in its namespace, as `make deploy` runs it.
-func managerArgs() []string {
-	return []string{
-		"--kubeconfig=" + managerKubeconfig,
-		"--leader-elect",
-		"--leader-election-namespace=" + operatorNamespace,
-		"--health-probe-bind-address=0",
-		"--metrics-bind-address=0",
-		"--pod-call-timeout=3s",
-		"--gateway-bind-address=" + gatewayAddress(),
-	}
-}
-
-// gatewayAddr is where the manager serves the purge gateway: a free
-// loopback port chosen once, so a restarted manager serves it there too.
-var gatewayAddr string
-
-func gatewayAddress() string {
-	GinkgoHelper()
-	if gatewayAddr == "" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		Expect(err).NotTo(HaveOccurred())
-		gatewayAddr = ln.Addr().String()
-		Expect(ln.Close()).To(Succeed())
-	}
-	return gatewayAddr
-}
-
-// operatorNamespace and operatorServiceAccount are where config/default
-// puts the manager.
+// The operator runs as users run it: the Deployment of config/default, from
+// dist/install.yaml, its image (make images) imported on the node, with
+// its ServiceAccount, RBAC, leader election, probes and HTTPS metrics.
 const (
-	operatorNamespace      = "purge-operator-system"
-	operatorServiceAccount = "purge-operator-controller-manager"
+	operatorNamespace  = "purge-operator-system"
+	operatorDeployment = "purge-operator-controller-manager"
+	// operatorLease is the leader-election Lease (cmd/manager's
+	// LeaderElectionID).
+	operatorLease = "purge-operator.cache.cacheops.io"
 )
 
-// managerKubeconfig authenticates as operatorServiceAccount.
-var managerKubeconfig string
+// operatorSelector selects the manager's pods (config/manager's labels).
+var operatorSelector = client.MatchingLabels{"control-plane": "controller-manager", "app.kubernetes.io/name": "purge-operator"}
 
-// serviceAccountKubeconfig writes a kubeconfig for the cluster whose user
-// is the operator's ServiceAccount, with a token from the TokenRequest API.
-func serviceAccountKubeconfig(ctx context.Context, dir string) string {
+// e2eManagerArg is the one flag the suite adds to the manager's: a pod call
+// timeout short enough that a hung pod costs a spec seconds rather than the
+// default 10s per attempt.
+const e2eManagerArg = "--pod-call-timeout=3s"
+
+// installManifest is dist/install.yaml as the suite applies it: unchanged
+// but for e2eManagerArg after --leader-elect.
+func installManifest() string {
 	GinkgoHelper()
-	token := strings.TrimSpace(mustKubectl(ctx, "", "create", "token", operatorServiceAccount,
-		"-n", operatorNamespace, "--duration=2h"))
-	cfg, err := clientcmd.LoadFromFile(cluster.KubeconfigPath())
+	b, err := os.ReadFile(filepath.Join(paths.root, "dist", "install.yaml"))
 	Expect(err).NotTo(HaveOccurred())
-	for _, c := range cfg.Contexts {
-		c.AuthInfo = operatorServiceAccount
-	}
-	cfg.AuthInfos = map[string]*clientcmdapi.AuthInfo{operatorServiceAccount: {Token: token}}
-	path := filepath.Join(dir, "manager.kubeconfig")
-	Expect(clientcmd.WriteToFile(*cfg, path)).To(Succeed())
-	return path
+	const anchor = "\n        - --leader-elect\n"
+	Expect(strings.Count(string(b), anchor)).To(Equal(1), "dist/install.yaml's manager args changed: update the e2e suite")
+	return strings.Replace(string(b), anchor, anchor+"        - "+e2eManagerArg+"\n", 1)
 }
 
-// withoutDeployments drops the Deployments from a multi-document manifest.
-func withoutDeployments(manifest string) string {
-	var kept []string
-	for _, doc := range strings.Split(manifest, "\n---\n") {
-		if !strings.Contains(doc, "\nkind: Deployment\n") && !strings.HasPrefix(doc, "kind: Deployment\n") {
-			kept = append(kept, doc)
+// installProduct installs the product with `kubectl apply -f`, as the
+// README tells users, and waits until the manager is Available.
+func installProduct(ctx context.Context) {
+	GinkgoHelper()
+	mustKubectl(ctx, installManifest(), "apply", "--server-side", "-f", "-")
+	mustKubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=60s",
+		"crd/cacheproxies.cache.cacheops.io", "crd/purges.cache.cacheops.io", "crd/purgetriggers.cache.cacheops.io")
+	waitOperator(ctx)
+}
+
+// uninstallProduct removes what installProduct installed with `kubectl
+// delete -f` and waits until it is gone.
+func uninstallProduct(ctx context.Context) {
+	GinkgoHelper()
+	mustKubectl(ctx, installManifest(), "delete", "--ignore-not-found", "--wait", "--timeout=2m", "-f", "-")
+}
+
+// waitOperator waits until the manager's Deployment is rolled out and
+// Available (its readiness probe passed).
+func waitOperator(ctx context.Context) {
+	GinkgoHelper()
+	mustKubectl(ctx, "", "rollout", "status", "deployment/"+operatorDeployment, "-n", operatorNamespace, "--timeout=2m")
+	mustKubectl(ctx, "", "wait", "--for=condition=Available", "deployment/"+operatorDeployment, "-n", operatorNamespace, "--timeout=2m")
+}
+
+// operatorPods returns the manager's live pods (not being deleted).
+func operatorPods(ctx context.Context, g Gomega) []corev1.Pod {
+	var pods corev1.PodList
+	g.Expect(k8sClient.List(ctx, &pods, client.InNamespace(operatorNamespace), operatorSelector)).To(Succeed())
+	var live []corev1.Pod
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp.IsZero() {
+			live = append(live, p)
 		}
 	}
-	return strings.Join(kept, "\n---\n")
+	return live
 }
 
-// manager is the operator process running next to the cluster.
-type manager struct {
-	proc *localcluster.HostProcess
+// operatorPod returns the manager's one live pod.
+func operatorPod(ctx context.Context, g Gomega) *corev1.Pod {
+	live := operatorPods(ctx, g)
+	g.Expect(live).To(HaveLen(1), "one manager pod")
+	return &live[0]
 }
 
-func startManager() *manager {
-	GinkgoHelper()
-	p, err := cluster.StartHostProcess("manager", paths.manager, managerArgs())
-	Expect(err).NotTo(HaveOccurred())
-	GinkgoWriter.Printf("manager started (pid %d), log in %s\n", p.PID(), p.LogPath())
-	return &manager{proc: p}
-}
-
-func (m *manager) logPath() string { return m.proc.LogPath() }
-
-// running reports whether the process has not exited.
-func (m *manager) running() bool {
-	select {
-	case <-m.proc.Done():
-		return false
-	default:
-		return true
+// leaseHolder is the identity of the leader-election Lease's holder: the
+// manager pod's name and a per-process suffix.
+func leaseHolder(ctx context.Context, g Gomega) string {
+	var lease coordinationv1.Lease
+	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: operatorLease}, &lease)).To(Succeed())
+	if lease.Spec.HolderIdentity == nil {
+		return ""
 	}
+	return *lease.Spec.HolderIdentity
 }
 
-// kill crashes the operator (SIGKILL): no clean shutdown, no last status
-// write.
-func (m *manager) kill() { m.proc.Kill() }
+// operatorLogs is the tail of the manager's log, through `kubectl logs`
+// (the current container and, if it restarted, the previous one), for
+// failure reports.
+func operatorLogs(ctx context.Context, lines int) string {
+	tail := "--tail=" + strconv.Itoa(lines)
+	var out []string
+	if prev, err := kubectl(ctx, "", "logs", "-n", operatorNamespace, "deployment/"+operatorDeployment, "--previous", tail); err == nil {
+		out = append(out, "--- previous container ---", prev)
+	}
+	cur, err := kubectl(ctx, "", "logs", "-n", operatorNamespace, "deployment/"+operatorDeployment, tail)
+	if err != nil {
+		cur = err.Error()
+	}
+	return strings.Join(append(out, "--- current container ---", cur), "\n")
+}
 
-func (m *manager) stop() { m.proc.Stop() }
+// stopOperator takes the manager down as a crash with no restart would:
+// its Deployment scaled to zero and its pod killed at once (no clean
+// shutdown, no Lease released). startOperator brings it back.
+func stopOperator(ctx context.Context) {
+	GinkgoHelper()
+	mustKubectl(ctx, "", "scale", "deployment/"+operatorDeployment, "-n", operatorNamespace, "--replicas=0")
+	mustKubectl(ctx, "", "delete", "pods", "-n", operatorNamespace, "-l", "control-plane=controller-manager",
+		"--grace-period=0", "--force", "--wait", "--timeout=2m")
+}
 
-// ensureOperator restarts the operator if a spec left it dead, so the next
-// spec does not fail for it.
-func ensureOperator() {
-	if operator == nil || operator.running() {
+// startOperator scales the manager's Deployment back to one replica and
+// waits until it is Available.
+func startOperator(ctx context.Context) {
+	GinkgoHelper()
+	mustKubectl(ctx, "", "scale", "deployment/"+operatorDeployment, "-n", operatorNamespace, "--replicas=1")
+	waitOperator(ctx)
+}
+
+// gatewayAddress is the purge gateway's Service (config/default), which
+// the host reaches through kube-proxy, once it has a ready endpoint.
+func gatewayAddress() string {
+	GinkgoHelper()
+	var addr string
+	Eventually(func() (err error) {
+		addr, err = cluster.ServiceAddress(operatorNamespace, "purge-operator-purge-gateway", 8090)
+		return err
+	}).Should(Succeed())
+	return addr
+}
+
+// ensureOperator brings the manager back if a spec left it stopped or
+// restarting, so the next spec does not fail for it. A spec that
+// uninstalled the product puts it back in its own cleanup, which runs
+// later.
+func ensureOperator(ctx SpecContext) {
+	if cluster == nil || k8sClient == nil {
 		return
 	}
-	GinkgoWriter.Printf("manager had exited (code %d); starting it again\n", operator.proc.ExitCode())
-	operator = startManager()
+	out, err := kubectl(ctx, "", "get", "deployment", operatorDeployment, "-n", operatorNamespace, "--ignore-not-found", "-o", "name")
+	if err != nil || strings.TrimSpace(out) == "" {
+		return
+	}
+	startOperator(ctx)
 }
 
-var _ = AfterEach(ensureOperator)
+var _ = AfterEach(ensureOperator, NodeTimeout(3*time.Minute))

@@ -20,13 +20,12 @@ import (
 	"github.com/cacheops/purge-operator/test/localcluster"
 )
 
-// The suite shares one cluster and one operator; every spec brings its own
-// namespace, CacheProxy and origin.
+// The suite shares one cluster and one installation of the product; every
+// spec brings its own namespace, CacheProxy and origin.
 var (
 	paths     suitePaths
 	cluster   *localcluster.Cluster
 	k8sClient client.Client
-	operator  *manager
 )
 
 func TestE2E(t *testing.T) {
@@ -64,32 +63,21 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	DeferCleanup(stopCluster, stateDir)
 	AddReportEntry("cluster start", time.Since(began).Round(time.Millisecond).String())
 
-	// What a user installs goes in from dist/install.yaml (generated from
-	// config/default, checked for drift by make test): the CRDs, the
-	// namespace, the ServiceAccount and its RBAC. Only the manager's
-	// Deployment is left out: the manager runs as a host process with that
-	// ServiceAccount's token, so every spec also proves config/rbac grants
-	// it enough.
-	install, err := os.ReadFile(filepath.Join(paths.root, "dist", "install.yaml"))
-	Expect(err).NotTo(HaveOccurred())
-	mustKubectl(ctx, withoutDeployments(string(install)), "apply", "--server-side", "-f", "-")
-	mustKubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/cacheproxies.cache.cacheops.io", "crd/purges.cache.cacheops.io")
-	managerKubeconfig = serviceAccountKubeconfig(ctx, stateDir)
+	// The product goes in as a user installs it: dist/install.yaml
+	// (generated from config/default, checked for drift by make test) with
+	// kubectl apply: the CRDs, the namespace, the ServiceAccount and its
+	// RBAC, and the manager's Deployment, whose image make images built.
+	began = time.Now()
+	installProduct(ctx)
+	AddReportEntry("manager Available after install", time.Since(began).Round(time.Millisecond).String())
 	// A client made after the CRDs exist, so its REST mapper knows them.
 	k8sClient, err = client.New(cluster.RESTConfig(), client.Options{Scheme: newScheme()})
 	Expect(err).NotTo(HaveOccurred())
-
-	operator = startManager()
-	AddReportEntry("manager log", operator.logPath())
 }, NodeTimeout(3*time.Minute))
 
 // stopCluster stops everything the suite started and fails if a process
 // it started outlived Stop.
 func stopCluster(stateDir string) {
-	if operator != nil {
-		operator.stop()
-	}
 	Expect(cluster.Stop()).To(Succeed())
 	Expect(leftoverProcesses(stateDir)).To(BeEmpty(), "processes left behind after the cluster stopped")
 }
@@ -139,7 +127,5 @@ var _ = JustAfterEach(func(ctx SpecContext) {
 		}
 		AddReportEntry("pod logs in "+ns, strings.Join(podLogPaths(ctx, ns), "\n"))
 	}
-	if operator != nil {
-		AddReportEntry("manager log (tail) "+operator.logPath(), tail(operator.logPath(), 60))
-	}
+	AddReportEntry("manager log (tail, kubectl logs)", operatorLogs(ctx, 60))
 }, NodeTimeout(time.Minute))

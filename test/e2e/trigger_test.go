@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -162,28 +161,23 @@ var _ = Describe("PurgeTriggers on a real Deployment", Ordered, func() {
 	}, NodeTimeout(4*time.Minute))
 
 	It("purges exactly once when the leader is killed mid-rollout and a standby takes over", func(ctx SpecContext) {
-		// A second replica of the operator, as a Deployment of two runs:
-		// it waits for the leader's lease. Its purge gateway listens on a
-		// port of its own (both listen, leader or not).
-		args := managerArgs()
-		for i, a := range args {
-			if strings.HasPrefix(a, "--gateway-bind-address=") {
-				args[i] = "--gateway-bind-address=127.0.0.1:0"
+		// A second replica of the operator's Deployment, as a Deployment of
+		// two runs: it waits for the leader's lease.
+		leader := operatorPod(ctx, Default)
+		mustKubectl(ctx, "", "scale", "deployment/"+operatorDeployment, "-n", operatorNamespace, "--replicas=2")
+		DeferCleanup(func(ctx SpecContext) { startOperator(ctx) }, NodeTimeout(3*time.Minute)) // back to one replica
+		var standby string
+		Eventually(func(g Gomega) {
+			pods := operatorPods(ctx, g)
+			g.Expect(pods).To(HaveLen(2))
+			for _, p := range pods {
+				g.Expect(isReady(&p)).To(BeTrue(), p.Name)
+				if p.Name != leader.Name {
+					standby = p.Name
+				}
 			}
-		}
-		p, err := cluster.StartHostProcess("manager-standby", paths.manager, args)
-		Expect(err).NotTo(HaveOccurred())
-		standby := &manager{proc: p}
-		DeferCleanup(func() {
-			// Back to the suite's one operator, on the gateway address the
-			// other specs use; a stopped manager releases its lease.
-			standby.stop()
-			if operator == standby {
-				operator = startManager()
-			}
-		})
-		Eventually(func() string { return tail(standby.logPath(), 100) }).WithContext(ctx).
-			Should(ContainSubstring("Attempting to acquire leader lease"))
+		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
+		Expect(leaseHolder(ctx, Default)).To(HavePrefix(leader.Name+"_"), "the first replica still leads")
 
 		f.mustKubectl(ctx, "", "set", "env", "deployment/web", "RELEASE=v3")
 		for _, t := range []string{site, api} {
@@ -194,11 +188,11 @@ var _ = Describe("PurgeTriggers on a real Deployment", Ordered, func() {
 				g.Expect(meta.IsStatusConditionTrue(pt.Status.Conditions, cachev1alpha1.PurgeTriggerConditionRolloutComplete)).To(BeFalse())
 			}).WithContext(ctx).Should(Succeed())
 		}
-		operator.kill()
-		operator = standby
+		// SIGKILL, no grace: the leader releases nothing.
+		mustKubectl(ctx, "", "delete", "pod", leader.Name, "-n", operatorNamespace, "--grace-period=0", "--force")
 		f.mustKubectl(ctx, "", "rollout", "status", "deployment/web", "--timeout=2m")
-		Eventually(func() string { return tail(standby.logPath(), 100) }).WithContext(ctx).
-			Should(ContainSubstring("Successfully acquired lease"), "the standby leads once the lease expired")
+		Eventually(func(g Gomega) { g.Expect(leaseHolder(ctx, g)).To(HavePrefix(standby + "_")) }).WithContext(ctx).
+			WithTimeout(2*time.Minute).Should(Succeed(), "the standby leads once the lease expired")
 		exactlyOnePurgeEach(ctx, ns, "5", site, api)
 		out := f.mustKubectl(ctx, "", "get", "purgetriggers")
 		Expect(out).To(MatchRegexp(`(?m)^web\s+web\s+edge\s+5\s+5\s+RolloutComplete\s`), out)

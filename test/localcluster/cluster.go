@@ -134,7 +134,14 @@ func (c *Cluster) start(ctx context.Context) error {
 			return fmt.Errorf("installing CRDs: %w", err)
 		}
 	}
-	return c.waitNode(ctx, c.clientset)
+	if err := c.waitNode(ctx, c.clientset); err != nil {
+		return err
+	}
+	dns, err := c.startDNS(ctx)
+	if err != nil || !dns {
+		return err
+	}
+	return c.waitDNS(ctx)
 }
 
 // claimSlot takes this cluster's share of the machine and records where

@@ -13,6 +13,11 @@
 //     kube-proxy in iptables mode;
 //   - images imported from OCI archives (Options.ImageArchives; make images
 //     builds the project's, the pause image from Kubernetes' own pause.c).
+//   - cluster DNS: CoreDNS, built from its Go module (hack/tools/coredns)
+//     into an image by make images, run as the Deployment coredns and the
+//     Service kube-dns in kube-system at the slot's DNS service IP, the
+//     kubelet's clusterDNS; Start waits for it when ImageArchives hold its
+//     image (dns.go).
 //
 // The node lives in a network namespace of its own: its bridge, the pods'
 // veths, kube-proxy's iptables rules and ip_forward=1 never touch the
