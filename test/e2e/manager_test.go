@@ -117,16 +117,6 @@ func operatorLogs(ctx context.Context, lines int) string {
 	return strings.Join(append(out, "--- current container ---", cur), "\n")
 }
 
-// stopOperator takes the manager down as a crash with no restart would:
-// its Deployment scaled to zero and its pod killed at once (no clean
-// shutdown, no Lease released). startOperator brings it back.
-func stopOperator(ctx context.Context) {
-	GinkgoHelper()
-	mustKubectl(ctx, "", "scale", "deployment/"+operatorDeployment, "-n", operatorNamespace, "--replicas=0")
-	mustKubectl(ctx, "", "delete", "pods", "-n", operatorNamespace, "-l", "control-plane=controller-manager",
-		"--grace-period=0", "--force", "--wait", "--timeout=2m")
-}
-
 // startOperator scales the manager's Deployment back to one replica and
 // waits until it is Available.
 func startOperator(ctx context.Context) {
