@@ -247,7 +247,14 @@ func (t *tour) showNewRelease(ctx context.Context, pods []pod, service string, p
 	var wrong []string
 	for _, path := range paths {
 		for i, p := range pods {
+			// kube-proxy may still send the first miss after the rollout to
+			// an old pod's address for a moment (seen once: the request
+			// timed out); a user's retry is what gets through, so the tour
+			// retries a request that got no answer at all, twice.
 			a, err := t.web.get(ctx, p.addr(), path)
+			for retry := 0; err != nil && retry < 2; retry++ {
+				a, err = t.web.get(ctx, p.addr(), path)
+			}
 			if err != nil {
 				return err
 			}
