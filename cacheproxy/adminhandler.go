@@ -99,7 +99,7 @@ func isClientError(err error) bool {
 }
 
 func (p *Proxy) serveStats(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, p.Stats())
+	writeJSON(w, http.StatusOK, p.stats())
 }
 
 func methodNotAllowed(allow string) http.HandlerFunc {

@@ -325,7 +325,7 @@ func BenchmarkMemoryPerObject(b *testing.B) {
 				}
 				b.StopTimer()
 				after := heapInUse()
-				s := p.Stats()
+				s := p.stats()
 				if s.Objects != n {
 					b.Fatalf("%d objects stored", s.Objects)
 				}
@@ -368,7 +368,7 @@ func BenchmarkMemoryBound(b *testing.B) {
 				}
 				b.StopTimer()
 				live := heapInUse() - base
-				if s := p.Stats(); s.Bytes > bound {
+				if s := p.stats(); s.Bytes > bound {
 					b.Fatalf("charged %d > bound %d", s.Bytes, bound)
 				}
 				over = float64(int64(live)-bound) / (1 << 20)

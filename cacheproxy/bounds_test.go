@@ -74,7 +74,7 @@ func TestMemoryBoundUnderConcurrentLargeMisses(t *testing.T) {
 	if during > cacheSize+overhead {
 		t.Fatalf("heap grew by %d MiB with the misses in flight, bound %d MiB", during>>20, (cacheSize+overhead)>>20)
 	}
-	if s := e.proxy.Stats(); s.Bytes > s.MaxBytes || s.Objects == 0 {
+	if s := e.proxy.stats(); s.Bytes > s.MaxBytes || s.Objects == 0 {
 		t.Fatalf("after the misses: %+v, want some objects within the bound", s)
 	}
 }
@@ -277,7 +277,7 @@ func TestStalledBodyBeingStoredIsAbandoned(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the client still waits on the stalled body after 30 s (OriginTimeout 2 s)")
 	}
-	if s := e.proxy.Stats(); s.Objects != 0 {
+	if s := e.proxy.stats(); s.Objects != 0 {
 		t.Fatalf("%d objects stored from a stalled body", s.Objects)
 	}
 }

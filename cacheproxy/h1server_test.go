@@ -92,9 +92,9 @@ func TestFastPathMatchesHandler(t *testing.T) {
 		"HEAD /hit HTTP/1.1\r\nHost: WWW.Example.com:80\r\nConnection: close\r\n\r\n",
 		"GET /big HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n",
 	} {
-		hitsBefore := e.proxy.Stats().Hits
+		hitsBefore := e.proxy.stats().Hits
 		fast := rawExchange(t, addrOf(e.front), in)
-		if got := e.proxy.Stats().Hits - hitsBefore; got != 1 {
+		if got := e.proxy.stats().Hits - hitsBefore; got != 1 {
 			t.Fatalf("%q: %d hits counted", in, got)
 		}
 		slow := rawExchange(t, addrOf(plain), in)
@@ -326,12 +326,12 @@ func TestFastPathVary(t *testing.T) {
 	} {
 		in := "GET /v HTTP/1.1\r\nHost: www.example.com\r\n" + fields + "Connection: close\r\n\r\n"
 		slow := rawExchange(t, addrOf(plain), in) // stores the variant if new, or hits it
-		hitsBefore := e.proxy.Stats().Hits
+		hitsBefore := e.proxy.stats().Hits
 		fast := rawExchange(t, addrOf(e.front), in)
 		if len(fast) != 1 || len(slow) != 1 {
 			t.Fatalf("%q: %d and %d responses", fields, len(fast), len(slow))
 		}
-		if got := e.proxy.Stats().Hits - hitsBefore; got != 1 || !strings.HasPrefix(fast[0].cacheStatus(), "cacheproxy; hit") {
+		if got := e.proxy.stats().Hits - hitsBefore; got != 1 || !strings.HasPrefix(fast[0].cacheStatus(), "cacheproxy; hit") {
 			t.Errorf("%q: %d hits, Cache-Status %q", fields, got, fast[0].cacheStatus())
 		}
 		if fast[0].body != slow[0].body {

@@ -309,7 +309,7 @@ func TestPurgeRacingAFetchWins(t *testing.T) {
 	if r := <-done; r.body != "old content" {
 		t.Fatalf("racing client got %q", r.body)
 	}
-	if s := e.proxy.Stats(); s.Objects != 0 {
+	if s := e.proxy.stats(); s.Objects != 0 {
 		t.Fatalf("a fetch that started before the purge stored its content")
 	}
 }

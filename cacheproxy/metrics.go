@@ -113,8 +113,8 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-// Stats returns the cache's counters.
-func (p *Proxy) Stats() admin.Stats {
+// stats returns the cache's counters, as GET /v1/stats answers them.
+func (p *Proxy) stats() admin.Stats {
 	m := p.metrics
 	return admin.Stats{
 		Objects:        p.store.objects.Load(),

@@ -360,7 +360,7 @@ func TestLargeObjectsStreamedNotStored(t *testing.T) {
 			if n := e.origin.requests.Load(); n != 2 {
 				t.Fatalf("origin saw %d requests, want 2 (never stored)", n)
 			}
-			if s := e.proxy.Stats(); s.Objects != 0 {
+			if s := e.proxy.stats(); s.Objects != 0 {
 				t.Fatalf("%d objects stored", s.Objects)
 			}
 		})
@@ -375,11 +375,11 @@ func TestMemoryBoundEvicts(t *testing.T) {
 	e := newEnv(t, fixed(body, "Cache-Control", "max-age=600"), func(c *Config) { c.CacheSize = 200_000; c.MaxObjectSize = 20_000; c.Shards = 1 })
 	for i := range 100 {
 		e.get(fmt.Sprintf("/o%d", i))
-		if s := e.proxy.Stats(); s.Bytes > s.MaxBytes {
+		if s := e.proxy.stats(); s.Bytes > s.MaxBytes {
 			t.Fatalf("after %d objects %d bytes charged, bound %d", i+1, s.Bytes, s.MaxBytes)
 		}
 	}
-	s := e.proxy.Stats()
+	s := e.proxy.stats()
 	if s.Evictions == 0 || s.Objects == 0 || s.Objects+s.Evictions != 100 {
 		t.Fatalf("stats %+v: want evictions and objects adding up to 100", s)
 	}
@@ -538,7 +538,7 @@ func TestTruncatedOriginBodyIsNotStoredAndAborts(t *testing.T) {
 	if err == nil {
 		t.Fatal("the client read a truncated body as complete")
 	}
-	if s := e.proxy.Stats(); s.Objects != 0 {
+	if s := e.proxy.stats(); s.Objects != 0 {
 		t.Fatal("a truncated body was stored")
 	}
 }
@@ -561,7 +561,7 @@ func TestCoalescedWaitersShareAnOriginError(t *testing.T) {
 	if got := e.origin.requests.Load(); got >= n/2 {
 		t.Fatalf("origin saw %d requests for %d concurrent clients", got, n)
 	}
-	if s := e.proxy.Stats(); s.Objects != 0 {
+	if s := e.proxy.stats(); s.Objects != 0 {
 		t.Fatal("an error answer was stored")
 	}
 }
