@@ -69,14 +69,11 @@ func (l *banList) banned(o *object) bool {
 	if h == nil {
 		return false
 	}
-	checked := o.banSeq.Load()
-	if h.seq <= checked {
+	if h.seq <= o.banSeq.Load() {
 		return false
 	}
-	for b := h; b != nil && b.seq > checked; b = b.older.Load() {
-		if b.at > o.storedAt && b.pattern.match(o.key) {
-			return true
-		}
+	if l.bannedUpTo(o, h.seq) {
+		return true
 	}
 	for {
 		cur := o.banSeq.Load()
@@ -84,6 +81,20 @@ func (l *banList) banned(o *object) bool {
 			return false
 		}
 	}
+}
+
+// bannedUpTo reports whether a ban with a sequence number up to seq, and
+// newer than o's last check, applies to o. It records nothing: an
+// invalidation uses it to leave out what earlier bans already invalidated
+// (red team K2) while its own bans, newer than seq, are registered.
+func (l *banList) bannedUpTo(o *object, seq uint64) bool {
+	checked := o.banSeq.Load()
+	for b := l.head.Load(); b != nil && b.seq > checked; b = b.older.Load() {
+		if b.seq <= seq && b.at > o.storedAt && b.pattern.match(o.key) {
+			return true
+		}
+	}
+	return false
 }
 
 // trim drops the bans with sequence numbers up to seq: every object has

@@ -20,10 +20,13 @@ import (
 //
 // Counting: Matched counts the stored objects the request matches (each
 // Vary variant apart, each object once even when several URLs or tags name
-// it). A ban is registered first, in constant time, and takes effect on
-// the very next request; Matched is then counted by a read-only pass over
-// the keys that holds one shard's read lock at a time, so hits go on while
-// it runs. Banned objects are removed lazily (on lookup) and by the sweeper.
+// it). An object an earlier ban invalidated is not counted: it stays
+// stored until a lookup or the sweeper removes it, but is never served
+// again, so a second ban or purge over it matches nothing (red team K2).
+// A ban is registered first, in constant time, and takes effect on the
+// very next request; Matched is then counted by a read-only pass over the
+// keys that holds one shard's read lock at a time, so hits go on while it
+// runs. Banned objects are removed lazily (on lookup) and by the sweeper.
 
 // requestError is a request this proxy refuses although it is valid
 // (DecodeInvalidationRequest checked that): it names a host the proxy
@@ -133,6 +136,9 @@ func notServed(host string) error { return fmt.Errorf("host %q is not served by 
 // execute does the work of a first receipt at time at.
 func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.InvalidationResult {
 	var res admin.InvalidationResult
+	// Objects an earlier ban invalidated stay stored until a lookup or the
+	// sweeper removes them; they are no longer this request's to count.
+	earlier := p.bans.headSeq()
 	if req.Mode == admin.ModeBan {
 		if !req.DryRun {
 			for _, pat := range pl.patterns {
@@ -140,7 +146,7 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 			}
 			p.inflight.ban(pl.patterns, at)
 		}
-		res.Matched = p.countBanned(pl.patterns, at)
+		res.Matched = p.countBanned(pl.patterns, at, earlier)
 		if !req.DryRun {
 			res.Invalidated = res.Matched
 		}
@@ -158,7 +164,7 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 	var refetch []refetchTarget
 	refetchIdx := make(map[string]int)
 	addTarget := func(o *object) {
-		if o.storedAt >= at {
+		if o.storedAt >= at || p.bans.bannedUpTo(o, earlier) {
 			return
 		}
 		if _, dup := seen[o]; !dup {
@@ -178,7 +184,7 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 	}
 	for _, tag := range req.Tags {
 		for _, o := range p.store.tagged(tag) {
-			if o.storedAt >= at {
+			if o.storedAt >= at || p.bans.bannedUpTo(o, earlier) {
 				continue
 			}
 			addTarget(o)
@@ -226,12 +232,13 @@ const maxWildcardHostPatterns = 16
 // keys under the literal prefixes plus, when any host has a wildcard, one
 // pass over the keys checking each against at most
 // maxWildcardHostPatterns patterns. A key several patterns match counts
-// once.
-func (p *Proxy) countBanned(patterns []banPattern, at int64) int64 {
+// once, and an object a ban up to sequence number earlier already
+// invalidated not at all.
+func (p *Proxy) countBanned(patterns []banPattern, at int64, earlier uint64) int64 {
 	var n int64
 	count := func(head *object) {
 		for o := head; o != nil; o = o.nextVariant {
-			if o.storedAt < at {
+			if o.storedAt < at && !p.bans.bannedUpTo(o, earlier) {
 				n++
 			}
 		}

@@ -108,6 +108,48 @@ func TestBanPrefix(t *testing.T) {
 	wantStatus(t, e.get("/img/b/c.png"), 200, "cacheproxy; fwd=uri-miss")
 }
 
+// TestInvalidatedOnceCountedOnce: an object a ban invalidated stays stored
+// until a lookup or the sweeper removes it; later bans and purges over it
+// must not count it again (red team K2, I22).
+func TestInvalidatedOnceCountedOnce(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600", "Surrogate-Key", "k"), func(c *Config) {
+		c.BanSweepInterval = time.Hour // nothing swept during the test
+	})
+	for _, p := range []string{"/k/a", "/k/b", "/k/c"} {
+		e.get(p)
+	}
+	e.clock.Advance(time.Second)
+	ban := func(id string) admin.InvalidationRequest {
+		return admin.InvalidationRequest{ID: id, Mode: admin.ModeBan, URLs: []string{site + "/k/"}}
+	}
+	if res := e.invalidate(ban("ban-1")); res.Matched != 3 || res.Invalidated != 3 {
+		t.Fatalf("first ban: %+v, want 3 matched and invalidated", res)
+	}
+	wantStatus(t, e.get("/k/a"), 200, "cacheproxy; fwd=uri-miss") // stored again, after the ban
+	e.clock.Advance(time.Second)
+	for _, req := range []admin.InvalidationRequest{
+		{ID: "dry", Mode: admin.ModeBan, URLs: []string{site + "/k/"}, DryRun: true},
+		ban("ban-2"),
+	} {
+		if res := e.invalidate(req); res.Matched != 1 {
+			t.Fatalf("%s: %+v, want only /k/a (stored after the first ban) matched", req.ID, res)
+		}
+	}
+	for _, req := range []admin.InvalidationRequest{
+		{ID: "purge", Mode: admin.ModeSimple, URLs: []string{site + "/k/b"}},
+		{ID: "soft", Mode: admin.ModeSoft, URLs: []string{site + "/k/c"}},
+		{ID: "tag", Mode: admin.ModeSimple, Tags: []string{"k"}},
+		ban("ban-3"),
+	} {
+		if res := e.invalidate(req); res.Matched != 0 || res.Invalidated != 0 {
+			t.Fatalf("%s over objects bans already invalidated: %+v, want 0 matched", req.ID, res)
+		}
+	}
+	if s := e.proxy.Stats(); s.Objects != 3 {
+		t.Fatalf("%d objects stored, want the 3 banned ones still there (not swept)", s.Objects)
+	}
+}
+
 func TestBanWildcard(t *testing.T) {
 	e := newEnv(t, counting("Cache-Control", "max-age=600"))
 	for _, p := range []string{"/a/1.js", "/b/2.js", "/b/2.css", "/c/x.js?v=1"} {
@@ -365,7 +407,7 @@ func TestWildcardHostBansBounded(t *testing.T) {
 		best := time.Duration(1 << 62)
 		for range 5 {
 			start := time.Now()
-			if m := p.countBanned(pats, 1); m != 0 {
+			if m := p.countBanned(pats, 1, 0); m != 0 {
 				t.Fatalf("matched %d", m)
 			}
 			best = min(best, time.Since(start))

@@ -132,7 +132,7 @@ func TestCountBannedAgreesWithAWalk(t *testing.T) {
 				}
 			})
 		}
-		if got := p.countBanned(pats, at); got != want {
+		if got := p.countBanned(pats, at, 0); got != want {
 			t.Fatalf("trial %d: %v before %d: counted %d, a walk finds %d", trial, pats, at, got, want)
 		}
 	}
