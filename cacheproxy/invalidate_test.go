@@ -145,7 +145,7 @@ func TestInvalidatedOnceCountedOnce(t *testing.T) {
 			t.Fatalf("%s over objects bans already invalidated: %+v, want 0 matched", req.ID, res)
 		}
 	}
-	if s := e.proxy.Stats(); s.Objects != 3 {
+	if s := e.proxy.stats(); s.Objects != 3 {
 		t.Fatalf("%d objects stored, want the 3 banned ones still there (not swept)", s.Objects)
 	}
 }
