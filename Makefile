@@ -143,8 +143,8 @@ bench: node-prereqs envtest images ## Benchmarks against Varnish and nginx, and 
 GO_BUILD_STATIC := CGO_ENABLED=0 go build -trimpath
 
 .PHONY: build
-build: ## Build bin/manager, bin/cacheproxy, bin/demo-origin and bin/kubectl-purge (with its completion link, kubectl_complete-purge), all static.
-	$(GO_BUILD_STATIC) -o $(LOCALBIN)/ ./cmd/manager ./cmd/cacheproxy ./cmd/kubectl-purge ./test/cmd/demo-origin
+build: ## Build bin/manager, bin/cacheproxy, bin/demo-origin, bin/http-request and bin/kubectl-purge (with its completion link, kubectl_complete-purge), all static.
+	$(GO_BUILD_STATIC) -o $(LOCALBIN)/ ./cmd/manager ./cmd/cacheproxy ./cmd/kubectl-purge ./test/cmd/demo-origin ./test/cmd/http-request
 	ln -sf kubectl-purge $(LOCALBIN)/kubectl_complete-purge
 
 .PHONY: images

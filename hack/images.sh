@@ -5,6 +5,8 @@
 #   manager.tar      $IMG             bin/manager       nonroot, 65532
 #   cacheproxy.tar   $CACHEPROXY_IMG  bin/cacheproxy    nonroot, 65532
 #   demo-origin.tar  $DEMO_ORIGIN_IMG bin/demo-origin   nonroot, 65532
+#                                     and bin/http-request (a pod of the demo
+#                                     site sends purges with it: no curl here)
 #   pause.tar        $PAUSE_IMG       Kubernetes' own build/pause/linux/pause.c,
 #                                     compiled with gcc -static (uid 65535)
 #   coredns.tar      $COREDNS_IMG     CoreDNS from its Go module with the local
@@ -34,7 +36,7 @@ coredns_img=${COREDNS_IMG:-localcluster.local/coredns:$coredns_version}
 mkdir -p "$out"
 (cd "$root" && go build -o "$bin/imgtool" ./hack/imgtool)
 
-for b in manager cacheproxy demo-origin; do
+for b in manager cacheproxy demo-origin http-request; do
 	if [[ ! -x $bin/$b ]]; then
 		echo "images.sh: $bin/$b is missing; run make build first" >&2
 		exit 1
@@ -54,6 +56,6 @@ source=--label=org.opencontainers.image.source=https://github.com/cacheops/purge
 nonroot=(-base nonroot -user 65532:65532 "$source")
 "$bin/imgtool" build -o "$out/manager.tar" -tag "$img" -entrypoint /manager "${nonroot[@]}" /manager="$bin/manager"
 "$bin/imgtool" build -o "$out/cacheproxy.tar" -tag "$cacheproxy_img" -entrypoint /cacheproxy "${nonroot[@]}" /cacheproxy="$bin/cacheproxy"
-"$bin/imgtool" build -o "$out/demo-origin.tar" -tag "$demo_origin_img" -entrypoint /demo-origin "${nonroot[@]}" /demo-origin="$bin/demo-origin"
+"$bin/imgtool" build -o "$out/demo-origin.tar" -tag "$demo_origin_img" -entrypoint /demo-origin "${nonroot[@]}" /demo-origin="$bin/demo-origin" /http-request="$bin/http-request"
 "$bin/imgtool" build -o "$out/pause.tar" -tag "$pause_img" -entrypoint /pause -user 65535:65535 /pause="$bin/pause"
 "$bin/imgtool" build -o "$out/coredns.tar" -tag "$coredns_img" -entrypoint /coredns "${nonroot[@]}" /coredns="$bin/coredns"

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
@@ -23,7 +25,10 @@ import (
 //
 // One fleet serves every spec, so each one warms paths of its own (product
 // IDs no other spec uses) and checks only those; the requests that empty a
-// whole host check the paths they warmed and nothing else.
+// whole host check the paths they warmed and nothing else. A content
+// system's tag purge empties objects the origin tagged in that system's
+// own response header (?tag-style=, test/origin), which the cache pods
+// index as they are, and objects tagged in Surrogate-Key alike.
 var _ = Describe("The purge gateway", Ordered, func() {
 	const replicas = 2
 	var (
@@ -136,14 +141,14 @@ var _ = Describe("The purge gateway", Ordered, func() {
 		// one ((^|,)TAG(,|$)) per tag, joined by |.
 		Entry("Magento: tags", request{"PURGE", "/", toGateway, map[string]string{
 			"X-Magento-Tags-Pattern": `((^|,)product-11(,|$))|((^|,)product-12(,|$))`}, ""},
-			varnish(tags(simple, "product-11", "product-12"), []string{"/products/11", "/img/product-11.svg", "/api/products/12"}, []string{"/products/13"})),
+			varnish(tags(simple, "product-11", "product-12"), []string{"/products/11?tag-style=magento", "/img/product-11.svg", "/api/products/12?tag-style=magento"}, []string{"/products/13?tag-style=magento"})),
 		// Magento's FlushAllCacheObserver.php: the whole cache.
 		Entry("Magento: flush all", request{"PURGE", "/", toGateway, map[string]string{"X-Magento-Tags-Pattern": ".*"}, ""},
 			everything(varnish(wholeHost, []string{"/products/14", "/img/product-15.svg"}, nil))),
 		// Drupal varnish_purger, bundled, as Lagoon configures it: BAN /
 		// with Cache-Tags: [invalidations:separated_pipe].
 		Entry("Drupal: Cache-Tags", request{"BAN", "/", toGateway, map[string]string{"Cache-Tags": "product-21|product-22"}, ""},
-			varnish(tags(simple, "product-21", "product-22"), []string{"/products/21", "/api/products/22"}, []string{"/products/23"})),
+			varnish(tags(simple, "product-21", "product-22"), []string{"/products/21?tag-style=drupal", "/api/products/22?tag-style=drupal"}, []string{"/products/23?tag-style=drupal"})),
 		// WordPress Proxy Cache Purge 5.2.0, purge_url(): PURGE to the
 		// Varnish address with the site's host; /.* with regex flushes.
 		Entry("WordPress: one URL", request{"PURGE", "/products/31", toSite + ":80", map[string]string{"X-Purge-Method": "default"}, ""},
@@ -156,21 +161,21 @@ var _ = Describe("The purge gateway", Ordered, func() {
 		// mode.
 		Entry("FOSHttpCache: tags", request{"BAN", "/", toGateway, map[string]string{
 			"X-Cache-Tags": `(^|,)(product\-41|product\-42)(,|$)`, "X-Host": ".*", "X-Url": ".*", "X-Content-Type": ".*"}, ""},
-			varnish(tags(simple, "product-41", "product-42"), []string{"/products/41", "/img/product-42.svg"}, []string{"/products/43"})),
+			varnish(tags(simple, "product-41", "product-42"), []string{"/products/41?tag-style=fos", "/img/product-42.svg"}, []string{"/products/43?tag-style=fos"})),
 		Entry("FOSHttpCache: a path prefix", request{"BAN", "/", toGateway, map[string]string{
 			"X-Host": `^(www\.example\.com)$`, "X-Url": "^/img/product-5", "X-Content-Type": ".*"}, ""},
 			varnish(urls(ban, "https://"+host+"/img/product-5"), []string{"/img/product-51.svg", "/img/product-52.svg"}, []string{"/products/51"})),
 		Entry("FOSHttpCache: xkey", request{"PURGEKEYS", "/", toGateway, map[string]string{"xkey-purge": "product-61 product-62"}, ""},
-			varnish(tags(simple, "product-61", "product-62"), []string{"/products/61", "/api/products/62"}, []string{"/products/63"})),
+			varnish(tags(simple, "product-61", "product-62"), []string{"/products/61?tag-style=xkey", "/api/products/62?tag-style=xkey"}, []string{"/products/63?tag-style=xkey"})),
 		// API Platform VarnishPurger.php: BAN of its base URI with
 		// (iri1|iri2)($|\,), each preg_quoted.
 		Entry("API Platform: ban regex", request{"BAN", "/", toGateway, map[string]string{
 			"ApiPlatform-Ban-Regex": `(product\-71|product\-72)($|\,)`}, ""},
-			varnish(tags(simple, "product-71", "product-72"), []string{"/products/71", "/api/products/72"}, []string{"/products/73"})),
+			varnish(tags(simple, "product-71", "product-72"), []string{"/products/71?tag-style=api-platform", "/api/products/72?tag-style=api-platform"}, []string{"/products/73?tag-style=api-platform"})),
 		// Shopware VarnishReverseProxyGateway.php: PURGE of the proxy
 		// host with xkey, PURGE <host><url> for a URL.
 		Entry("Shopware: xkey", request{"PURGE", "/", toGateway, map[string]string{"xkey": "product-81 product-82"}, ""},
-			varnish(tags(simple, "product-81", "product-82"), []string{"/products/81", "/img/product-82.svg"}, []string{"/products/83"})),
+			varnish(tags(simple, "product-81", "product-82"), []string{"/products/81?tag-style=xkey", "/img/product-82.svg"}, []string{"/products/83?tag-style=xkey"})),
 		Entry("Shopware: a URL", request{"PURGE", "/products/84", toGateway, nil, ""},
 			varnish(urls(simple, "https://"+host+"/products/84"), []string{"/products/84"}, []string{"/api/products/84"})),
 		// The Fastly API as fastly-js, FOSHttpCache's Fastly.php and
@@ -238,7 +243,114 @@ spec:
 		Expect(err).To(MatchError(ContainSubstring("only the purge-operator may set or change them")), out)
 		Expect(purgeCount(ctx, f)).To(Equal(before), "nothing was created")
 	})
+
+	// Pods of the site send their purges as a content system does, to
+	// http://edge-purge.<namespace>.svc:8090: the cluster's DNS resolves
+	// the ExternalName Service to the gateway's, kube-proxy routes it, and
+	// the gateway sees the pod's own address. Magento core sends no token:
+	// its pods are let in by allowUnauthenticatedFrom, no other pod is; a
+	// client that can send a header uses its pod's ServiceAccount token.
+	It("serves pods that reach it through the edge-purge Service: Magento's without a token where allowUnauthenticatedFrom picks them, another with its ServiceAccount's token", func(ctx SpecContext) {
+		f.mustKubectl(ctx, "", "patch", "cacheproxy", "edge", "--type=merge", "-p",
+			`{"spec":{"purgeGateway":{"allowUnauthenticatedFrom":{"podSelector":{"matchLabels":{"app":"magento"}}}}}}`)
+		DeferCleanup(func(ctx SpecContext) {
+			f.mustKubectl(ctx, "", "patch", "cacheproxy", "edge", "--type=json", "-p",
+				`[{"op":"remove","path":"/spec/purgeGateway/allowUnauthenticatedFrom"}]`)
+		})
+		purgeURL := "http://edge-purge." + f.ns + ".svc:8090/"
+		magento := []string{"-X", "PURGE", "-H", "X-Magento-Tags-Pattern: ((^|,)product-181(,|$))", "-H", headerPurgeWait + ": 60s", purgeURL}
+		before := purgeCount(ctx, f)
+
+		By("refusing a pod the CacheProxy does not pick, without a token")
+		phase, log := runClientPod(ctx, f, "shop-0", "shop", "", magento...)
+		Expect(phase).To(Equal(corev1.PodFailed), log)
+		Expect(log).To(ContainSubstring("401 Unauthorized"))
+		Expect(purgeCount(ctx, f)).To(Equal(before), "nothing was created")
+
+		By("serving Magento's pod, without a token")
+		purged, kept := []string{"/products/181?tag-style=magento", "/img/product-181.svg"}, []string{"/products/182?tag-style=magento"}
+		versions := warm(ctx, f.pods, append(append([]string{}, purged...), kept...)...)
+		phase, log = runClientPod(ctx, f, "magento-0", "magento", "", magento...)
+		Expect(phase).To(Equal(corev1.PodSucceeded), log)
+		Expect(log).To(ContainSubstring("X-Purge-Complete: true"))
+		p := f.waitPurge(ctx, purgeNameIn(log), cachev1alpha1.PurgeConditionComplete)
+		expectAllSucceeded(p, f.pods)
+		Expect(p.Spec.Tags).To(Equal([]string{"product-181"}))
+		Expect(p.Annotations).To(HaveKeyWithValue(cachev1alpha1.AnnotationRequestedBy, "unauthenticated "+f.ns+"/magento-0"))
+		for _, pod := range f.pods {
+			for _, path := range purged {
+				expectMiss(ctx, pod, path, versions)
+			}
+			for _, path := range kept {
+				expectHit(ctx, pod, path, versions)
+			}
+		}
+
+		By("serving a Drupal pod with its ServiceAccount's token")
+		purged, kept = []string{"/products/191?tag-style=drupal"}, []string{"/products/192?tag-style=drupal"}
+		versions = warm(ctx, f.pods, append(append([]string{}, purged...), kept...)...)
+		phase, log = runClientPod(ctx, f, "drupal-0", "drupal", "cms", "-X", "BAN", "-H", "Cache-Tags: product-191",
+			"-H", headerPurgeWait+": 60s", "--bearer-file", "/var/run/secrets/kubernetes.io/serviceaccount/token", purgeURL)
+		Expect(phase).To(Equal(corev1.PodSucceeded), log)
+		p = f.waitPurge(ctx, purgeNameIn(log), cachev1alpha1.PurgeConditionComplete)
+		expectAllSucceeded(p, f.pods)
+		Expect(p.Spec.Tags).To(Equal([]string{"product-191"}))
+		Expect(p.Annotations).To(HaveKeyWithValue(cachev1alpha1.AnnotationRequestedBy, "system:serviceaccount:"+f.ns+":cms"))
+		for _, pod := range f.pods {
+			expectMiss(ctx, pod, purged[0], versions)
+			expectHit(ctx, pod, kept[0], versions)
+		}
+	})
 })
+
+// runClientPod runs the demo-origin image's http-request in a pod named
+// name, labelled app: app, under the ServiceAccount sa ("" for the
+// namespace's default), with args, and returns the phase it ended in and
+// what it printed (the answer, as curl -i prints it).
+func runClientPod(ctx context.Context, f *fleet, name, app, sa string, args ...string) (corev1.PodPhase, string) {
+	GinkgoHelper()
+	command, err := json.Marshal(append([]string{"/http-request"}, args...))
+	Expect(err).NotTo(HaveOccurred())
+	serviceAccount := ""
+	if sa != "" {
+		serviceAccount = "\n  serviceAccountName: " + sa
+	}
+	f.apply(ctx, `apiVersion: v1
+kind: Pod
+metadata:
+  name: `+name+`
+  labels: {app: `+app+`}
+spec:
+  restartPolicy: Never`+serviceAccount+`
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: client
+    image: ghcr.io/cacheops/demo-origin:v0.1.0
+    imagePullPolicy: Never
+    command: `+string(command)+`
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+`)
+	var phase corev1.PodPhase
+	Eventually(func(g Gomega) {
+		phase = f.pod(ctx, g, name).Status.Phase
+		g.Expect(phase).To(BeElementOf(corev1.PodSucceeded, corev1.PodFailed))
+	}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
+	return phase, f.mustKubectl(ctx, "", "logs", "pod/"+name)
+}
+
+// purgeNameIn is the one Purge an answer printed by http-request names in
+// X-Purge-Name.
+func purgeNameIn(answer string) string {
+	GinkgoHelper()
+	for _, line := range strings.Split(answer, "\n") {
+		if v, ok := strings.CutPrefix(line, "X-Purge-Name: "); ok {
+			Expect(v).NotTo(ContainSubstring(","), "one Purge: %s", answer)
+			return v
+		}
+	}
+	Fail("no X-Purge-Name in the answer:\n" + answer)
+	return ""
+}
 
 // headerPurgeWait asks the gateway to answer once the Purges finish.
 const headerPurgeWait = "X-Purge-Wait"

@@ -2,8 +2,9 @@
 // fleet in the demo and the end-to-end suite. It serves what a small shop
 // would: HTML pages, SVG images and JSON, each with the headers a real
 // origin sends a CDN (Cache-Control with max-age, stale-while-revalidate and
-// stale-if-error; a strong ETag; Last-Modified; Surrogate-Key tags), and it
-// makes every render visible, so a purge visibly changes what users get.
+// stale-if-error; a strong ETag; Last-Modified; tags in Surrogate-Key or
+// a content system's tag header), and it makes every render visible, so a
+// purge visibly changes what users get.
 //
 // Each URL (path and query) has a version counter that increments each time
 // the origin renders it: the body says "version N" and the X-Origin-Version
@@ -22,6 +23,20 @@
 //	/api/products/{id}  JSON, s-maxage above max-age, tags "product-{id} products api"
 //	/api/prices.json    JSON price list, tags "prices products api"
 //	/static/app.js      script, a year's max-age, immutable, tags "static js"
+//
+// Tags go in Surrogate-Key, space separated, unless the query parameter
+// tag-style names the way a content system writes them, so a test can
+// check a cache against what those systems send (the tags are the same):
+//
+//	?tag-style=magento       X-Magento-Tags: product-7,products,html
+//	?tag-style=drupal        Cache-Tags: product-7 products html
+//	?tag-style=api-platform  Cache-Tags: product-7,products,html
+//	?tag-style=fos           X-Cache-Tags: product-7,products,html (FOSHttpCache, TYPO3, Neos)
+//	?tag-style=xkey          xkey: product-7 products html (Varnish xkey: Shopware, FOSHttpCache, API Platform)
+//	?tag-style=fastly        Surrogate-Key: product-7 products html (the default)
+//
+// Any other tag-style is a 400. The query is part of the URL, so each
+// style of a page is an object of its own with its own version counter.
 //
 // Control surface, never cached (Cache-Control: no-store):
 //

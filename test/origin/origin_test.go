@@ -271,3 +271,43 @@ func TestHealthz(t *testing.T) {
 		t.Fatalf("healthz rendered pages: %v", v)
 	}
 }
+
+// TestTagStyles: ?tag-style= puts the same tags in the header, and with
+// the separator, of the content system it names, and nowhere else.
+func TestTagStyles(t *testing.T) {
+	tests := []struct{ style, header, value string }{
+		{"", "Surrogate-Key", "product-7 products api"},
+		{"fastly", "Surrogate-Key", "product-7 products api"},
+		{"magento", "X-Magento-Tags", "product-7,products,api"},
+		{"drupal", "Cache-Tags", "product-7 products api"},
+		{"api-platform", "Cache-Tags", "product-7,products,api"},
+		{"fos", "X-Cache-Tags", "product-7,products,api"},
+		{"xkey", "Xkey", "product-7 products api"},
+	}
+	tagHeaders := []string{"Surrogate-Key", "X-Magento-Tags", "Cache-Tags", "X-Cache-Tags", "Xkey"}
+	for _, tt := range tests {
+		t.Run(tt.style, func(t *testing.T) {
+			_, srv, _ := newServer(t)
+			resp, _ := do(t, http.MethodGet, srv.URL+"/api/products/7?tag-style="+tt.style, nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d, want 200", resp.StatusCode)
+			}
+			for _, h := range tagHeaders {
+				want := ""
+				if h == tt.header {
+					want = tt.value
+				}
+				if got := resp.Header.Get(h); got != want {
+					t.Errorf("%s = %q, want %q", h, got, want)
+				}
+			}
+		})
+	}
+
+	_, srv, _ := newServer(t)
+	resp, body := do(t, http.MethodGet, srv.URL+"/api/products/7?tag-style=akamai", nil)
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Cache-Control") != "no-store" ||
+		!strings.Contains(body, `unknown tag-style "akamai": want one of api-platform, drupal, fastly, fos, magento, xkey`) {
+		t.Fatalf("an unknown style: %d %q %q", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
+	}
+}

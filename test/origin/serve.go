@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// resource is what a route serves: its caching policy, its surrogate keys
+// resource is what a route serves: its caching policy, its tags
 // and how to render its body for a version.
 type resource struct {
 	contentType  string
@@ -41,6 +41,11 @@ func (o *Origin) serve(rt route) http.HandlerFunc {
 			http.Error(w, "origin is failing (POST /_origin/recover to heal it)", http.StatusServiceUnavailable)
 			return
 		}
+		style, ok := tagStyleOf(r)
+		if !ok {
+			badTagStyle(w, r)
+			return
+		}
 		res, ok := rt(r)
 		if !ok {
 			w.Header().Set("Cache-Control", notFoundCacheControl)
@@ -52,7 +57,7 @@ func (o *Origin) serve(rt route) http.HandlerFunc {
 
 		h := w.Header()
 		h.Set("Cache-Control", res.cacheControl)
-		h.Set("Surrogate-Key", strings.Join(res.tags, " "))
+		style.set(h, res.tags)
 		h.Set("ETag", etagFor(key, o.release, version))
 		h.Set("Last-Modified", renderedAt.UTC().Format(http.TimeFormat))
 		h.Set("X-Origin-Version", strconv.Itoa(version))
