@@ -5,6 +5,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
+	"github.com/cacheops/purge-operator/cacheproxy/cachekey"
 )
 
 // Bans, after Varnish's ban list.
@@ -185,20 +188,17 @@ type banPattern struct {
 	prefix   string   // the literal prefix of every key it matches: a key index seek
 }
 
-// compileBan parses a ban pattern as purge URLs are parsed (urlKey): the
-// scheme is dropped, the host lower-cased with ports 80 and 443 removed,
-// an empty path becomes "/", percent-encoding normalised and dot segments
-// resolved; a final "?" is kept (a prefix). A literal "*" in a URL can
-// only be matched through "%2A".
+// compileBan parses a ban pattern as purge URLs are parsed (admin.ParseURL):
+// the scheme is dropped, the host lower-cased with ports 80 and 443 removed
+// (cachekey.Host), and the path and query put in key form as
+// admin.URL.BanPath says (a final "?" is kept: a prefix). A literal "*" in
+// a URL can only be matched through "%2A".
 func compileBan(raw string) (banPattern, error) {
-	host, key, err := urlKey(raw)
+	u, err := admin.ParseURL(raw)
 	if err != nil {
 		return banPattern{}, err
 	}
-	pq := key[len(host):]
-	if strings.HasSuffix(raw, "?") && !strings.Contains(pq, "?") {
-		pq += "?" // a prefix ending in "?" names the URLs with a query
-	}
+	host, pq := cachekey.Host(u.Authority), u.BanPath()
 	p := banPattern{raw: raw, host: host, hostSegs: strings.Split(host, "*"), pathSegs: strings.Split(pq, "*")}
 	p.prefix = p.hostSegs[0]
 	if len(p.hostSegs) == 1 {

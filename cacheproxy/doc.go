@@ -30,7 +30,7 @@
 //	revalidate.go    conditional requests and 304 refresh
 //	store.go         sharded storage, memory bound, SIEVE eviction, tag index
 //	object.go        the stored object
-//	key.go           cache key normalisation; purge URLs and ban patterns in key form
+//	key.go           the keys of requests, purge URLs and ban patterns (normalisation: package cachekey)
 //	ban.go           ban list, lazy check, background sweeper
 //	tags.go          surrogate keys
 //	invalidate.go    invalidation semantics (purge, soft purge, ban, time T)
@@ -52,7 +52,7 @@
 //     resolved, runs of slashes merged and an empty query dropped, and the
 //     origin is asked for that form, so every alias of a URL is one object
 //     that a purge of the canonical URL removes; query order is kept
-//     (key.go).
+//     (package cachekey, key.go).
 //   - Eviction: SIEVE per shard over a global byte count. Every object is
 //     charged its body plus a measured overhead, so the charged bytes match
 //     the heap within a few percent (BenchmarkMemoryPerObject).

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/cacheops/purge-operator/cacheproxy/cachekey"
 )
 
 // Fetching from the origin. Every origin request goes through the one
@@ -481,10 +483,10 @@ func sameHostKey(base *url.URL, host, ref string) (string, bool) {
 		b.Scheme = schemeHTTP
 	}
 	u = b.ResolveReference(u)
-	if normalizeHost(u.Host) != normalizeHost(host) {
+	if cachekey.Host(u.Host) != cachekey.Host(host) {
 		return "", false
 	}
-	return normalizeHost(host) + normalizePathQuery(u.RequestURI()), true
+	return cachekey.Host(host) + cachekey.PathQuery(u.RequestURI()), true
 }
 
 // fillWriter is the ResponseWriter the ReverseProxy writes a fetch into.

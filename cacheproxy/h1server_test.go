@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cacheops/purge-operator/cacheproxy/cachekey"
 )
 
 // rawExchange writes in to addr and reads the responses until the server
@@ -267,8 +269,8 @@ func TestAppendHostKey(t *testing.T) {
 		"10.0.0.1:9090", "a", ".", ":80", "[::1]x",
 	} {
 		got, ok := appendHostKey([]byte("prefix/"), []byte(h))
-		if want := "prefix/" + normalizeHost(h); !ok || string(got) != want {
-			t.Errorf("appendHostKey(%q) = %q, %v; normalizeHost gives %q", h, got, ok, want)
+		if want := "prefix/" + cachekey.Host(h); !ok || string(got) != want {
+			t.Errorf("appendHostKey(%q) = %q, %v; cachekey.Host gives %q", h, got, ok, want)
 		}
 	}
 	for _, h := range []string{"example.com:http", "example.com:", ":", "a:80:", "example.com:080"} {
@@ -294,11 +296,11 @@ func FuzzFastKey(f *testing.F) {
 			}
 		}
 		hk, ok := appendHostKey(nil, []byte(host))
-		if ok && string(hk) != normalizeHost(host) {
-			t.Fatalf("host %q: fast key %q, normalizeHost %q", host, hk, normalizeHost(host))
+		if ok && string(hk) != cachekey.Host(host) {
+			t.Fatalf("host %q: fast key %q, cachekey.Host %q", host, hk, cachekey.Host(host))
 		}
-		if fastTarget([]byte(target)) && normalizePathQuery(target) != target {
-			t.Fatalf("target %q: fast path keys it as is, normalizePathQuery gives %q", target, normalizePathQuery(target))
+		if fastTarget([]byte(target)) && cachekey.PathQuery(target) != target {
+			t.Fatalf("target %q: fast path keys it as is, cachekey.PathQuery gives %q", target, cachekey.PathQuery(target))
 		}
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"hash/maphash"
 	"time"
+
+	"github.com/cacheops/purge-operator/cacheproxy/cachekey"
 )
 
 // The fast path's answer to a request h1request.go accepted: a fresh hit
@@ -154,7 +156,7 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
-// appendHostKey appends the key form of a Host value (normalizeHost) to
+// appendHostKey appends the key form of a Host value (cachekey.Host) to
 // dst. It handles what the fast path's reader admits (letters, digits, '.',
 // '-', ':', brackets); false for a port that is empty, not a number or
 // has a leading zero, and for a second ':' outside brackets, which the full
@@ -199,14 +201,14 @@ func appendHostKey(dst, h []byte) ([]byte, bool) {
 }
 
 // fastTarget reports whether a request target is its own key form
-// (normalizePathQuery would return it unchanged): no empty or dot segments
+// (cachekey.PathQuery would return it unchanged): no empty or dot segments
 // and no empty query. It refuses any segment starting with a dot, a few
 // more than it must. The reader already refused '%' and bytes outside
 // visible ASCII.
 func fastTarget(t []byte) bool {
 	inPath := true
 	for i, c := range t {
-		if mustEscape(c) {
+		if cachekey.MustEscape(c) {
 			return false
 		}
 		switch {

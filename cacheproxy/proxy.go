@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cacheops/purge-operator/cacheproxy/cachekey"
 )
 
 // Proxy is an HTTP caching reverse proxy in front of one origin. It is an
@@ -79,7 +81,7 @@ func New(cfg Config) (*Proxy, error) {
 	if len(cfg.Hosts) > 0 {
 		p.hosts = make(map[string]bool, len(cfg.Hosts))
 		for _, h := range cfg.Hosts {
-			p.hosts[normalizeHost(h)] = true
+			p.hosts[cachekey.Host(h)] = true
 		}
 	}
 	if p.token, err = newAdminToken(cfg.AdminToken, cfg.AdminTokenFile, cfg.Logger); err != nil {

@@ -187,6 +187,12 @@ spec: {cacheProxyRef: {name: edge}, mode: ban, urls: ["https://www.example.com/i
 		Entry("host-root ban without a slash", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, mode: ban, confirmHostRootBan: false, urls: ["https://www.example.com"]}`,
 			"confirmHostRootBan: true"),
+		Entry("ban through a dot segment, even confirmed", purgeHead+`
+spec: {cacheProxyRef: {name: edge}, mode: ban, confirmHostRootBan: true, urls: ["https://www.example.com/img/../*"]}`,
+			"must not hold a '.' or '..' segment (also spelt %2E) or '//'", "write the pattern as the cache reads it"),
+		Entry("ban of a host's root through '//'", purgeHead+`
+spec: {cacheProxyRef: {name: edge}, mode: ban, urls: ["https://www.example.com//*"]}`,
+			"or '//': the cache resolves them before matching"),
 		Entry("wildcard in a simple purge", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, mode: simple, urls: ["https://www.example.com/img/*"]}`,
 			"must not contain '*'", "mode ban"),

@@ -6,7 +6,8 @@
 //
 // Both halves import this package and nothing else of each other, so the
 // protocol has exactly one definition. It depends only on the standard
-// library: the proxy must build and run without Kubernetes.
+// library and cacheproxy/cachekey (what a URL names in the cache): the
+// proxy must build and run without Kubernetes.
 //
 // The admin API listens on its own port (9090 by default), never on the
 // public one. Every call except /healthz, /readyz and /metrics needs

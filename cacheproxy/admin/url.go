@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/cacheops/purge-operator/cacheproxy/cachekey"
 )
 
 // Purge URLs and ban patterns.
@@ -38,7 +40,7 @@ import (
 const wildcard = "*"
 
 // URL is a purge URL or ban pattern cut into the parts a cache key is
-// made of. Nothing is normalised: that is the cache's business.
+// made of, as written; BanPath gives a ban's path in key form.
 type URL struct {
 	// Scheme is "http" or "https", lower case.
 	Scheme string
@@ -154,21 +156,50 @@ func ValidateURL(raw string) error {
 // ValidateBanPattern accepts a ban pattern: the grammar above, where "*"
 // stands for any run of characters. The pattern is a prefix:
 // "https://example.com/img/" bans everything under /img/.
+//
+// Its path must be written as the cache reads it: no "." or ".." segment
+// (also spelt %2E) and no "//". The cache resolves them before matching
+// (cachekey.PathQuery), so "https://example.com/img/../" would ban the
+// whole host while reading as a ban of /img/; refusing them, with the
+// spelling to write instead, keeps what a pattern covers visible to
+// whoever reads it, and lets the CRD's rule, which cannot resolve dot
+// segments, see a host-root ban for what it is.
 func ValidateBanPattern(pattern string) error {
-	_, err := ParseURL(pattern)
-	return err
+	u, err := ParseURL(pattern)
+	if err != nil {
+		return err
+	}
+	if cachekey.Aliased(u.PathQuery) {
+		return fmt.Errorf("%q has a '.' or '..' segment or '//' in its path, which the cache resolves before matching; write the pattern it would read: %q",
+			pattern, u.Scheme+"://"+u.Authority+u.BanPath())
+	}
+	return nil
 }
 
-// IsHostRootBan reports whether a valid ban pattern matches a whole host
-// ("https://www.example.com", "https://www.example.com/" or
-// "https://www.example.com/*"), which empties the host from the cache and
-// sends all its traffic to the origin. A query on the root page
-// ("https://www.example.com?x=1") is no host-root ban.
+// BanPath returns the path and query of a ban pattern in key form
+// (cachekey.PathQuery), as the cache matches it: a prefix of the path and
+// query of the keys it bans. A final "?", an empty query that PathQuery
+// drops, is kept: "https://example.com/a?" bans /a's URLs with a query.
+func (u URL) BanPath() string {
+	pq := cachekey.PathQuery(u.PathQuery)
+	if strings.HasSuffix(u.PathQuery, "?") && !strings.Contains(pq, "?") {
+		pq += "?"
+	}
+	return pq
+}
+
+// IsHostRootBan reports whether a ban pattern matches a whole host as the
+// cache reads it (BanPath): "https://www.example.com",
+// "https://www.example.com/" or "https://www.example.com/*", and their
+// aliases such as "https://www.example.com/./" or
+// "https://www.example.com//*" (which ValidateBanPattern refuses). Such a
+// ban empties the host from the cache and sends all its traffic to the
+// origin. A query on the root page ("https://www.example.com?x=1") is no
+// host-root ban.
 func IsHostRootBan(pattern string) bool {
 	u, err := ParseURL(pattern)
 	if err != nil {
 		return false
 	}
-	path, ok := strings.CutPrefix(u.PathQuery, "/")
-	return u.PathQuery == "" || ok && strings.Trim(path, wildcard) == ""
+	return strings.Trim(strings.TrimPrefix(u.BanPath(), "/"), wildcard) == ""
 }

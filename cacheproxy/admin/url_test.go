@@ -47,6 +47,22 @@ func TestIsHostRootBan(t *testing.T) {
 		{"https://www.example.com/?x=*", false},
 		{"not a pattern", false},
 		{"https://:80/", false},
+		{"https://www.example.com/?", false},
+		{"https://www.example.com/*?", false},
+		// Aliases of the root, as the cache resolves them.
+		{"https://www.example.com/./", true},
+		{"https://www.example.com/.", true},
+		{"https://www.example.com/.//*", true},
+		{"https://www.example.com//*", true},
+		{"https://www.example.com//", true},
+		{"https://www.example.com/%2E/", true},
+		{"https://www.example.com/%2e%2E/*", true},
+		{"https://www.example.com/img/..", true},
+		{"https://www.example.com/img/../*", true},
+		{"https://www.example.com/*/..", true},
+		{"https://www.example.com/img/./", false},
+		{"https://www.example.com/.well-known/", false},
+		{"https://www.example.com/..?x", false},
 	} {
 		if got := IsHostRootBan(tc.pattern); got != tc.want {
 			t.Errorf("IsHostRootBan(%q) = %v, want %v", tc.pattern, got, tc.want)

@@ -62,6 +62,10 @@ func TestValidate(t *testing.T) {
 		{"ban whitespace", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h/a b"} }, "a space"},
 		{"ban wildcard host", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://*.h/a*"} }, ""},
 		{"ban broken escape", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h/%*"} }, "%XX escape"},
+		{"ban dot segment", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h/img/../*"} }, `in its path, which the cache resolves before matching; write the pattern it would read: "https://h/*"`},
+		{"ban empty segment", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h//a?"} }, `write the pattern it would read: "https://h/a?"`},
+		{"ban encoded dot segment", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h/a/%2E/b"} }, `"https://h/a/b"`},
+		{"URL with dot segments", func(r *InvalidationRequest) { r.URLs = []string{"https://h/a/../b//c"} }, ""},
 		{"ban fragment", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h/a#b"} }, "fragment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -94,6 +94,27 @@ var urlRules = []urlRule{
 	{url: "https://*/", asURL: refuse, asBan: accept, hostRoot: true, why: "every host"},
 	{url: "https://www.example.com:8*/a", asURL: refuse, asBan: accept, why: "a wildcard in a ban's port"},
 	{url: "https://www.example.com/?*", asURL: refuse, asBan: accept, hostRoot: false, why: "any query of the root page"},
+	// Dot segments and "//", which the cache resolves before matching: a
+	// ban must be written as the cache reads it (confirmed or not), since
+	// the CRD's rule cannot resolve them to see a host-root ban. A purge
+	// URL may spell them: it names the one object they resolve to.
+	{url: "https://www.example.com/./", asURL: accept, asBan: refuse, why: "the root, through a dot segment"},
+	{url: "https://www.example.com/.", asURL: accept, asBan: refuse, why: "the root, through a final dot segment"},
+	{url: "https://www.example.com/.//*", asURL: refuse, asBan: refuse, why: "everything, through a dot and an empty segment"},
+	{url: "https://www.example.com//*", asURL: refuse, asBan: refuse, why: "everything, through an empty segment"},
+	{url: "https://www.example.com//", asURL: accept, asBan: refuse, why: "the root, twice"},
+	{url: "https://www.example.com/%2E/", asURL: accept, asBan: refuse, why: "the root, through an encoded dot segment"},
+	{url: "https://www.example.com/%2e%2E/*", asURL: refuse, asBan: refuse, why: "everything, through an encoded dot-dot segment"},
+	{url: "https://www.example.com/img/../*", asURL: refuse, asBan: refuse, why: "everything, through a dot-dot segment"},
+	{url: "https://www.example.com/*/..", asURL: refuse, asBan: refuse, why: "everything, through a final dot-dot segment"},
+	{url: "https://www.example.com/img/./a.png", asURL: accept, asBan: refuse, why: "a dot segment inside the path"},
+	{url: "https://www.example.com/img//a.png", asURL: accept, asBan: refuse, why: "an empty segment inside the path"},
+	{url: "https://www.example.com/a.js?next=/../", asURL: accept, asBan: accept, why: "dot segments in the query: no path"},
+	{url: "https://www.example.com/?u=//x", asURL: accept, asBan: accept, why: "'//' in the query of the root page"},
+	{url: "https://www.example.com/.well-known/", asURL: accept, asBan: accept, why: "a segment that starts with a dot"},
+	{url: "https://www.example.com/.../a..b/*.", asURL: refuse, asBan: accept, why: "dots that make no dot segment"},
+	{url: "https://www.example.com/%2E%2E%2E/", asURL: accept, asBan: accept, why: "three encoded dots make no dot segment"},
+	{url: "https://www.example.com/a%2F..%2Fb", asURL: accept, asBan: accept, why: "an encoded '/' separates no segments"},
 }
 
 // tagRule is one row of the tag table.
