@@ -121,9 +121,12 @@ type Config struct {
 	// line, every authenticated call is refused (logged once).
 	AdminTokenFile string
 
-	// Transport sends requests to the origin. Nil means an http.Transport
+	// Transport sends requests to the origin. Nil means cache fills to an
+	// http:// origin go through the proxy's own HTTP/1.1 client
+	// (originclient.go: kept-alive connections, OriginTimeout for dialling
+	// and response headers), and everything else through an http.Transport
 	// tuned for a reverse proxy (keep-alives, no transparent compression,
-	// OriginTimeout for dialling and response headers).
+	// the same timeouts).
 	Transport http.RoundTripper
 
 	// Now returns the current time. Nil means time.Now. Tests inject a

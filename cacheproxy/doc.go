@@ -21,7 +21,11 @@
 //	proxy.go         the request story: hit, stale, coalesced fetch, pass
 //	coalesce.go      flights: concurrent misses share one fetch
 //	stream.go        one answer read by every client of a flight at its own pace
-//	fetch.go         origin requests through httputil.ReverseProxy, storing
+//	fetch.go         a fill's origin exchange: the request as forwarded, the answer into the fill
+//	fill.go          a fill's decisions: what to store, share or serve instead, and storing it
+//	fillwriter.go    the answer's body into the fill's buffer and its clients' stream
+//	originclient.go  the fills' HTTP/1.1 client: kept-alive origin connections, no goroutines
+//	pass.go          requests the cache does not answer, through httputil.ReverseProxy
 //	loop.go          forwarding loops: a Via pseudonym per proxy, 508
 //	inflight.go      fetches in flight, marked by every invalidation
 //	httpdate.go      strict HTTP dates (RFC 9110 §5.6.7)

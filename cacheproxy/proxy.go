@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,11 +30,15 @@ type Proxy struct {
 
 	store    *store
 	bans     banList
-	inflight *inflight   // fetches in flight, for invalidations to reach
-	flights  flightGroup // coalesces concurrent fetches of one object (coalesce.go)
-	rp       *httputil.ReverseProxy
-	metrics  *metrics
-	ids      *idempotency
+	inflight *inflight              // fetches in flight, for invalidations to reach
+	flights  flightGroup            // coalesces concurrent fetches of one object (coalesce.go)
+	rp       *httputil.ReverseProxy // passes (pass.go)
+	// fillTransport sends fills (fetch.go): the origin client for an
+	// http:// origin, else Config.Transport or an http.Transport.
+	fillTransport http.RoundTripper
+	copyBuffers   *bufferPool // fills' body copy buffers
+	metrics       *metrics
+	ids           *idempotency
 
 	refetchSem chan struct{} // bounds refetches in flight
 	refreshSem chan struct{} // bounds background refreshes in flight
@@ -88,17 +91,24 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, err
 	}
 	p.metrics = newMetrics(p)
-	transport := cfg.Transport
+	transport, fills := cfg.Transport, cfg.Transport
 	if transport == nil {
-		transport = newOriginTransport(cfg.OriginTimeout)
+		transport, fills = newOriginTransport(cfg.OriginTimeout), nil
 	}
+	if fills == nil && cfg.Origin.Scheme == schemeHTTP {
+		fills = newOriginClient(originAddr(cfg.Origin.Host), cfg.OriginTimeout)
+	} else if fills == nil {
+		fills = transport
+	}
+	p.copyBuffers = newBufferPool()
+	p.fillTransport = &instrumentedTransport{next: fills, m: p.metrics}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      &instrumentedTransport{next: transport, m: p.metrics},
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       log.New(slogWriter{p.log}, "", 0),
-		BufferPool:     newBufferPool(),
+		BufferPool:     p.copyBuffers,
 	}
 	p.bgCtx, p.stop = context.WithCancel(context.Background())
 	p.ready.Store(true)
@@ -128,6 +138,9 @@ func (p *Proxy) Close() error {
 	if p.closed.CompareAndSwap(false, true) {
 		p.stop()
 		p.bgWG.Wait()
+		if c, ok := p.fillTransport.(*instrumentedTransport).next.(*originClient); ok {
+			c.CloseIdleConnections()
+		}
 	}
 	return nil
 }
@@ -354,25 +367,6 @@ func (p *Proxy) serveObject(w http.ResponseWriter, r *http.Request, o *object, n
 	}
 }
 
-// pass forwards a request the cache does not handle, streaming both ways.
-// With invalidate, a non-error answer invalidates the target URL and the
-// same-host Location and Content-Location (RFC 9111 §4.4).
-func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, key, fwd, detail string, invalidate bool) {
-	p.metrics.count(iPass)
-	ps := &passState{key: key, fwd: fwd, detail: detail, invalidate: invalidate, reqURL: r.URL, reqHost: r.Host}
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), passKey{}, ps)))
-}
-
-// passState is what pass tells the ReverseProxy hooks about one request.
-type passState struct {
-	key, fwd, detail string
-	invalidate       bool
-	reqURL           *url.URL
-	reqHost          string
-}
-
-type passKey struct{}
-
 // slogWriter adapts the ReverseProxy's log.Logger to slog at debug level:
 // what it logs (client disconnects mid-copy) is routine for a proxy.
 type slogWriter struct{ l *slog.Logger }
@@ -382,12 +376,20 @@ func (s slogWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// bufferPool recycles the ReverseProxy's copy buffers.
+// bufferPool recycles the 32 KiB buffers bodies are copied through: the
+// ReverseProxy's (httputil.BufferPool) and the fills'.
 type bufferPool struct{ p sync.Pool }
+
+// Interface guard: the ReverseProxy copies through a bufferPool.
+var _ httputil.BufferPool = (*bufferPool)(nil)
 
 func newBufferPool() *bufferPool {
 	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
 }
 
-func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
-func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
+func (b *bufferPool) Get() []byte  { return *b.get() }
+func (b *bufferPool) Put(v []byte) { b.put(&v) }
+
+// get and put pass the buffer by pointer, which costs no allocation.
+func (b *bufferPool) get() *[]byte  { return b.p.Get().(*[]byte) }
+func (b *bufferPool) put(v *[]byte) { b.p.Put(v) }
