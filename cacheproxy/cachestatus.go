@@ -27,25 +27,68 @@ import (
 // cacheStatusName is the cache's name in Cache-Status.
 const cacheStatusName = "cacheproxy"
 
-// Forward reasons (RFC 9211 §2.2).
+// fwdReason is why a response was forwarded from the origin (RFC 9211
+// §2.2), its fwd parameter.
+type fwdReason string
+
+// Forward reasons.
 const (
-	fwdURIMiss  = "uri-miss"
-	fwdVaryMiss = "vary-miss"
-	fwdStale    = "stale"
-	fwdMethod   = "method"
-	fwdBypass   = "bypass"
+	fwdURIMiss  fwdReason = "uri-miss"
+	fwdVaryMiss fwdReason = "vary-miss"
+	fwdStale    fwdReason = "stale"
+	fwdMethod   fwdReason = "method"
+	fwdBypass   fwdReason = "bypass"
 )
+
+// cacheDetail is the detail parameter: what else explains the response.
+type cacheDetail string
+
+// Details.
+const (
+	detailNone                 cacheDetail = ""
+	detailStaleWhileRevalidate cacheDetail = "stale-while-revalidate"
+	detailSoftPurged           cacheDetail = "soft-purged"
+	detailStaleIfError         cacheDetail = "stale-if-error"
+	detailRange                cacheDetail = "range"
+	detailUpgrade              cacheDetail = "upgrade"
+	detailRequestBody          cacheDetail = "request-body"
+	detailRefused              cacheDetail = "refused"
+	detailOriginTimeout        cacheDetail = "origin-timeout"
+	detailOriginRefused        cacheDetail = "origin-refused"
+	detailOriginCoding         cacheDetail = "origin-unsupported-transfer-coding"
+	detailOriginError          cacheDetail = "origin-error"
+	detailClientClosed         cacheDetail = "client-closed"
+)
+
+// notStoredDetail is "not-stored-<why>": why a forwarded response was not
+// stored (freshness.go's policy.why).
+func notStoredDetail(why string) cacheDetail { return cacheDetail("not-stored-" + why) }
+
+// describe says in words what an origin failure's detail means, for the
+// body of a 502 or 504.
+func (d cacheDetail) describe() string {
+	switch d {
+	case detailOriginTimeout:
+		return "did not answer in time"
+	case detailOriginRefused:
+		return "refused the connection"
+	case detailOriginCoding:
+		return "sent a transfer coding this proxy does not know"
+	default:
+		return "could not be reached or sent an invalid response"
+	}
+}
 
 // cacheStatus describes how one response was produced.
 type cacheStatus struct {
 	hit       bool
-	fwd       string
+	fwd       fwdReason
 	fwdStatus int
 	ttl       time.Duration
 	hasTTL    bool
 	stored    bool
 	collapsed bool
-	detail    string
+	detail    cacheDetail
 }
 
 // String renders the member, e.g. "cacheproxy; hit; ttl=42".

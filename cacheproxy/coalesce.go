@@ -69,7 +69,7 @@ func newFlight() (*flight, *reader) {
 }
 
 // fetchCoalesced answers a miss through the flight of its object.
-func (p *Proxy) fetchCoalesced(w http.ResponseWriter, r *http.Request, key string, stale *object, vary []string, fwd string) {
+func (p *Proxy) fetchCoalesced(w http.ResponseWriter, r *http.Request, key string, stale *object, vary []string, fwd fwdReason) {
 	fk := key
 	if vary != nil {
 		fk = key + "\x00" + variantValues(vary, r.Header)
@@ -86,7 +86,7 @@ func (p *Proxy) fetchCoalesced(w http.ResponseWriter, r *http.Request, key strin
 }
 
 // fetchAlone answers a miss through a flight nobody else joins.
-func (p *Proxy) fetchAlone(w http.ResponseWriter, r *http.Request, key string, stale *object, fwd string) {
+func (p *Proxy) fetchAlone(w http.ResponseWriter, r *http.Request, key string, stale *object, fwd fwdReason) {
 	fl, rd := newFlight()
 	p.startFlight(fl, "", r, key, stale, fwd)
 	p.serveFlight(w, r, key, stale, nil, fwd, fl, rd, true)
@@ -94,7 +94,7 @@ func (p *Proxy) fetchAlone(w http.ResponseWriter, r *http.Request, key string, s
 
 // startFlight runs the fetch of fl on its own goroutine, detached from the
 // client that started it (a miss being stored survives its client).
-func (p *Proxy) startFlight(fl *flight, fk string, r *http.Request, key string, stale *object, fwd string) {
+func (p *Proxy) startFlight(fl *flight, fk string, r *http.Request, key string, stale *object, fwd fwdReason) {
 	req := r.Clone(context.Background())
 	req.Method, req.Body, req.ContentLength = http.MethodGet, http.NoBody, 0
 	f := &fill{p: p, key: key, fwd: fwd, reqHeader: req.Header, stale: stale, fl: fl}
@@ -114,7 +114,7 @@ func (p *Proxy) startFlight(fl *flight, fk string, r *http.Request, key string, 
 }
 
 // serveFlight answers one client of a flight.
-func (p *Proxy) serveFlight(w http.ResponseWriter, r *http.Request, key string, stale *object, vary []string, fwd string, fl *flight, rd *reader, leader bool) {
+func (p *Proxy) serveFlight(w http.ResponseWriter, r *http.Request, key string, stale *object, vary []string, fwd fwdReason, fl *flight, rd *reader, leader bool) {
 	defer rd.detach()
 	select {
 	case <-fl.decided:
@@ -133,9 +133,9 @@ func (p *Proxy) serveFlight(w http.ResponseWriter, r *http.Request, key string, 
 				p.otherVariant(w, r, key, stale, o.vary)
 				return
 			}
-			p.metrics.count(iCollapsed)
+			p.metrics.count(outcomeCollapsed)
 		} else {
-			p.metrics.count(iMiss)
+			p.metrics.count(outcomeMiss)
 		}
 		rd.serve(w, r, leader, p.cfg.WriteTimeout)
 		return
@@ -155,7 +155,7 @@ func (p *Proxy) serveFlight(w http.ResponseWriter, r *http.Request, key string, 
 func (p *Proxy) otherVariant(w http.ResponseWriter, r *http.Request, key string, stale *object, vary []string) {
 	now := p.now()
 	if mine, _ := p.lookup(key, r.Header); mine != nil && mine.fresh(now) {
-		p.metrics.count(iCollapsed)
+		p.metrics.count(outcomeCollapsed)
 		p.serveObject(w, r, mine, now, cacheStatus{fwd: fwdVaryMiss, fwdStatus: mine.status, collapsed: true, ttl: mine.ttl(now), hasTTL: true})
 		return
 	}
@@ -165,17 +165,14 @@ func (p *Proxy) otherVariant(w http.ResponseWriter, r *http.Request, key string,
 // serveResult answers a client of a flight whose answer was not streamed:
 // a copy a 304 refreshed, a stale copy standing in for an origin failure,
 // or the failure itself.
-func (p *Proxy) serveResult(w http.ResponseWriter, r *http.Request, key string, stale *object, vary []string, fwd string, res *fetchResult, leader bool) {
+func (p *Proxy) serveResult(w http.ResponseWriter, r *http.Request, key string, stale *object, vary []string, fwd fwdReason, res *fetchResult, leader bool) {
 	now := p.now()
 	if o := res.share; o != nil && (o.vary == nil || o.variant == variantValues(o.vary, r.Header)) {
 		cs := res.cs
 		if leader {
 			p.metrics.count(res.outcome)
-			if res.outcome == iStale {
-				p.metrics.staleServed.Add(1)
-			}
 		} else {
-			p.metrics.count(iCollapsed)
+			p.metrics.count(outcomeCollapsed)
 			cs.collapsed = true
 		}
 		cs.ttl, cs.hasTTL = o.ttl(now), res.stored || cs.fwd == fwdStale
@@ -186,13 +183,13 @@ func (p *Proxy) serveResult(w http.ResponseWriter, r *http.Request, key string, 
 	case res.errStatus == statusClientClosed && leader:
 		panic(http.ErrAbortHandler) // the client left: no answer (red team F4)
 	case res.errStatus != 0 && res.errStatus != statusClientClosed:
-		p.metrics.count(iError)
+		p.metrics.count(outcomeError)
 		cs := res.cs
 		cs.collapsed = !leader
 		writeOriginError(w, res.errStatus, cs)
 	case leader:
-		p.metrics.count(iError)
-		writeOriginError(w, http.StatusBadGateway, cacheStatus{fwd: fwd, detail: "origin-error"})
+		p.metrics.count(outcomeError)
+		writeOriginError(w, http.StatusBadGateway, cacheStatus{fwd: fwd, detail: detailOriginError})
 	case vary == nil && res.share != nil && res.share.vary != nil:
 		p.otherVariant(w, r, key, stale, res.share.vary)
 	default:

@@ -24,22 +24,22 @@ const statusClientClosed = 499
 
 // originFailure classifies an error from the origin round trip into the
 // status to answer and the Cache-Status detail naming it.
-func originFailure(err error) (status int, detail string) {
+func originFailure(err error) (status int, detail cacheDetail) {
 	var netErr net.Error
 	switch {
 	case errors.Is(err, context.Canceled):
-		return statusClientClosed, "client-closed"
+		return statusClientClosed, detailClientClosed
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return http.StatusGatewayTimeout, "origin-timeout"
+		return http.StatusGatewayTimeout, detailOriginTimeout
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return http.StatusBadGateway, "origin-refused"
+		return http.StatusBadGateway, detailOriginRefused
 	case strings.Contains(err.Error(), "unsupported transfer encoding"):
 		// net/http refuses a response whose Transfer-Encoding is not just
 		// "chunked" (its error type is unexported): never stored, and the
 		// client is told why.
-		return http.StatusBadGateway, "origin-unsupported-transfer-coding"
+		return http.StatusBadGateway, detailOriginCoding
 	default:
-		return http.StatusBadGateway, "origin-error"
+		return http.StatusBadGateway, detailOriginError
 	}
 }
 
@@ -53,18 +53,5 @@ func writeOriginError(w http.ResponseWriter, status int, cs cacheStatus) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Cache-Status", cs.String())
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(http.StatusText(status) + ": the origin server " + describe(cs.detail) + "\n"))
-}
-
-func describe(detail string) string {
-	switch detail {
-	case "origin-timeout":
-		return "did not answer in time"
-	case "origin-refused":
-		return "refused the connection"
-	case "origin-unsupported-transfer-coding":
-		return "sent a transfer coding this proxy does not know"
-	default:
-		return "could not be reached or sent an invalid response"
-	}
+	_, _ = w.Write([]byte(http.StatusText(status) + ": the origin server " + cs.detail.describe() + "\n"))
 }

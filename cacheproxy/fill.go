@@ -41,7 +41,7 @@ func (m fillMode) String() string {
 type fill struct {
 	p           *Proxy
 	key         string
-	fwd         string
+	fwd         fwdReason
 	fl          *flight // the clients' flight; nil for background fetches
 	reqHeader   http.Header
 	stale       *object // stored copy being revalidated or refreshed, or nil
@@ -53,19 +53,20 @@ type fill struct {
 
 	// Set while the answer arrives (onResponse, the fill writer), read by
 	// finish once it ended.
-	conditional bool
-	mode        fillMode
-	status      int
-	cs          cacheStatus
-	obj         *object // object being built, nil when not storing
-	refreshed   *object // modeRevalidated: the stale copy refreshed by the 304
-	originErr   error
-	sawEOF      bool
-	upstream    string // the origin's own Cache-Status
-	buf         []byte
-	reserved    int64       // bytes reserved in the store for buf (store.reserve)
-	buffering   atomic.Bool // read by the client-gone callback
-	shareOnly   bool        // obj is an error answer for the waiters only, never stored
+	conditional  bool
+	mode         fillMode
+	status       int
+	cs           cacheStatus
+	obj          *object // object being built, nil when not storing
+	refreshed    *object // modeRevalidated: the stale copy refreshed by the 304
+	originErr    error
+	sawEOF       bool
+	upstream     string // the origin's own Cache-Status
+	buf          []byte
+	reserved     int64       // bytes reserved in the store for buf (store.reserve)
+	buffering    atomic.Bool // read by the client-gone callback
+	shareOnly    bool        // obj is an error answer for the waiters only, never stored
+	notStoredWhy string      // why a forwarded answer is not being stored, if it is not
 }
 
 // fetchResult is what the leader of a coalesced fetch hands its waiters.
@@ -74,7 +75,10 @@ type fetchResult struct {
 	cs        cacheStatus
 	errStatus int // 502/504 (or 499) when the origin failed and nothing could be served
 	stored    bool
-	outcome   int // what it was for the client that started it: iMiss, iRevalidated, iStale, iError
+	outcome   outcome // what it was for the client that started it: miss, revalidated, stale, error
+	// notStoredWhy says why a forwarded answer was not stored, when its
+	// header said it would not be ("" when it was, or its body fell short).
+	notStoredWhy string
 }
 
 // unkeyedOverrides are request fields that frameworks read to change the
@@ -156,36 +160,21 @@ func (f *fill) onResponse(resp *http.Response) {
 	}
 	f.cs = cacheStatus{fwd: f.fwd, fwdStatus: resp.StatusCode, stored: pol.store}
 	if !pol.store {
-		f.cs.detail = "not-stored-" + pol.why
+		f.cs.detail, f.notStoredWhy = notStoredDetail(pol.why), pol.why
 	}
 	if pol.store || f.shareOnly {
 		h := resp.Header.Clone()
-		delete(h, "Age")
-		delete(h, "Content-Length")
-		fields := varyFields(h)
-		f.obj = &object{
-			key:            f.key,
-			vary:           fields,
-			variant:        variantValues(fields, f.reqHeader),
-			status:         resp.StatusCode,
-			tags:           tags,
-			upstreamStatus: upstream,
-			etag:           h.Get("Etag"),
-			lastModified:   h.Get("Last-Modified"),
-			storedAt:       f.requestTime,
-			responseTime:   now,
-			initialAge:     initialAge(resp.Header, time.Unix(0, f.requestTime), time.Unix(0, now), date),
-			lifetime:       pol.lifetime,
-			swr:            pol.swr,
-			sie:            pol.sie,
-			noCache:        pol.noCache,
-			noStale:        pol.noStale,
-		}
 		if h.Get("Date") == "" {
 			h.Set("Date", time.Unix(0, now).UTC().Format(http.TimeFormat))
 		}
-		f.obj.header = headerList(h)
-		f.obj.banSeq.Store(f.banSeq)
+		fields := varyFields(h)
+		f.obj = newObject(storedResponse{
+			key: f.key, vary: fields, variant: variantValues(fields, f.reqHeader),
+			status: resp.StatusCode, header: h, tags: tags, upstreamStatus: upstream,
+			requestTime: f.requestTime, responseTime: now,
+			initialAge: initialAge(resp.Header, time.Unix(0, f.requestTime), time.Unix(0, now), date),
+			banSeq:     f.banSeq,
+		}, pol)
 		if resp.ContentLength > 0 {
 			f.buf = make([]byte, 0, resp.ContentLength)
 		}
@@ -220,24 +209,24 @@ func (f *fill) finishFailed() *fetchResult {
 	p := f.p
 	now := p.now()
 	if s := f.stale; s != nil && s.staleUsable(now, s.sie, p.cfg.SoftPurgeGrace) {
-		return &fetchResult{share: s, outcome: iStale, cs: cacheStatus{fwd: fwdStale, fwdStatus: f.status, detail: "stale-if-error"}}
+		return &fetchResult{share: s, outcome: outcomeStale, cs: cacheStatus{fwd: fwdStale, fwdStatus: f.status, detail: detailStaleIfError}}
 	}
 	// Without an error the origin answered 5xx: a stale copy was expected
 	// to stand in for it, but its window closed while the answer came in.
-	status, detail := f.status, ""
+	status, detail := f.status, detailNone
 	if f.originErr != nil {
 		status, detail = originFailure(f.originErr)
 	}
 	if status != statusClientClosed {
 		p.log.Warn("Origin request failed", "key", f.key, "status", status, "error", f.originErr)
 	}
-	return &fetchResult{errStatus: status, outcome: iError, cs: cacheStatus{fwd: f.fwd, detail: detail}}
+	return &fetchResult{errStatus: status, outcome: outcomeError, cs: cacheStatus{fwd: f.fwd, detail: detail}}
 }
 
 // finishRevalidated stores the copy a 304 refreshed, for its clients.
 func (f *fill) finishRevalidated() *fetchResult {
 	p := f.p
-	res := &fetchResult{outcome: iRevalidated, cs: cacheStatus{fwd: fwdStale, fwdStatus: http.StatusNotModified}}
+	res := &fetchResult{outcome: outcomeRevalidated, cs: cacheStatus{fwd: fwdStale, fwdStatus: http.StatusNotModified}}
 	o := f.refreshed
 	if o == nil { // the 304 made the response unstorable: serve it once, drop it
 		p.store.remove(f.stale)
@@ -255,7 +244,7 @@ func (f *fill) finishRevalidated() *fetchResult {
 // cache could not store is dropped.
 func (f *fill) finishForwarded() *fetchResult {
 	p := f.p
-	res := &fetchResult{cs: f.cs, outcome: iMiss}
+	res := &fetchResult{cs: f.cs, outcome: outcomeMiss, notStoredWhy: f.notStoredWhy}
 	o := f.bufferedObject()
 	switch {
 	case o != nil && f.shareOnly:

@@ -53,7 +53,7 @@ func (p *Proxy) serveFastHit(c *h1conn, req *h1Request) bool {
 	if !o.visited.Load() {
 		o.visited.Store(true)
 	}
-	p.metrics.count(iHit)
+	p.metrics.count(outcomeHit)
 	out := append(c.out, w.b...)
 	out = append(out, "Age: "...)
 	out = appendInt(out, int64(o.age(now)/time.Second))

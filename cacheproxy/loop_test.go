@@ -46,7 +46,7 @@ func TestForwardingLoopAnswered508(t *testing.T) {
 				t.Errorf("fast path %v, %s: %d %q, want 508", fast, method, resp.StatusCode, resp.Header.Get("Cache-Status"))
 			}
 		}
-		if n := p.metrics.requests[iRefused].Load(); n != 2 {
+		if n := p.metrics.requests[outcomeRefused].Load(); n != 2 {
 			t.Errorf("fast path %v: %d requests refused, want 2 (one round each)", fast, n)
 		}
 		// Another cacheproxy in front (tiered caches) is no loop.

@@ -13,16 +13,35 @@ import (
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
 
-// Outcomes of client requests, the values of the "cache" label of
-// cacheproxy_requests_total, indexed by the i* constants below:
-// hit (fresh stored copy), stale (stale copy served while revalidating or on
-// origin error), revalidated (stored copy served after a 304), miss
-// (fetched from the origin, stored or not), collapsed (answered by another
-// client's fetch), pass (not cacheable: unsafe method, upgrade, range miss),
-// error (origin unreachable: 502/504), refused (host not served, PURGE/BAN).
-const numOutcomes = 8
+// outcome is what a client request came to: the "cache" label of
+// cacheproxy_requests_total. hit (fresh stored copy), stale (stale copy
+// served while revalidating, on origin error or after a soft purge),
+// revalidated (stored copy served after a 304), miss (fetched from the
+// origin, stored or not), collapsed (answered by another client's fetch),
+// pass (not cacheable: unsafe method, upgrade, range miss), error (origin
+// unreachable: 502/504), refused (host not served, PURGE/BAN).
+type outcome int
+
+const (
+	outcomeHit outcome = iota
+	outcomeStale
+	outcomeRevalidated
+	outcomeMiss
+	outcomeCollapsed
+	outcomePass
+	outcomeError
+	outcomeRefused
+	numOutcomes
+)
 
 var outcomeNames = [numOutcomes]string{"hit", "stale", "revalidated", "miss", "collapsed", "pass", "error", "refused"}
+
+func (o outcome) String() string {
+	if o < 0 || o >= numOutcomes {
+		return "unknown"
+	}
+	return outcomeNames[o]
+}
 
 // metrics counts what the proxy does. Counters on the request path are
 // plain atomics, exported to Prometheus through CounterFuncs, so a hit costs
@@ -32,7 +51,6 @@ type metrics struct {
 
 	requests       [numOutcomes]atomic.Int64
 	originRequests atomic.Int64
-	staleServed    atomic.Int64
 
 	originByCode       *prometheus.CounterVec
 	originLatency      prometheus.Histogram
@@ -41,31 +59,19 @@ type metrics struct {
 	refetches          *prometheus.CounterVec
 }
 
-func (m *metrics) count(outcome int) { m.requests[outcome].Add(1) }
-
-// Indices into metrics.requests.
-const (
-	iHit = iota
-	iStale
-	iRevalidated
-	iMiss
-	iCollapsed
-	iPass
-	iError
-	iRefused
-)
+func (m *metrics) count(o outcome) { m.requests[o].Add(1) }
 
 // newMetrics builds the registry for p.
 func newMetrics(p *Proxy) *metrics {
 	m := &metrics{registry: prometheus.NewRegistry()}
 	reg := m.registry
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for i, name := range outcomeNames {
+	for o := range numOutcomes {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name:        "cacheproxy_requests_total",
 			Help:        "Client requests by cache outcome: hit, stale, revalidated, miss, collapsed, pass, error, refused.",
-			ConstLabels: prometheus.Labels{"cache": name},
-		}, func() float64 { return float64(m.requests[i].Load()) }))
+			ConstLabels: prometheus.Labels{"cache": o.String()},
+		}, func() float64 { return float64(m.requests[o].Load()) }))
 	}
 	m.originByCode = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cacheproxy_origin_requests_total",
@@ -104,7 +110,7 @@ func newMetrics(p *Proxy) *metrics {
 	gauge("cacheproxy_max_bytes", "Configured bound on cacheproxy_bytes (--cache-size).", func() float64 { return float64(p.store.maxBytes) })
 	gauge("cacheproxy_active_bans", "Bans still checked against stored objects.", func() float64 { return float64(p.bans.active.Load()) })
 	counter("cacheproxy_evictions_total", "Objects evicted to stay under --cache-size.", func() float64 { return float64(p.store.evictions.Load()) })
-	counter("cacheproxy_stale_served_total", "Responses served from a stale copy (stale-while-revalidate, stale-if-error, soft purge).", func() float64 { return float64(m.staleServed.Load()) })
+	counter("cacheproxy_stale_served_total", "Responses served from a stale copy (stale-while-revalidate, stale-if-error, soft purge).", func() float64 { return float64(m.requests[outcomeStale].Load()) })
 	return m
 }
 
@@ -122,9 +128,9 @@ func (p *Proxy) stats() admin.Stats {
 		MaxBytes:       p.store.maxBytes,
 		Evictions:      p.store.evictions.Load(),
 		ActiveBans:     p.bans.active.Load(),
-		Hits:           m.requests[iHit].Load(),
-		Misses:         m.requests[iMiss].Load(),
-		StaleServed:    m.staleServed.Load(),
+		Hits:           m.requests[outcomeHit].Load(),
+		Misses:         m.requests[outcomeMiss].Load(),
+		StaleServed:    m.requests[outcomeStale].Load(),
 		OriginRequests: m.originRequests.Load(),
 	}
 }

@@ -32,7 +32,8 @@ type object struct {
 	responseTime int64 // unix nanos when the response arrived
 	initialAge   time.Duration
 	lifetime     time.Duration
-	swr, sie     time.Duration
+	swr          time.Duration // stale-while-revalidate window past lifetime (RFC 5861)
+	sie          time.Duration // stale-if-error window past lifetime (RFC 5861)
 	noCache      bool
 	noStale      bool
 	size         int64 // bytes charged to the cache
@@ -47,6 +48,53 @@ type object struct {
 	newer, older *object // SIEVE queue: head is newest
 	nextVariant  *object // next (older) variant of the same key
 	removed      bool    // no longer in the store
+}
+
+// storedResponse is what an object is made of, besides its storage
+// policy: the response's fields and when and how it was fetched.
+type storedResponse struct {
+	key, variant   string
+	vary           []string
+	status         int
+	header         http.Header // the fields to serve; Age and Content-Length are dropped
+	body           []byte      // nil while the body is still arriving
+	tags           []string
+	upstreamStatus string
+	requestTime    int64 // unix nanos: the fetch's (or revalidation's) request time
+	responseTime   int64 // unix nanos: when the response arrived
+	initialAge     time.Duration
+	banSeq         uint64 // the newest ban when the fetch started
+}
+
+// newObject is the one constructor of a stored object: a fill's answer
+// (fill.go) and the copy a 304 refreshes (revalidate.go) are both made
+// here. Its header keeps every field of r.header but Age and
+// Content-Length (the caller sets Content-Length once the body is known).
+func newObject(r storedResponse, pol policy) *object {
+	delete(r.header, "Age")
+	delete(r.header, "Content-Length")
+	o := &object{
+		key:            r.key,
+		vary:           r.vary,
+		variant:        r.variant,
+		status:         r.status,
+		header:         headerList(r.header),
+		body:           r.body,
+		tags:           r.tags,
+		upstreamStatus: r.upstreamStatus,
+		etag:           r.header.Get("Etag"),
+		lastModified:   r.header.Get("Last-Modified"),
+		storedAt:       r.requestTime,
+		responseTime:   r.responseTime,
+		initialAge:     r.initialAge,
+		lifetime:       pol.lifetime,
+		swr:            pol.swr,
+		sie:            pol.sie,
+		noCache:        pol.noCache,
+		noStale:        pol.noStale,
+	}
+	o.banSeq.Store(r.banSeq)
+	return o
 }
 
 // headerField is one stored response header. values is never appended to

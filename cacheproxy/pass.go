@@ -18,18 +18,20 @@ import (
 // pass forwards a request the cache does not handle, streaming both ways.
 // With invalidate, a non-error answer invalidates the target URL and the
 // same-host Location and Content-Location (RFC 9111 §4.4).
-func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, key, fwd, detail string, invalidate bool) {
-	p.metrics.count(iPass)
+func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, key string, fwd fwdReason, detail cacheDetail, invalidate bool) {
+	p.metrics.count(outcomePass)
 	ps := &passState{key: key, fwd: fwd, detail: detail, invalidate: invalidate, reqURL: r.URL, reqHost: r.Host}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), passKey{}, ps)))
 }
 
 // passState is what pass tells the ReverseProxy hooks about one request.
 type passState struct {
-	key, fwd, detail string
-	invalidate       bool
-	reqURL           *url.URL
-	reqHost          string
+	key        string
+	fwd        fwdReason
+	detail     cacheDetail
+	invalidate bool
+	reqURL     *url.URL
+	reqHost    string
 }
 
 type passKey struct{}
@@ -57,7 +59,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		cs.fwd = ps.fwd
 	}
 	p.log.Warn("Origin request failed", "url", r.URL.String(), "status", status, "error", err)
-	p.metrics.count(iError)
+	p.metrics.count(outcomeError)
 	writeOriginError(w, status, cs)
 }
 

@@ -265,11 +265,11 @@ func isInvalidationMethod(m string) bool {
 // touching the cache or the origin; no-store keeps the refusal out of
 // caches downstream.
 func (p *Proxy) refuse(w http.ResponseWriter, status int, msg string) {
-	p.metrics.count(iRefused)
+	p.metrics.count(outcomeRefused)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Cache-Status", cacheStatus{fwd: fwdBypass, detail: "refused"}.String())
+	h.Set("Cache-Status", cacheStatus{fwd: fwdBypass, detail: detailRefused}.String())
 	w.WriteHeader(status)
 	_, _ = fmt.Fprintln(w, msg)
 }
@@ -281,17 +281,16 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, key strin
 	obj, vary := p.lookup(key, r.Header)
 	if obj != nil {
 		if obj.fresh(now) {
-			p.metrics.count(iHit)
+			p.metrics.count(outcomeHit)
 			p.serveObject(w, r, obj, now, cacheStatus{hit: true, ttl: obj.ttl(now), hasTTL: true})
 			return
 		}
 		if obj.staleUsable(now, obj.swr, p.cfg.SoftPurgeGrace) {
 			p.refreshInBackground(r, key, obj)
-			p.metrics.count(iStale)
-			p.metrics.staleServed.Add(1)
-			detail := "stale-while-revalidate"
+			p.metrics.count(outcomeStale)
+			detail := detailStaleWhileRevalidate
 			if obj.softPurgedAt.Load() != 0 {
-				detail = "soft-purged"
+				detail = detailSoftPurged
 			}
 			p.serveObject(w, r, obj, now, cacheStatus{fwd: fwdStale, ttl: obj.ttl(now), hasTTL: true, detail: detail})
 			return
@@ -300,7 +299,7 @@ func (p *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, key strin
 	if obj == nil && r.Header["Range"] != nil {
 		// Fetching a whole object to answer a range of it could cost far
 		// more than the client asked for; let the origin answer.
-		p.pass(w, r, key, fwdBypass, "range", false)
+		p.pass(w, r, key, fwdBypass, detailRange, false)
 		return
 	}
 	fwd := fwdURIMiss

@@ -105,7 +105,7 @@ func (p *Proxy) refetch(t refetchTarget, soft bool) error {
 	case res.share != nil:
 		return fmt.Errorf("refetch %s: origin failed (%d), stale copy kept", t.url, res.cs.fwdStatus)
 	default:
-		why := strings.TrimPrefix(res.cs.detail, "not-stored-")
+		why := res.notStoredWhy
 		if why == "" {
 			why = "incomplete body"
 		}

@@ -51,28 +51,14 @@ func (o *object) refreshed(h http.Header, tags []string, requestTime, now int64)
 	if tags == nil {
 		tags = o.tags
 	}
-	n := &object{
-		key:            o.key,
-		vary:           o.vary,
-		variant:        o.variant,
-		status:         o.status,
-		body:           o.body,
-		tags:           tags,
-		upstreamStatus: o.upstreamStatus,
-		etag:           merged.Get("Etag"),
-		lastModified:   merged.Get("Last-Modified"),
-		storedAt:       requestTime,
-		responseTime:   now,
-		initialAge:     initialAge(h, time.Unix(0, requestTime), time.Unix(0, now), date),
-		lifetime:       pol.lifetime,
-		swr:            pol.swr,
-		sie:            pol.sie,
-		noCache:        pol.noCache,
-		noStale:        pol.noStale,
-	}
-	delete(merged, "Content-Length")
-	n.header = setField(headerList(merged), "Content-Length", contentLength(len(o.body)))
-	n.banSeq.Store(o.banSeq.Load())
+	n := newObject(storedResponse{
+		key: o.key, vary: o.vary, variant: o.variant,
+		status: o.status, header: merged, body: o.body, tags: tags, upstreamStatus: o.upstreamStatus,
+		requestTime: requestTime, responseTime: now,
+		initialAge: initialAge(h, time.Unix(0, requestTime), time.Unix(0, now), date),
+		banSeq:     o.banSeq.Load(),
+	}, pol)
+	n.header = setField(n.header, "Content-Length", contentLength(len(o.body)))
 	n.computeSize()
 	return n
 }
