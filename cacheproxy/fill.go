@@ -34,7 +34,7 @@ func (m fillMode) String() string {
 	case modeStaleOnErr:
 		return "stale-on-error"
 	}
-	return "unknown"
+	return unknownName
 }
 
 // fill is the state of one fetch.

@@ -68,7 +68,7 @@ func (f *fill) copyBody(body io.Reader) {
 			}
 		}
 		if err != nil {
-			if err != io.EOF {
+			if !errors.Is(err, io.EOF) {
 				f.p.log.Debug("Origin body ended early", "key", f.key, "error", err)
 			}
 			return

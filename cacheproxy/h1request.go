@@ -46,7 +46,7 @@ func (v h1Verdict) String() string {
 	case h1HandOff:
 		return "hand-off"
 	}
-	return "unknown"
+	return unknownName
 }
 
 // h1Request is a request head read in place: its slices point into the

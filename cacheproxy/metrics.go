@@ -34,11 +34,15 @@ const (
 	numOutcomes
 )
 
+// unknownName is what the String method of the package's enums returns
+// for a value it does not know.
+const unknownName = "unknown"
+
 var outcomeNames = [numOutcomes]string{"hit", "stale", "revalidated", "miss", "collapsed", "pass", "error", "refused"}
 
 func (o outcome) String() string {
 	if o < 0 || o >= numOutcomes {
-		return "unknown"
+		return unknownName
 	}
 	return outcomeNames[o]
 }

@@ -233,7 +233,7 @@ func (b *originBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.ReadCloser.Read(p)
 	switch {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		b.finish(true)
 	case err != nil:
 		if b.ctx.Err() != nil {
