@@ -98,10 +98,10 @@ func (p *Proxy) invalidate(ctx context.Context, req admin.InvalidationRequest) (
 }
 
 // plan turns req's URLs into keys or ban patterns, refusing hosts this
-// proxy does not serve and more wildcard-host bans than it takes at once.
+// proxy does not serve. req was validated at decode (admin.Validate),
+// which bounds the wildcard-host bans to admin.MaxWildcardHostPatterns.
 func (p *Proxy) plan(req admin.InvalidationRequest) (plan, error) {
 	var pl plan
-	wild := 0
 	for i, u := range req.URLs {
 		if req.Mode == admin.ModeBan {
 			pat, err := compileBan(u)
@@ -110,11 +110,6 @@ func (p *Proxy) plan(req admin.InvalidationRequest) (plan, error) {
 			}
 			if err != nil {
 				return pl, fmt.Errorf("urls[%d]: %w", i, err)
-			}
-			if pat.hasWildcardHost() {
-				if wild++; wild > maxWildcardHostPatterns {
-					return pl, fmt.Errorf("urls[%d]: more than %d patterns with a \"*\" in the host; each costs a pass over every stored object, send them in several requests", i, maxWildcardHostPatterns)
-				}
 			}
 			pl.patterns = append(pl.patterns, pat)
 			continue
@@ -220,18 +215,13 @@ func first(variants []*object) *object {
 	return variants[0]
 }
 
-// maxWildcardHostPatterns bounds the patterns with a "*" in the host in
-// one ban request: counting their matches is a pass over every stored key
-// (red team C11: 1000 of them took 32.7 s over 144.6k objects).
-const maxWildcardHostPatterns = 16
-
 // countBanned counts the objects stored before at that any pattern matches,
 // one shard at a time under its read lock. A pattern with a literal host
 // visits only the keys under its literal prefix; the patterns with a
 // wildcard host share one pass over every key. The cost is therefore the
 // keys under the literal prefixes plus, when any host has a wildcard, one
 // pass over the keys checking each against at most
-// maxWildcardHostPatterns patterns. A key several patterns match counts
+// admin.MaxWildcardHostPatterns patterns. A key several patterns match counts
 // once, and an object a ban up to sequence number earlier already
 // invalidated not at all.
 func (p *Proxy) countBanned(patterns []banPattern, at int64, earlier uint64) int64 {

@@ -31,6 +31,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.mode != 'ban' || !self.refetch",message="refetch is not allowed with mode ban: a pattern names no URL to fetch; use mode simple or soft"
 // +kubebuilder:validation:XValidation:rule="self.mode == 'ban' || !has(self.urls) || self.urls.all(u, !u.contains('*'))",message="urls of a simple or soft purge must not contain '*': wildcards are for mode ban"
 // +kubebuilder:validation:XValidation:rule="self.mode != 'ban' || !has(self.urls) || self.urls.all(u, !u.matches('^[^:]*://[^/?]*(/[^/?]*)*/(/|([.]|%2[eE]){1,2}([/?]|$))'))",message="a ban pattern's path must not hold a '.' or '..' segment (also spelt %2E) or '//': the cache resolves them before matching, so https://www.example.com/img/../ would ban the whole host; write the pattern as the cache reads it (kubectl purge --ban names it)"
+// +kubebuilder:validation:XValidation:rule="self.mode != 'ban' || !has(self.urls) || self.urls.filter(u, u.matches('^[^:]*://[^/?]*[*]')).size() <= 16",message="at most 16 ban patterns may have a '*' in the host: each costs every cache pod a pass over all it stores; split them into several Purges"
 // +kubebuilder:validation:XValidation:rule="self.mode != 'ban' || self.confirmHostRootBan || !has(self.urls) || !self.urls.exists(u, u.matches('^[^:]*://[^/?]*(/[*]*)?$'))",message="a ban at a host's root (such as https://www.example.com/) empties that host from the cache and sends all its traffic to the origin; set confirmHostRootBan: true if that is what you want"
 type PurgeSpec struct {
 	// cacheProxyRef names the CacheProxy, in the Purge's own namespace,
@@ -55,7 +56,10 @@ type PurgeSpec struct {
 	// The host is a name or an [IPv6] literal with an optional numeric
 	// :port; user info, #fragments, spaces and control characters are
 	// refused, as is a '%' that does not start a %XX escape: no request a
-	// cache stores can carry them. At most 256 entries of 2048 characters.
+	// cache stores can carry them. At most 256 entries of 2048 characters,
+	// of which at most 16 ban patterns with a '*' in the host or port
+	// (https://*.example.com/img/): each costs every pod a pass over all it
+	// stores.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=256

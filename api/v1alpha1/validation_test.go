@@ -193,6 +193,9 @@ spec: {cacheProxyRef: {name: edge}, mode: ban, confirmHostRootBan: true, urls: [
 		Entry("ban of a host's root through '//'", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, mode: ban, urls: ["https://www.example.com//*"]}`,
 			"or '//': the cache resolves them before matching"),
+		Entry("more ban patterns with a wildcard host than the proxy takes", purgeHead+`
+spec: {cacheProxyRef: {name: edge}, mode: ban, urls: `+quoted(17, func(i int) string { return fmt.Sprintf("https://*.example%d.com/img/", i) })+`}`,
+			"at most 16 ban patterns may have a '*' in the host", "split them into several Purges"),
 		Entry("wildcard in a simple purge", purgeHead+`
 spec: {cacheProxyRef: {name: edge}, mode: simple, urls: ["https://www.example.com/img/*"]}`,
 			"must not contain '*'", "mode ban"),

@@ -176,6 +176,23 @@ func ValidateBanPattern(pattern string) error {
 	return nil
 }
 
+// ValidateWildcardHosts refuses more than MaxWildcardHostPatterns ban
+// patterns with a "*" in the host or port ("https://*.example.com/img/"):
+// each costs every cache a pass over all it stores.
+func ValidateWildcardHosts(patterns []string) error {
+	n := 0
+	for _, p := range patterns {
+		if u, err := ParseURL(p); err == nil && strings.Contains(u.Authority, wildcard) {
+			n++
+		}
+	}
+	if n > MaxWildcardHostPatterns {
+		return fmt.Errorf("%d ban patterns have a '*' in the host, at most %d allowed in one purge: each costs every cache pod a pass over all it stores; split them into several purges",
+			n, MaxWildcardHostPatterns)
+	}
+	return nil
+}
+
 // BanPath returns the path and query of a ban pattern in key form
 // (cachekey.PathQuery), as the cache matches it: a prefix of the path and
 // query of the keys it bans. A final "?", an empty query that PathQuery

@@ -50,6 +50,11 @@ func (r *InvalidationRequest) Validate() error {
 			return fmt.Errorf("urls[%d]: %w", i, err)
 		}
 	}
+	if r.Mode == ModeBan {
+		if err := ValidateWildcardHosts(r.URLs); err != nil {
+			return fmt.Errorf("urls: %w", err)
+		}
+	}
 	for i, t := range r.Tags {
 		if err := ValidateTag(t); err != nil {
 			return fmt.Errorf("tags[%d]: %w", i, err)

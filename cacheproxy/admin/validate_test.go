@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -66,6 +67,15 @@ func TestValidate(t *testing.T) {
 		{"ban empty segment", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h//a?"} }, `write the pattern it would read: "https://h/a?"`},
 		{"ban encoded dot segment", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h/a/%2E/b"} }, `"https://h/a/b"`},
 		{"URL with dot segments", func(r *InvalidationRequest) { r.URLs = []string{"https://h/a/../b//c"} }, ""},
+		{"16 wildcard-host bans", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = wildcardHosts(MaxWildcardHostPatterns) }, ""},
+		{"17 wildcard-host bans", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = wildcardHosts(MaxWildcardHostPatterns + 1) },
+			"urls: 17 ban patterns have a '*' in the host, at most 16 allowed in one purge"},
+		{"17 URLs of literal hosts and ports", func(r *InvalidationRequest) {
+			r.Mode = ModeBan
+			for _, u := range wildcardHosts(MaxWildcardHostPatterns + 1) {
+				r.URLs = append(r.URLs, strings.ReplaceAll(u, "*", "1"))
+			}
+		}, ""},
 		{"ban fragment", func(r *InvalidationRequest) { r.Mode = ModeBan; r.URLs = []string{"https://h/a#b"} }, "fragment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,4 +91,16 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wildcardHosts is n ban patterns with a "*" in the host, or in the port.
+func wildcardHosts(n int) []string {
+	urls := make([]string, n)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("https://*.example%d.com/img/", i)
+		if i%2 == 1 {
+			urls[i] = fmt.Sprintf("https://example%d.com:8*/img/", i)
+		}
+	}
+	return urls
 }

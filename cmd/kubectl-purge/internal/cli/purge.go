@@ -171,8 +171,8 @@ func dedupe(urls []sourcedURL) []sourcedURL {
 // can fix on the command line, in words adapted to the flags. URLs, ban
 // patterns and tags are judged by the rules of cacheproxy/admin, the ones
 // the CRD's CEL rules restate (urlrules_test.go runs one table through
-// the three). The API server still judges everything else (counts) and
-// its message is passed through.
+// the three), as is the bound on wildcard-host bans. The API server still
+// judges everything else (counts) and its message is passed through.
 func (in *purgeInput) validate() error {
 	ban := in.Mode == cachev1alpha1.PurgeModeBan
 	switch {
@@ -190,6 +190,15 @@ func (in *purgeInput) validate() error {
 	for _, u := range in.URLs {
 		if err := valid(u.URL); err != nil {
 			return usageErrorf("%s: %v%s", u.Source, err, urlHint(u.URL))
+		}
+	}
+	if ban {
+		patterns := make([]string, len(in.URLs))
+		for i, u := range in.URLs {
+			patterns[i] = u.URL
+		}
+		if err := admin.ValidateWildcardHosts(patterns); err != nil {
+			return usageErrorf("%v", err)
 		}
 	}
 	for _, t := range in.Tags {

@@ -170,6 +170,55 @@ var _ = Describe("The URL, ban pattern and tag rules", func() {
 	})
 })
 
+var _ = Describe("The bound on ban patterns with a wildcard host", func() {
+	// wildcardBans is n ban patterns with a "*" in the host (or the port),
+	// after one with a literal host, which does not count.
+	wildcardBans := func(n int) []string {
+		urls := []string{"https://www.example.com/img/"}
+		for i := range n {
+			if i%2 == 0 {
+				urls = append(urls, fmt.Sprintf("https://*.example%d.com/img/", i))
+			} else {
+				urls = append(urls, fmt.Sprintf("https://www.example%d.com:8*/img/", i))
+			}
+		}
+		return urls
+	}
+	plugin := func(urls []string) error {
+		in := &purgeInput{CacheProxy: "edge", Mode: cachev1alpha1.PurgeModeBan}
+		for i, u := range urls {
+			in.URLs = append(in.URLs, sourcedURL{URL: u, Source: fmt.Sprintf("argument %d", i+2)})
+		}
+		return in.validate()
+	}
+	adminValidate := func(urls []string) error {
+		return (&admin.InvalidationRequest{ID: "t", Mode: admin.ModeBan, URLs: urls}).Validate()
+	}
+	apiServer := func(ctx context.Context, urls []string) error {
+		p := &cachev1alpha1.Purge{
+			ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, GenerateName: "rules-"},
+			Spec:       cachev1alpha1.PurgeSpec{CacheProxyRef: cachev1alpha1.CacheProxyReference{Name: "edge"}, Mode: cachev1alpha1.PurgeModeBan, URLs: urls},
+		}
+		return k8sClient.Create(ctx, p, client.DryRunAll)
+	}
+
+	It("is admin.MaxWildcardHostPatterns in the CRD, the admin API and the plugin", func(ctx SpecContext) {
+		atBound := wildcardBans(admin.MaxWildcardHostPatterns)
+		Expect(apiServer(ctx, atBound)).To(Succeed())
+		Expect(adminValidate(atBound)).To(Succeed())
+		Expect(plugin(atBound)).To(Succeed())
+
+		over := wildcardBans(admin.MaxWildcardHostPatterns + 1)
+		err := apiServer(ctx, over)
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "the API server took %d wildcard-host patterns: %v", admin.MaxWildcardHostPatterns+1, err)
+		Expect(err.Error()).To(ContainSubstring(fmt.Sprintf("at most %d ban patterns may have a '*' in the host", admin.MaxWildcardHostPatterns)))
+		Expect(err.Error()).To(ContainSubstring("split them into several Purges"))
+		want := fmt.Sprintf("%d ban patterns have a '*' in the host, at most %d allowed in one purge", admin.MaxWildcardHostPatterns+1, admin.MaxWildcardHostPatterns)
+		Expect(adminValidate(over)).To(MatchError(ContainSubstring(want)))
+		Expect(plugin(over)).To(MatchError(ContainSubstring(want)))
+	})
+})
+
 // answers is what one layer says of one URL: valid as a URL, valid as a
 // ban pattern, and (as a ban) needing confirmHostRootBan.
 type answers struct{ url, ban, hostRoot bool }
