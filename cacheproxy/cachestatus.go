@@ -21,6 +21,7 @@ import (
 //	cacheproxy; fwd=method; fwd-status=201                   unsafe method, passed through
 //	cacheproxy; fwd=bypass; fwd-status=206; detail=range     not handled by the cache
 //	cacheproxy; fwd=uri-miss; detail=origin-refused          origin unreachable (502)
+//	cacheproxy; fwd=method; detail=request-body-timeout      request body too slow (408, reqbody.go)
 //
 // "detail=not-stored-<why>" says why a forwarded response was not stored.
 
@@ -53,6 +54,8 @@ const (
 	detailUpgrade              cacheDetail = "upgrade"
 	detailRequestBody          cacheDetail = "request-body"
 	detailRefused              cacheDetail = "refused"
+	detailRequestBodyTimeout   cacheDetail = "request-body-timeout"
+	detailRequestBodyInvalid   cacheDetail = "request-body-invalid"
 	detailOriginTimeout        cacheDetail = "origin-timeout"
 	detailOriginRefused        cacheDetail = "origin-refused"
 	detailOriginCoding         cacheDetail = "origin-unsupported-transfer-coding"

@@ -68,6 +68,18 @@ type Config struct {
 	// same object for longer. Zero means 30s.
 	WriteTimeout time.Duration
 
+	// RequestBodyTimeout and RequestBodyMinRate bound how long a client
+	// may take to send a request body (reqbody.go): the proxy waits for
+	// the client's bytes at most RequestBodyTimeout in all, and every
+	// RequestBodyMinRate bytes received give back one second of it, up to
+	// RequestBodyTimeout. A client that stalls that long, or sends slower
+	// than RequestBodyMinRate bytes a second for long enough, gets 408
+	// Request Timeout and its connection is closed. The first 64 KiB of a
+	// body are read before the origin is contacted. Zero means 20s and 500
+	// bytes a second (Apache's mod_reqtimeout defaults).
+	RequestBodyTimeout time.Duration
+	RequestBodyMinRate int64
+
 	// SoftPurgeGrace is how long after a soft purge the object may still be
 	// served stale: while one background request refreshes it, and instead
 	// of an origin error. After it, the object is an ordinary stale object
@@ -148,6 +160,8 @@ const (
 	DefaultFetchTimeout       = 2 * time.Minute
 	DefaultWriteTimeout       = 30 * time.Second
 	DefaultSoftPurgeGrace     = time.Hour
+	DefaultRequestBodyTimeout = 20 * time.Second
+	DefaultRequestBodyMinRate = 500
 	DefaultRefetchConcurrency = 8
 	DefaultRefreshConcurrency = 32
 	DefaultIdempotencyEntries = 10000
@@ -182,6 +196,8 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.FetchTimeout, DefaultFetchTimeout)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&c.SoftPurgeGrace, DefaultSoftPurgeGrace)
+	setDefault(&c.RequestBodyTimeout, DefaultRequestBodyTimeout)
+	setDefault(&c.RequestBodyMinRate, DefaultRequestBodyMinRate)
 	setDefault(&c.IdempotencyTTL, DefaultIdempotencyTTL)
 	setDefault(&c.BanSweepInterval, DefaultBanSweepInterval)
 	setDefault(&c.RefetchConcurrency, DefaultRefetchConcurrency)

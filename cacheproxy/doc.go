@@ -15,6 +15,7 @@
 //	config.go        Config and its defaults
 //	h1server.go      Server: the public port, a fast path for hits in front of net/http
 //	framing.go       requests with both Content-Length and Transfer-Encoding
+//	reqbody.go       request bodies: the first 64 KiB buffered, a minimum rate
 //	h1request.go     the fast path's request reader (what it may answer, what goes to net/http)
 //	hitpath.go       the fast path's hit: lookup and one write, no allocation
 //	wirehead.go      an object's response head, rendered once
@@ -104,6 +105,16 @@
 //     as their unqualified forms; explicit stale-while-revalidate and
 //     stale-if-error apply even with s-maxage, while must-revalidate,
 //     proxy-revalidate and no-cache forbid every stale use.
+//   - Request bodies: the first 64 KiB are read before the origin is
+//     asked (nginx's request buffering), so a slow client holds no origin
+//     connection for a body that size; a complete chunked body is sent with
+//     its length. Reading a body may make the proxy wait
+//     RequestBodyTimeout (20s) in all, and every RequestBodyMinRate bytes
+//     (500) give one second back, up to RequestBodyTimeout (Apache's
+//     mod_reqtimeout): a stalled or trickled body gets 408 and a closed
+//     connection, a streamed one is cut (reqbody.go). A per-read timeout
+//     would not stop a byte-a-second trickle; a deadline on the whole body
+//     would cut slow honest uploads.
 //   - Coalescing: concurrent misses for one object (one Vary variant) make
 //     one origin request; every client reads the answer as it arrives, at
 //     its own pace, and one that takes no byte for WriteTimeout is cut off.

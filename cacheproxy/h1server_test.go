@@ -21,14 +21,8 @@ import (
 // with something the server closes the connection on.
 func rawExchange(t *testing.T, addr, in string) []response {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialTest(t, addr)
 	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := io.WriteString(c, in); err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +47,21 @@ func rawExchange(t *testing.T, addr, in string) []response {
 		}
 		out = append(out, response{status: resp.StatusCode, header: resp.Header, body: string(body), close: resp.Close})
 	}
+}
+
+// dialTest connects to addr with a deadline of 10s on the connection: a
+// server that never answers fails the test instead of hanging it.
+func dialTest(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c
 }
 
 // twoFronts returns an env whose proxy is also served by plain net/http,

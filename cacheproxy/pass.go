@@ -21,6 +21,9 @@ import (
 func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, key string, fwd fwdReason, detail cacheDetail, invalidate bool) {
 	p.metrics.count(outcomePass)
 	ps := &passState{key: key, fwd: fwd, detail: detail, invalidate: invalidate, reqURL: r.URL, reqHost: r.Host}
+	if r.ContentLength != 0 && !p.bufferBody(w, r, ps) {
+		return // the body failed before the origin was contacted (reqbody.go)
+	}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), passKey{}, ps)))
 }
 
@@ -32,6 +35,7 @@ type passState struct {
 	invalidate bool
 	reqURL     *url.URL
 	reqHost    string
+	body       *pacedBody // a request body streamed past its buffered start, or nil
 }
 
 type passKey struct{}
@@ -48,6 +52,13 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 // errorHandler answers a pass whose origin request failed
 // (ReverseProxy.ErrorHandler).
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	ps, _ := r.Context().Value(passKey{}).(*passState)
+	if ps != nil && ps.body != nil && ps.body.timedOut.Load() {
+		// The client's body fell below the minimum rate while streaming:
+		// its failure, not the origin's (reqbody.go).
+		p.bodyTimedOut(w, ps)
+		return
+	}
 	status, detail := originFailure(err)
 	if status == statusClientClosed {
 		// Nothing was written yet: abort the connection rather than let
@@ -55,7 +66,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		panic(http.ErrAbortHandler)
 	}
 	cs := cacheStatus{fwd: fwdBypass, detail: detail}
-	if ps, ok := r.Context().Value(passKey{}).(*passState); ok {
+	if ps != nil {
 		cs.fwd = ps.fwd
 	}
 	p.log.Warn("Origin request failed", "url", r.URL.String(), "status", status, "error", err)

@@ -265,11 +265,16 @@ func isInvalidationMethod(m string) bool {
 // touching the cache or the origin; no-store keeps the refusal out of
 // caches downstream.
 func (p *Proxy) refuse(w http.ResponseWriter, status int, msg string) {
+	p.answer(w, status, cacheStatus{fwd: fwdBypass, detail: detailRefused}, msg)
+}
+
+// answer writes an answer of the proxy's own, never stored downstream.
+func (p *Proxy) answer(w http.ResponseWriter, status int, cs cacheStatus, msg string) {
 	p.metrics.count(outcomeRefused)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Cache-Status", cacheStatus{fwd: fwdBypass, detail: detailRefused}.String())
+	h.Set("Cache-Status", cs.String())
 	w.WriteHeader(status)
 	_, _ = fmt.Fprintln(w, msg)
 }

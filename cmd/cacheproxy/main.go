@@ -214,6 +214,8 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.DurationVar(&o.config.OriginTimeout, "origin-timeout", cacheproxy.DefaultOriginTimeout, "bound on connecting to the origin and waiting for response headers; past it clients get 504 or a stale copy")
 	fs.DurationVar(&o.config.WriteTimeout, "write-timeout", cacheproxy.DefaultWriteTimeout, "a client that takes no byte of a fetched answer for this long is disconnected, so a slow reader holds no one else")
 	fs.BoolVar(&invalidateOnUnsafe, "invalidate-on-unsafe-methods", true, "a client's successful POST, PUT, DELETE, PATCH or other unsafe request removes the cached URL (RFC 9111 §4.4); false closes that unauthenticated invalidation path, leaving the admin API and expiry")
+	fs.DurationVar(&o.config.RequestBodyTimeout, "request-body-timeout", cacheproxy.DefaultRequestBodyTimeout, "how long in all the proxy waits for a client's request body, one second given back per --request-body-min-rate bytes received; a client that stalls or trickles gets 408 (the first 64Ki of a body are read before the origin is asked)")
+	fs.Int64Var(&o.config.RequestBodyMinRate, "request-body-min-rate", cacheproxy.DefaultRequestBodyMinRate, "`bytes` per second a request body must keep up on average (see --request-body-timeout)")
 	fs.DurationVar(&o.config.FetchTimeout, "fetch-timeout", cacheproxy.DefaultFetchTimeout, "bound on a whole fetch no client waits for: background refresh, refetch, a miss still being stored after its client left")
 	fs.DurationVar(&o.config.SoftPurgeGrace, "soft-purge-grace", cacheproxy.DefaultSoftPurgeGrace, "how long after a soft purge the object may be served stale (while refreshing, and instead of origin errors)")
 	fs.IntVar(&o.config.RefetchConcurrency, "refetch-concurrency", cacheproxy.DefaultRefetchConcurrency, "refetches in flight at most, over all invalidations")
@@ -248,6 +250,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	o.config.DisableUnsafeMethodInvalidation = !invalidateOnUnsafe
 	if o.readHeaderTimeout <= 0 {
 		return o, errors.New("--read-header-timeout must be positive: without it a client that never finishes its headers holds a connection forever")
+	}
+	if o.config.RequestBodyTimeout <= 0 || o.config.RequestBodyMinRate <= 0 {
+		return o, errors.New("--request-body-timeout and --request-body-min-rate must be positive: without them a client that trickles its body holds a connection, and an origin connection, forever")
 	}
 	o.config.CacheSize = cacheSize
 	o.config.MaxObjectSize = maxObj

@@ -78,6 +78,13 @@ func TestParseFlags(t *testing.T) {
 		}},
 		{"token file of two lines", append(base, "--admin-token-file", twoLines), "more than one line", nil},
 		{"no read-header timeout", append(base, "--admin-token-file="+tokenFile, "--read-header-timeout=0"), "--read-header-timeout must be positive", nil},
+		{"no request-body timeout", append(base, "--admin-token-file="+tokenFile, "--request-body-timeout=0"), "--request-body-timeout and --request-body-min-rate must be positive", nil},
+		{"no request-body rate", append(base, "--admin-token-file="+tokenFile, "--request-body-min-rate=0"), "must be positive", nil},
+		{"request-body bounds", append(base, "--admin-token-file="+tokenFile, "--request-body-timeout=5s", "--request-body-min-rate=1000"), "", func(t *testing.T, o options) {
+			if o.config.RequestBodyTimeout != 5*time.Second || o.config.RequestBodyMinRate != 1000 {
+				t.Fatalf("options %+v", o.config)
+			}
+		}},
 		{"no origin", []string{"--admin-token-file=" + tokenFile}, "--origin is required", nil},
 		{"bad origin", []string{"--origin=web:8080", "--admin-token-file=" + tokenFile}, "absolute http", nil},
 		{"no token", base, "--admin-token-file is required", nil},
