@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/kubectl/pkg/util/podutils"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
@@ -226,21 +227,12 @@ func (t *tour) readyPods(ctx context.Context, ns string) ([]pod, error) {
 	}
 	var pods []pod
 	for _, p := range list.Items {
-		if p.Status.PodIP != "" && p.DeletionTimestamp == nil && podReady(&p) {
+		if p.Status.PodIP != "" && p.DeletionTimestamp == nil && podutils.IsPodReady(&p) {
 			pods = append(pods, pod{name: p.Name, ip: p.Status.PodIP})
 		}
 	}
 	slices.SortFunc(pods, func(a, b pod) int { return strings.Compare(a.name, b.name) })
 	return pods, nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // apply applies a sample with kubectl, saying what was changed to run it

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 )
@@ -58,7 +59,7 @@ var _ = Describe("Purging through faults", func() {
 		Eventually(func(g Gomega) {
 			pod := f.pod(ctx, g, victim.Name)
 			g.Expect(restartCount(pod)).To(BeNumerically(">", restarts))
-			g.Expect(isReady(pod)).To(BeTrue())
+			g.Expect(podutils.IsPodReady(pod)).To(BeTrue())
 		}).WithContext(ctx).Should(Succeed())
 		for _, pod := range f.pods {
 			expectMiss(ctx, pod, path, before)
@@ -107,7 +108,7 @@ var _ = Describe("Purging through faults", func() {
 
 		Expect(cluster.ResumePod(f.ns, hung.Name)).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(isReady(f.pod(ctx, g, hung.Name))).To(BeTrue())
+			g.Expect(podutils.IsPodReady(f.pod(ctx, g, hung.Name))).To(BeTrue())
 		}).WithContext(ctx).Should(Succeed())
 		// The Purge gave this pod up, so it cannot say what the pod holds:
 		// the calls that timed out were still queued in the frozen
@@ -251,7 +252,7 @@ var _ = Describe("Purging through faults", func() {
 			g.Expect(grown).To(HaveLen(5))
 			for _, p := range grown {
 				if p.Name != hung.Name {
-					g.Expect(isReady(&p)).To(BeTrue(), p.Name)
+					g.Expect(podutils.IsPodReady(&p)).To(BeTrue(), p.Name)
 				}
 			}
 		}).WithContext(ctx).Should(Succeed())
@@ -270,7 +271,7 @@ var _ = Describe("Purging through faults", func() {
 
 		// The ReplicaSet removes unready pods first: the hung one goes.
 		Eventually(func(g Gomega) {
-			g.Expect(isReady(f.pod(ctx, g, hung.Name))).To(BeFalse())
+			g.Expect(podutils.IsPodReady(f.pod(ctx, g, hung.Name))).To(BeFalse())
 		}).WithContext(ctx).Should(Succeed())
 		f.mustKubectl(ctx, "", "scale", "cacheproxy/edge", "--replicas=3")
 		f.apply(ctx, purgeFile("racing-down", urls))
@@ -345,7 +346,7 @@ func resumesThroughManagerFault(ctx SpecContext, ns string, fault func(SpecConte
 	fault(ctx, old)
 	Eventually(func(g Gomega) {
 		p := operatorPod(ctx, g)
-		g.Expect(isReady(p)).To(BeTrue())
+		g.Expect(podutils.IsPodReady(p)).To(BeTrue())
 		now := leaseHolder(ctx, g)
 		g.Expect(now).NotTo(Equal(holder), "a new manager process holds the Lease")
 		g.Expect(now).To(HavePrefix(p.Name + "_"))
@@ -368,7 +369,7 @@ func resumesThroughManagerFault(ctx SpecContext, ns string, fault func(SpecConte
 	// and been restarted (empty, which is a miss too): wait until it
 	// serves again.
 	Eventually(func(g Gomega) {
-		g.Expect(isReady(f.pod(ctx, g, slow.Name))).To(BeTrue())
+		g.Expect(podutils.IsPodReady(f.pod(ctx, g, slow.Name))).To(BeTrue())
 	}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
 	for _, pod := range f.pods {
 		expectMiss(ctx, pod, path, before)

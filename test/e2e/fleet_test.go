@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/kubectl/pkg/util/podutils"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
@@ -135,7 +136,7 @@ func (f *fleet) waitReady(ctx context.Context, replicas int) []corev1.Pod {
 		pods = f.livePods(ctx, g)
 		g.Expect(pods).To(HaveLen(replicas))
 		for _, p := range pods {
-			g.Expect(isReady(&p)).To(BeTrue(), "pod %s ready", p.Name)
+			g.Expect(podutils.IsPodReady(&p)).To(BeTrue(), "pod %s ready", p.Name)
 		}
 		g.Expect(cluster.ServiceBackends(f.ns, "edge", 8080)).To(HaveLen(replicas))
 	}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
@@ -161,15 +162,6 @@ func (f *fleet) pod(ctx context.Context, g Gomega, name string) *corev1.Pod {
 	var p corev1.Pod
 	g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: f.ns, Name: name}, &p)).To(Succeed())
 	return &p
-}
-
-func isReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func names(pods []corev1.Pod) []string {

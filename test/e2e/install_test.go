@@ -16,6 +16,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 )
@@ -28,7 +29,7 @@ import (
 var _ = Describe("The installed product", func() {
 	It("runs the manager as a restricted pod of its Deployment, serving metrics over HTTPS to authorised clients only", func(ctx SpecContext) {
 		pod := operatorPod(ctx, Default)
-		Expect(isReady(pod)).To(BeTrue())
+		Expect(podutils.IsPodReady(pod)).To(BeTrue())
 		Expect(pod.Spec.ServiceAccountName).To(Equal("purge-operator-controller-manager"))
 		Expect(pod.Spec.Containers[0].Image).To(Equal("ghcr.io/cacheops/purge-operator:v0.1.0"), "the image make images built")
 		Expect(leaseHolder(ctx, Default)).To(HavePrefix(pod.Name+"_"), "it leads")

@@ -14,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/kubectl/pkg/util/podutils"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
@@ -133,7 +134,7 @@ func purgeThroughRestart(ctx SpecContext, ns string, restart func(context.Contex
 		Eventually(func(g Gomega) {
 			now := f.pod(ctx, g, pod.Name)
 			g.Expect(restartCount(now)).To(BeZero())
-			g.Expect(isReady(now)).To(BeTrue())
+			g.Expect(podutils.IsPodReady(now)).To(BeTrue())
 		}).WithContext(ctx).Should(Succeed())
 		expectMiss(ctx, pod, purged, before)
 		expectHit(ctx, pod, kept, before)

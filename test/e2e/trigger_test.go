@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/kubectl/pkg/util/podutils"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
@@ -170,7 +171,7 @@ var _ = Describe("PurgeTriggers on a real Deployment", Ordered, func() {
 			pods := operatorPods(ctx, g)
 			g.Expect(pods).To(HaveLen(2))
 			for _, p := range pods {
-				g.Expect(isReady(&p)).To(BeTrue(), p.Name)
+				g.Expect(podutils.IsPodReady(&p)).To(BeTrue(), p.Name)
 			}
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(Succeed())
 		killed := leaseHolder(ctx, Default)
