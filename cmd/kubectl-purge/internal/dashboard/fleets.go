@@ -5,19 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/kubectl/pkg/util/podutils"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
@@ -69,13 +62,15 @@ const statsInterval = 5 * time.Second
 
 // serveFleetsStream streams the CacheProxies of a namespace with their
 // pods and each pod's cache statistics: a "fleets" event with all of them
-// when the stream starts, whenever a CacheProxy or a pod of the namespace
-// changes (API server watches), and every statsInterval for the
-// statistics. Statistics come from each pod's /metrics (no admin token
-// needed) through the API server's pods/proxy, as the user: a user without
-// that permission sees the fleets without them, and why; one who may not
-// watch pods sees them as they were at each refresh. A refusal to list the
-// CacheProxies ends the stream with "failure".
+// once both are listed, again whenever a CacheProxy or a cache pod of the
+// namespace changes (API server watches), and every statsInterval with
+// every pod's statistics read again. A change reads the statistics of the
+// pods it brings (new, or at a new address) and no other. Statistics come
+// from each pod's /metrics (no admin token needed) through the API
+// server's pods/proxy, as the user: a user without that permission sees
+// the fleets without them, and why; one who may not watch pods sees them
+// as they were at each refresh. A refusal to list the CacheProxies ends
+// the stream with "failure".
 func (s *server) serveFleetsStream(w http.ResponseWriter, r *http.Request) {
 	st, ok := startStream(w)
 	if !ok {
@@ -83,127 +78,79 @@ func (s *server) serveFleetsStream(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	ns := r.URL.Query().Get(namespaceParam)
-	changed := make(chan struct{}, 1)
-	// poke notes a change (one pending note is enough) and ends the
-	// watches once the stream has ended.
-	poke := func(watched) error {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-		return ctx.Err()
-	}
+	fs := newFleetState(r.URL.Query().Get(namespaceParam))
 	failed := make(chan error, 1)
 	go func() {
-		err := listAndWatch(ctx, s.opts.Client, &cachev1alpha1.CacheProxyList{}, []client.ListOption{client.InNamespace(ns)}, poke)
+		err := listAndWatch(ctx, s.opts.Client, &cachev1alpha1.CacheProxyList{}, fs.listOptions(), fs.deliverProxies)
 		if ctx.Err() == nil {
 			failed <- err
 		}
 	}()
+	podsUnwatched := make(chan struct{}, 1)
 	go func() {
-		_ = listAndWatch(ctx, s.opts.Client, &corev1.PodList{}, []client.ListOption{client.InNamespace(ns)}, poke)
+		// Why the watch ended needs no telling here: the list made at
+		// each refresh instead meets the same refusal, if it is one, and
+		// the page shows it.
+		_ = listAndWatch(ctx, s.opts.Client, &corev1.PodList{}, fs.podListOptions(), fs.deliverPods)
+		if ctx.Err() == nil {
+			podsUnwatched <- struct{}{}
+		}
 	}()
 	tick := time.NewTicker(statsInterval)
 	defer tick.Stop()
+	pollPods := false
 	for {
+		all := false
 		select {
 		case <-ctx.Done():
 			return
 		case err := <-failed:
 			st.fail(err)
 			return
-		case <-changed:
+		case <-podsUnwatched:
+			// The user may not watch (or list) pods: list them at each
+			// refresh, which says why if that is refused too.
+			pollPods = true
+			s.listPods(ctx, fs)
+		case <-fs.changed:
 		case <-tick.C:
+			all = true
+			if pollPods {
+				s.listPods(ctx, fs)
+			}
 		}
-		fleets, err := s.fleets(ctx, ns)
-		if err != nil {
-			st.fail(err)
-			return
+		if !fs.ready() {
+			continue
 		}
-		if st.send("fleets", fleets) != nil {
+		s.readAllStats(ctx, fs, all)
+		if st.send("fleets", fs.views()) != nil {
 			return // the page went away
 		}
 	}
 }
 
-// fleets lists the CacheProxies of a namespace with their pods and each
-// pod's cache statistics.
-func (s *server) fleets(ctx context.Context, ns string) ([]fleetView, error) {
+// listPods lists the cache pods once, for a user who may not watch them.
+func (s *server) listPods(ctx context.Context, fs *fleetState) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var list cachev1alpha1.CacheProxyList
-	if err := s.opts.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		return nil, err
-	}
-	fleets := make([]fleetView, len(list.Items))
-	var wg sync.WaitGroup
-	for i := range list.Items {
-		wg.Go(func() { fleets[i] = s.fleetOf(ctx, &list.Items[i]) })
-	}
-	wg.Wait()
-	slices.SortFunc(fleets, func(a, b fleetView) int {
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
-	})
-	return fleets, nil
+	var pods corev1.PodList
+	err := s.opts.Client.List(ctx, &pods, fs.podListOptions()...)
+	fs.setPods(&pods, err)
 }
 
-func (s *server) fleetOf(ctx context.Context, cp *cachev1alpha1.CacheProxy) fleetView {
-	f := fleetView{
-		Namespace:     cp.Namespace,
-		Name:          cp.Name,
-		Replicas:      cp.Status.Replicas,
-		ReadyReplicas: cp.Status.ReadyReplicas,
-		Hosts:         cp.Spec.Hosts,
-		Origin:        cp.Spec.Origin.URL,
-		Available:     "Unknown",
-		Pods:          []podRow{},
-	}
-	if c := meta.FindStatusCondition(cp.Status.Conditions, cachev1alpha1.CacheProxyConditionAvailable); c != nil {
-		f.Available = string(c.Status)
-	}
-	if cp.Spec.Cache.MaxSize != nil {
-		f.CacheSize = cp.Spec.Cache.MaxSize.String()
-	}
-	if cp.Status.Selector == "" {
-		return f
-	}
-	sel, err := labels.Parse(cp.Status.Selector)
-	if err != nil {
-		f.PodsError = fmt.Sprintf("status.selector %q: %v", cp.Status.Selector, err)
-		return f
-	}
-	var pods corev1.PodList
-	if err := s.opts.Client.List(ctx, &pods, client.InNamespace(cp.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
-		_, body := errorBody(err)
-		f.PodsError = body.Message
-		return f
-	}
-	f.Pods = make([]podRow, len(pods.Items))
+// readAllStats reads the statistics of the pods fs has none for, or of
+// every pod when all is set, in parallel.
+func (s *server) readAllStats(ctx context.Context, fs *fleetState, all bool) {
 	var wg sync.WaitGroup
-	var mu sync.Mutex // guards f.StatsError
-	for i := range pods.Items {
-		pod := &pods.Items[i]
-		f.Pods[i] = podRow{Name: pod.Name, IP: pod.Status.PodIP, Ready: podutils.IsPodReady(pod), Phase: string(pod.Status.Phase)}
-		if pod.Status.PodIP == "" {
-			continue
-		}
+	for _, pod := range fs.podsToRead(all) {
 		wg.Go(func() {
-			if err := s.readStats(ctx, pod, &f.Pods[i]); err != nil {
-				_, body := errorBody(err)
-				if apierrors.IsForbidden(err) { // the same for every pod: say it once
-					mu.Lock()
-					f.StatsError = body.Message
-					mu.Unlock()
-					return
-				}
-				f.Pods[i].Error = body.Message
-			}
+			var st podStats
+			st.ip = pod.Status.PodIP
+			st.err = s.readStats(ctx, pod, &st.row)
+			fs.setStats(pod, st)
 		})
 	}
 	wg.Wait()
-	slices.SortFunc(f.Pods, func(a, b podRow) int { return strings.Compare(a.Name, b.Name) })
-	return f
 }
 
 // readStats reads a pod's cache statistics from its admin port's
