@@ -45,9 +45,6 @@ type server struct {
 	kube  kubernetes.Interface
 	token string
 	mux   *http.ServeMux
-	// early is the first list of the starting namespace's Purges, made
-	// as soon as the dashboard listens; nil until then.
-	early *earlyList
 }
 
 // newServer builds the handler of a dashboard. token is the run's token
@@ -123,7 +120,6 @@ func Listen(ctx context.Context, opts Options, address string, port int) (*Dashb
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	s.early = startEarlyList(ctx, opts.Client, opts.Namespace)
 	g := &guard{hosts: ownHosts(ln.Addr()), token: token, next: s}
 	return &Dashboard{
 		URL: "http://" + ln.Addr().String() + "/",

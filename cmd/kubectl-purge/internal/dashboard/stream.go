@@ -54,12 +54,26 @@ func (s *stream) fail(err error) {
 }
 
 // watched is what a listAndWatch delivers: a fresh list (Reset, with its
-// Objects), then each change (Event, with its one Object).
+// Objects) or, when it is listed a page at a time, its first page (Reset)
+// and each page after it (More); then each change (Event, with its one
+// Object).
 type watched struct {
-	Reset   bool
-	Objects []client.Object
-	Event   watch.EventType
-	Object  client.Object
+	Reset, More bool
+	Objects     []client.Object
+	// Listed marks the last page of a list.
+	Listed bool
+	// Remaining is how many objects of the list are still to come, when
+	// the API server says (remainingItemCount).
+	Remaining *int64
+	Event     watch.EventType
+	Object    client.Object
+}
+
+// paging is how a listAndWatch lists: First objects in its first request
+// and Rest in each request after it (limit and continue), so the first of
+// thousands come at once. Zero lists everything in one request.
+type paging struct {
+	First, Rest int64
 }
 
 // listAndWatch lists list's objects, delivers them, then watches from the
@@ -67,31 +81,21 @@ type watched struct {
 // (the API server closes watches every few minutes, or the version is too
 // old) it lists again. It returns when ctx ends or a list fails.
 func listAndWatch(ctx context.Context, c client.WithWatch, list client.ObjectList, opts []client.ListOption, deliver func(watched) error) error {
-	return listAndWatchFrom(ctx, c, list, nil, opts, deliver)
+	return listAndWatchPaged(ctx, c, list, opts, paging{}, deliver)
 }
 
-// listAndWatchFrom is listAndWatch whose first list, when primed is not
-// nil, was already made: primed holds it.
-func listAndWatchFrom(ctx context.Context, c client.WithWatch, list, primed client.ObjectList, opts []client.ListOption, deliver func(watched) error) error {
+// listAndWatchPaged is listAndWatch listing a page at a time.
+func listAndWatchPaged(ctx context.Context, c client.WithWatch, list client.ObjectList, opts []client.ListOption, pg paging, deliver func(watched) error) error {
 	for {
-		if primed != nil {
-			list, primed = primed, nil
-		} else if err := c.List(ctx, list, opts...); err != nil {
-			return err
+		version, err := listPages(ctx, c, list, opts, pg, deliver)
+		if apierrors.IsResourceExpired(err) {
+			continue // the list's version was compacted between two pages: list afresh
 		}
-		items, err := meta.ExtractList(list)
 		if err != nil {
-			return fmt.Errorf("reading a list: %w", err)
-		}
-		objs := make([]client.Object, 0, len(items))
-		for _, it := range items {
-			objs = append(objs, it.(client.Object))
-		}
-		if err := deliver(watched{Reset: true, Objects: objs}); err != nil {
 			return err
 		}
 		watchOpts := append(append([]client.ListOption{}, opts...), &client.ListOptions{Raw: &metav1.ListOptions{
-			ResourceVersion: list.GetResourceVersion(), AllowWatchBookmarks: true,
+			ResourceVersion: version, AllowWatchBookmarks: true,
 		}})
 		w, err := c.Watch(ctx, list, watchOpts...)
 		if err != nil {
@@ -105,6 +109,36 @@ func listAndWatchFrom(ctx context.Context, c client.WithWatch, list, primed clie
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+	}
+}
+
+// listPages lists and delivers list's objects as pg says, and returns the
+// list's resourceVersion (every page is of the same version). Each page is
+// decoded into a list of its own: what was delivered is never overwritten.
+func listPages(ctx context.Context, c client.WithWatch, list client.ObjectList, opts []client.ListOption, pg paging, deliver func(watched) error) (string, error) {
+	limit, next := pg.First, ""
+	for first := true; ; first = false {
+		page := list.DeepCopyObject().(client.ObjectList)
+		pageOpts := append(append([]client.ListOption{}, opts...), client.Limit(limit), client.Continue(next))
+		if err := c.List(ctx, page, pageOpts...); err != nil {
+			return "", err
+		}
+		items, err := meta.ExtractList(page)
+		if err != nil {
+			return "", fmt.Errorf("reading a list: %w", err)
+		}
+		objs := make([]client.Object, 0, len(items))
+		for _, it := range items {
+			objs = append(objs, it.(client.Object))
+		}
+		next = page.GetContinue()
+		if err := deliver(watched{Reset: first, More: !first, Objects: objs, Listed: next == "", Remaining: page.GetRemainingItemCount()}); err != nil {
+			return "", err
+		}
+		if next == "" {
+			return page.GetResourceVersion(), nil
+		}
+		limit = pg.Rest
 	}
 }
 

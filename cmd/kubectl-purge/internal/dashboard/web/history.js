@@ -19,10 +19,14 @@ function modeText(s) {
 }
 
 export function historyView(root) {
-  const rows = new Map(); // namespace/name -> summary
+  let rows = new Map(); // namespace/name -> summary
   const key = (s) => `${s.namespace}/${s.name}`;
   let page = 0;
+  // loaded: the first page of the list came; listed: all of it; remaining:
+  // how many rows are still to come, when the server said.
   let loaded = false;
+  let listed = false;
+  let remaining = null;
 
   const ids = { cp: uid('f-cp'), st: uid('f-state'), q: uid('f-text'), dry: uid('f-dry') };
   const cpFilter = h('select', { id: ids.cp, onchange: () => { page = 0; render(); } }, h('option', { value: '' }, 'All'));
@@ -95,23 +99,44 @@ export function historyView(root) {
       h('td', { className: 'n' }, num(s.invalidated)),
       h('td', { className: 'n' }, h('time', { datetime: s.created }, age(s.created, now))))) :
       h('tr', {}, h('td', { colSpan: allNs ? 10 : 9, className: 'empty' }, loaded ? 'No Purges match.' : 'Loading…')));
-    count.textContent = list.length ? `${page * PAGE + 1}–${page * PAGE + slice.length} of ${num(list.length)}` : '';
+    const more = listed ? '' : remaining ? ` so far, ${num(remaining)} more loading…` : ' so far, more loading…';
+    count.textContent = list.length ? `${page * PAGE + 1}–${page * PAGE + slice.length} of ${num(list.length)}${more}` : '';
+    root.querySelector('table').setAttribute('aria-busy', String(!listed));
     prev.disabled = page === 0;
     next.disabled = page >= pages - 1;
-    if (loaded) performance.mark('history-rendered');
+    if (loaded && !performance.getEntriesByName('history-first-page').length) performance.mark('history-first-page');
+    if (listed && !performance.getEntriesByName('history-rendered').length) performance.mark('history-rendered');
   }
   // Many changes at once (a burst of Purges) render once a frame.
   const schedule = () => { if (!pending) { pending = true; requestAnimationFrame(render); } };
 
   render();
   const qs = new URLSearchParams({ namespace: state.namespace });
+  // The list comes a page at a time (the first one small): the table
+  // shows the newest of the rows so far at once, and settles as the rest
+  // arrive. A list made again once the table was whole (the server lists
+  // again when a watch ends) is swapped in when complete: the table does
+  // not shrink meanwhile.
+  let incoming = null;
+  const add = (p) => {
+    if (incoming) {
+      for (const s of p.rows) incoming.set(key(s), s);
+      if (p.listed) { rows = incoming; incoming = null; }
+      return;
+    }
+    for (const s of p.rows) rows.set(key(s), s);
+    listed = p.listed;
+    remaining = p.remaining ?? null;
+  };
   return stream(`/api/purges/watch?${qs}`, {
-    reset(list) {
-      rows.clear();
-      for (const s of list) rows.set(key(s), s);
+    reset(p) {
+      if (listed) incoming = new Map();
+      else rows.clear();
+      add(p);
       loaded = true;
       render();
     },
+    more(p) { add(p); schedule(); },
     upsert(s) { rows.set(key(s), s); schedule(); },
     delete(k) { rows.delete(key(k)); schedule(); },
   }, 'history');
