@@ -123,13 +123,19 @@ type pageData struct {
 	Namespace string
 	Modules   []string
 	Style     template.CSS
+	// Home is set on the first screen's paths: the page then holds its
+	// two panels, headings included, so the first paint shows them
+	// before any script has run.
+	Home bool
 }
 
 // servePage serves index.html for every page of the app (the script
 // routes on the path).
 func (s *server) servePage(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
-	if err := page.Execute(&b, pageData{Token: s.token, Namespace: s.opts.Namespace, Modules: modules, Style: pageStyle}); err != nil {
+	data := pageData{Token: s.token, Namespace: s.opts.Namespace, Modules: modules, Style: pageStyle,
+		Home: r.URL.Path == "/" || r.URL.Path == "/history"}
+	if err := page.Execute(&b, data); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}

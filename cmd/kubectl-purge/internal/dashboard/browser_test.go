@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -87,7 +88,9 @@ func stopBrowser() {
 // tab is one browser tab; exceptions thrown by the page's scripts fail the
 // spec when it ends.
 type tab struct {
-	ctx        context.Context
+	ctx context.Context
+	// close closes the tab; the spec's end does, if nothing did before.
+	close      context.CancelFunc
 	mu         sync.Mutex // guards exceptions
 	exceptions []string
 }
@@ -100,7 +103,7 @@ func newTab() *tab {
 		Skip(browser.skip)
 	}
 	ctx, cancel := chromedp.NewContext(browser.ctx)
-	t := &tab{ctx: ctx}
+	t := &tab{ctx: ctx, close: cancel}
 	Expect(chromedp.Listen(ctx, func(ev any) {
 		if e, ok := ev.(*cdpruntime.EventExceptionThrown); ok {
 			t.mu.Lock()
@@ -128,10 +131,18 @@ func (t *tab) run(steps ...chromedp.Action[chromedp.Void]) {
 	Expect(chromedp.Do(t.ctx, steps...)).To(Succeed())
 }
 
-// open loads url and waits for the page's scripts to have run.
+// open loads url and waits for the page's scripts to have run. A load
+// that Chromium gave up because the machine's network changed (other
+// work on a shared machine adds and removes interfaces) is tried again.
 func (t *tab) open(url string) {
 	GinkgoHelper()
-	t.run(chromedp.Navigate(url))
+	var err error
+	Eventually(func() bool {
+		err = chromedp.Do(t.ctx, chromedp.Navigate(url))
+		var load *chromedp.LoadError
+		return !errors.As(err, &load) || load.ErrorText != "net::ERR_NETWORK_CHANGED"
+	}).Should(BeTrue(), "loading %s: the network keeps changing", url)
+	Expect(err).NotTo(HaveOccurred(), "loading %s", url)
 	Eventually(t.evalFunc(`performance.getEntriesByName('dashboard-shell').length`)).Should(BeNumerically("==", 1))
 }
 

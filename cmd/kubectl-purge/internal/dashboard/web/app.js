@@ -36,9 +36,16 @@ function route() {
     section = 'fleets';
     stops.push(fleetsView(main));
   } else {
-    const left = h('section', { className: 'panel wizard', 'aria-labelledby': 'new-purge' });
-    const right = h('section', { className: 'panel history', 'aria-labelledby': 'history' });
-    replace(main, h('div', { className: 'home' }, left, right));
+    // The page as served holds the two panels (index.html), so the first
+    // paint shows them before this script runs; other routes replace them.
+    let home = main.querySelector(':scope > .home');
+    if (!home) {
+      home = h('div', { className: 'home' },
+        h('section', { className: 'panel wizard', 'aria-labelledby': 'new-purge' }),
+        h('section', { className: 'panel history', 'aria-labelledby': 'history' }));
+      replace(main, home);
+    }
+    const [left, right] = home.children;
     stops.push(wizardView(left), historyView(right));
   }
   for (const a of document.querySelectorAll('nav a')) {
