@@ -195,6 +195,12 @@ undeploy: envtest ## Remove what deploy installed.
 envtest: ## Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet and kube-proxy into bin/k8s (once).
 	K8S_VERSION=$(K8S_VERSION) ENVTEST_DIR=$(ENVTEST_DIR) hack/setup-envtest.sh >/dev/null
 
+.PHONY: dashboard-screenshots
+dashboard-screenshots: envtest chromium ## Regenerate the README's two dashboard screenshots (docs/images) with the browser test that takes them.
+	cd cmd/kubectl-purge/internal/dashboard && KUBEBUILDER_ASSETS="$(abspath $(ENVTEST_DIR))" go test -count=1 . -ginkgo.focus='names its controls exactly'
+	cp test/.state/dashboard/home-light.png docs/images/dashboard-home.png
+	cp test/.state/dashboard/detail-dark.png docs/images/dashboard-detail-dark.png
+
 .PHONY: chromium
 chromium: ## Install Debian's chromium for the dashboard's browser tests if missing (they skip, saying so, if it cannot be).
 	@hack/install-chromium.sh >/dev/null
