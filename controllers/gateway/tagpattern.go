@@ -171,23 +171,22 @@ func isAlnum(c byte) bool {
 }
 
 // decodePathPattern reads FOSHttpCache's X-Url (and WordPress's regex
-// purge path): ".*" (or "/.*", "^.*") is the whole host; an anchored
-// literal prefix "^/news/", optionally followed by ".*", is that prefix.
-// Anything else is a regex the gateway does not run.
+// purge path): ".*" (or "/.*", "^.*") is the whole host; a literal path,
+// anchored ("^/news/") or not, optionally followed by ".*", is that
+// prefix. TYPO3's mittwald/typo3-varnishcache sends the page's path as
+// it is (X-Url: /news/my-article.html), which its VCL matches anywhere in
+// the URL: the gateway bans the URLs that start with it, dots taken as
+// dots. Anything else is a regex the gateway does not run.
 func decodePathPattern(v string) (prefix string, err error) {
 	v = strings.TrimSpace(v)
 	switch v {
 	case ".*", "^.*", "/.*", "^/.*", "^/":
 		return "/", nil
 	}
-	lit, anchored := strings.CutPrefix(v, "^")
-	lit = strings.TrimSuffix(lit, ".*")
-	if !anchored && !strings.HasSuffix(v, ".*") {
-		return "", fmt.Errorf("%q is a regex the gateway does not run: send .* for the whole host or ^/literal/prefix/ for a prefix", v)
-	}
-	p, err := unquote(lit)
+	lit := strings.TrimSuffix(strings.TrimPrefix(v, "^"), ".*")
+	p, err := unquoteKeeping(lit, ".")
 	if err != nil || !strings.HasPrefix(p, "/") {
-		return "", fmt.Errorf("%q is a regex the gateway does not run: send .* for the whole host or ^/literal/prefix/ for a prefix", v)
+		return "", fmt.Errorf("%q is a regex the gateway does not run: send .* for the whole host or a literal path such as ^/news/ for a prefix", v)
 	}
 	return p, nil
 }

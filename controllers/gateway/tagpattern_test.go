@@ -98,7 +98,8 @@ func TestDecodePathPattern(t *testing.T) {
 		{".*", "/"}, {"/.*", "/"}, {"^/.*", "/"},
 		{"^/news/", "/news/"}, {"^/news/.*", "/news/"}, {`^/a\-b/`, "/a-b/"},
 		{"/category/.*", "/category/"},
-		{".*css$", ""}, {"^/news/[0-9]+", ""}, {`^/news/\d`, ""}, {"news", ""},
+		{"/news/my-article.html", "/news/my-article.html"}, {"/", "/"}, {`^/a\.b/`, "/a.b/"},
+		{".*css$", ""}, {"^/news/[0-9]+", ""}, {`^/news/\d`, ""}, {"news", ""}, {"/news/(a|b)", ""}, {"/a?b", ""},
 	} {
 		got, err := decodePathPattern(tc.in)
 		if tc.prefix == "" {

@@ -47,6 +47,7 @@ var varnishTagHeaders = []varnishTagHeader{
 	{name: "Cache-Tags", decode: plain(splitPipes)},                      // Drupal (Lagoon)
 	{name: "Purge-Cache-Tags", decode: plain(splitPipes)},                // Drupal (Thunder)
 	{name: "X-Cache-Tags", decode: tagsOnly(decodeFOS)},                  // FOSHttpCache, TYPO3, Neos
+	{name: "X-Cache-Tags-Pattern", decode: plain(splitPipes)},            // WordPress Proxy Cache Purge, Cache Tags mode
 	{name: "ApiPlatform-Ban-Regex", decode: tagsOnly(decodeAPIPlatform)}, // API Platform
 	{name: "xkey", decode: plain(splitList)},                             // API Platform xkey, Shopware
 	{name: "xkey-purge", decode: plain(splitList)},                       // FOSHttpCache xkey

@@ -155,6 +155,11 @@ var _ = Describe("The purge gateway", Ordered, func() {
 			varnish(urls(simple, "https://"+host+"/products/31"), []string{"/products/31"}, []string{"/api/products/31", "/products/32"})),
 		Entry("WordPress: purge all", request{"PURGE", "/.*", toSite, map[string]string{"X-Purge-Method": "regex"}, ""},
 			everything(varnish(wholeHost, []string{"/products/34", "/api/products/35"}, nil))),
+		// Proxy Cache Purge 5.4+ in Cache Tags mode: PURGE / with the
+		// tags joined by |; its responses carry X-Cache-Tags: a,b.
+		Entry("WordPress: tags", request{"PURGE", "/", toSite, map[string]string{
+			"X-Purge-Method": "tags", "X-Cache-Tags-Pattern": "product-121|product-122"}, ""},
+			varnish(tags(simple, "product-121", "product-122"), []string{"/products/121?tag-style=fos", "/api/products/122?tag-style=fos"}, []string{"/products/123?tag-style=fos"})),
 		// FOSHttpCache Varnish.php: invalidateTags is a BAN with the
 		// default ban headers and a preg_quoted alternation; banPath a BAN
 		// with X-Url and an X-Host of preg_quoted hosts; PURGEKEYS in xkey
@@ -178,6 +183,12 @@ var _ = Describe("The purge gateway", Ordered, func() {
 			varnish(tags(simple, "product-81", "product-82"), []string{"/products/81?tag-style=xkey", "/img/product-82.svg"}, []string{"/products/83?tag-style=xkey"})),
 		Entry("Shopware: a URL", request{"PURGE", "/products/84", toGateway, nil, ""},
 			varnish(urls(simple, "https://"+host+"/products/84"), []string{"/products/84"}, []string{"/api/products/84"})),
+		// TYPO3 mittwald/typo3-varnishcache VarnishCacheService.php: BAN
+		// of <server>:<port>/<page path> with the domain in X-Host and the
+		// page's path in X-Url.
+		Entry("TYPO3 varnishcache: a page", request{"BAN", "/img/product-171.svg", toGateway, map[string]string{
+			"X-Host": host, "X-Url": "/img/product-171.svg"}, ""},
+			varnish(urls(ban, "https://"+host+"/img/product-171.svg"), []string{"/img/product-171.svg"}, []string{"/img/product-172.svg", "/products/171"})),
 		// The Fastly API as fastly-js, FOSHttpCache's Fastly.php and
 		// Shopware's FastlyReverseProxyGateway.php call it.
 		Entry("Fastly: one key", request{"POST", "/service/gateway.edge/purge/product-91", "", map[string]string{
