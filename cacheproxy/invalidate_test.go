@@ -182,13 +182,15 @@ func TestTagPurgeHitsExactlyTaggedObjects(t *testing.T) {
 			w.Header().Set("Cache-Tags", "/books/1,product-42")
 		case "/fos":
 			w.Header().Set("X-Cache-Tags", "product-42,news-1")
+		case "/typo3":
+			w.Header().Set("X-Cache-Tags", ";pages;product-42;tt_content{,7,42,};")
 		case "/near":
 			w.Header().Set("Surrogate-Key", "product-421 product-4")
 			w.Header().Set("Cache-Tags", "node:42")
 		}
 		_, _ = io.WriteString(w, r.URL.Path)
 	})
-	tagged := []string{"/sk", "/ct", "/xk", "/magento", "/drupal", "/api-platform", "/fos"}
+	tagged := []string{"/sk", "/ct", "/xk", "/magento", "/drupal", "/api-platform", "/fos", "/typo3"}
 	for _, p := range append(tagged, "/near", "/none") {
 		e.get(p)
 	}

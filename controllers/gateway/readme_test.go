@@ -88,6 +88,10 @@ var _ = Describe("The README's curl examples", func() {
 		`curl -X BAN http://edge-purge.web.svc:8090/`: {
 			spec: wholeHost, source: varnish, answer: varnishAnswer, fromPod: "shopware"},
 		// TYPO3
+		`curl -X BAN http://edge-purge.web.svc:8090/ -H 'X-Cache-Tags: ;pageId_42;'`: {
+			spec: tags(simple, "pageId_42"), source: varnish, answer: varnishAnswer, fromPod: "typo3"},
+		`curl -X BAN http://edge-purge.web.svc:8090/ -H 'X-Cache-Tags: ;tt_content{[0-9,]*,42,[0-9,]*};'`: {
+			spec: tags(simple, "tt_content_42"), source: varnish, answer: varnishAnswer, fromPod: "typo3"},
 		`curl -X BAN http://edge-purge.web.svc:8090/news/my-article.html -H 'X-Host: www.example.com' -H 'X-Url: /news/my-article.html'`: {
 			spec: urls(ban, "https://www.example.com/news/my-article.html"), source: varnish, answer: varnishAnswer, fromPod: "typo3"},
 		// Fastly API

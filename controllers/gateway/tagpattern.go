@@ -66,6 +66,57 @@ func decodeFOS(v string) ([]string, error) {
 	return splitList(v), nil
 }
 
+// Shapes of TYPO3 netlogix/nxvarnish's X-Cache-Tags (VarnishBackend.php),
+// one tag a request, matched against responses tagged
+// ";tag;table{,uid,uid,};":
+//
+//	;TAG;                              a tag, preg_quoted
+//	;TABLE{[0-9,]*,UID,[0-9,]*};        the tag TABLE_UID of one record
+//	.*                                 everything (a flush of the cache)
+const (
+	nxRecordOpen  = "{[0-9,]*,"
+	nxRecordClose = ",[0-9,]*}"
+)
+
+// decodeXCacheTags reads X-Cache-Tags: nxvarnish's shapes, else
+// FOSHttpCache's (decodeFOS).
+func decodeXCacheTags(v string) (tags []string, all bool, err error) {
+	v = strings.TrimSpace(v)
+	if v == ".*" {
+		return nil, true, nil
+	}
+	inner, ok := strings.CutPrefix(v, ";")
+	if ok {
+		inner, ok = strings.CutSuffix(inner, ";")
+	}
+	if !ok {
+		tags, err = decodeFOS(v)
+		return tags, false, err
+	}
+	if table, rest, record := strings.Cut(inner, nxRecordOpen); record {
+		uid, ok := strings.CutSuffix(rest, nxRecordClose)
+		if !ok || !isWord(table) || uid == "" || strings.Trim(uid, "0123456789") != "" {
+			return nil, false, fmt.Errorf("%q is not nxvarnish's ;table{[0-9,]*,uid,[0-9,]*}; form", v)
+		}
+		return []string{table + "_" + uid}, false, nil
+	}
+	t, err := unquote(inner)
+	if err != nil {
+		return nil, false, err
+	}
+	return []string{t}, false, nil
+}
+
+// isWord is true for a non-empty run of letters, digits and "_".
+func isWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) && s[i] != '_' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // decodeAPIPlatform reads ApiPlatform-Ban-Regex: (a|b)($|\,).
 func decodeAPIPlatform(v string) ([]string, error) {
 	v = strings.TrimSpace(v)

@@ -135,3 +135,30 @@ func TestDecodeHosts(t *testing.T) {
 		t.Error("a host pattern was accepted")
 	}
 }
+
+func TestDecodeXCacheTags(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		tags []string
+		all  bool
+	}{
+		{in: ";pageId_42;", tags: []string{"pageId_42"}},
+		{in: `;news\-1;`, tags: []string{"news-1"}},
+		{in: ";tt_content{[0-9,]*,42,[0-9,]*};", tags: []string{"tt_content_42"}},
+		{in: ".*", all: true},
+		{in: `(^|,)(news\-1|user\-7)(,|$)`, tags: []string{"news-1", "user-7"}},
+		{in: "a,b", tags: []string{"a", "b"}},
+		{in: ";tt_content{[0-9,]*,x,[0-9,]*};"}, {in: ";t-1{[0-9,]*,1,[0-9,]*};"}, {in: ";page.*;"}, {in: ";;"},
+	} {
+		tags, all, err := decodeXCacheTags(tc.in)
+		if tc.tags == nil && !tc.all {
+			if err == nil {
+				t.Errorf("decodeXCacheTags(%q) = %q, %v; want a refusal", tc.in, tags, all)
+			}
+			continue
+		}
+		if err != nil || all != tc.all || !slices.Equal(tags, tc.tags) {
+			t.Errorf("decodeXCacheTags(%q) = %q, %v, %v; want %q, %v", tc.in, tags, all, err, tc.tags, tc.all)
+		}
+	}
+}

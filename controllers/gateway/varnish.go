@@ -46,7 +46,7 @@ var varnishTagHeaders = []varnishTagHeader{
 	{name: "X-Magento-Tags-Pattern", decode: decodeMagento},              // Magento
 	{name: "Cache-Tags", decode: plain(splitPipes)},                      // Drupal (Lagoon)
 	{name: "Purge-Cache-Tags", decode: plain(splitPipes)},                // Drupal (Thunder)
-	{name: "X-Cache-Tags", decode: tagsOnly(decodeFOS)},                  // FOSHttpCache, TYPO3, Neos
+	{name: "X-Cache-Tags", decode: decodeXCacheTags},                     // FOSHttpCache, TYPO3 nxvarnish, Neos
 	{name: "X-Cache-Tags-Pattern", decode: plain(splitPipes)},            // WordPress Proxy Cache Purge, Cache Tags mode
 	{name: "ApiPlatform-Ban-Regex", decode: tagsOnly(decodeAPIPlatform)}, // API Platform
 	{name: "xkey", decode: plain(splitList)},                             // API Platform xkey, Shopware

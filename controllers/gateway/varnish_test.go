@@ -112,8 +112,16 @@ var _ = Describe("The Varnish dialects", func() {
 			cachev1alpha1.PurgeSpec{Mode: "simple", URLs: []string{"https://www.example.com/detail/0191"}}),
 		Entry("Shopware: ban all", request{"BAN", "/", toSite, nil},
 			cachev1alpha1.PurgeSpec{Mode: "ban", URLs: []string{"https://www.example.com/"}, ConfirmHostRootBan: true}),
-		// A plain tag in X-Cache-Tags, as hand-written clients send it
-		// (TYPO3's netlogix/nxvarnish sends ;pageId_42;, not served yet).
+		// TYPO3 netlogix/nxvarnish VarnishService.php and VarnishBackend.php:
+		// BAN of varnishHost, one tag a request, in ;tag; (preg_quoted), a
+		// record's tag in ;table{[0-9,]*,uid,[0-9,]*};, .* for a flush.
+		Entry("TYPO3 nxvarnish: a tag", request{"BAN", "/", toGateway, map[string]string{"X-Cache-Tags": ";pageId_42;"}},
+			cachev1alpha1.PurgeSpec{Mode: "simple", Tags: []string{"pageId_42"}}),
+		Entry("TYPO3 nxvarnish: a record", request{"BAN", "/", toGateway, map[string]string{"X-Cache-Tags": ";tt_content{[0-9,]*,42,[0-9,]*};"}},
+			cachev1alpha1.PurgeSpec{Mode: "simple", Tags: []string{"tt_content_42"}}),
+		Entry("TYPO3 nxvarnish: a flush", request{"BAN", "/", toGateway, map[string]string{"X-Cache-Tags": ".*"}},
+			cachev1alpha1.PurgeSpec{Mode: "ban", URLs: []string{"https://www.example.com/"}, ConfirmHostRootBan: true}),
+		// A plain tag in X-Cache-Tags, as hand-written clients send it.
 		Entry("X-Cache-Tags: a plain tag", request{"BAN", "/", toGateway, map[string]string{"X-Cache-Tags": "pageId_42"}},
 			cachev1alpha1.PurgeSpec{Mode: "simple", Tags: []string{"pageId_42"}}),
 		// TYPO3 mittwald/typo3-varnishcache: X-Host a plain domain.

@@ -183,6 +183,11 @@ var _ = Describe("The purge gateway", Ordered, func() {
 			varnish(tags(simple, "product-81", "product-82"), []string{"/products/81?tag-style=xkey", "/img/product-82.svg"}, []string{"/products/83?tag-style=xkey"})),
 		Entry("Shopware: a URL", request{"PURGE", "/products/84", toGateway, nil, ""},
 			varnish(urls(simple, "https://"+host+"/products/84"), []string{"/products/84"}, []string{"/api/products/84"})),
+		// TYPO3 netlogix/nxvarnish VarnishService.php: BAN of its
+		// varnishHost, one tag a request, as ;preg_quoted tag;; its pages
+		// carry X-Cache-Tags: ;tag;tag;.
+		Entry("TYPO3 nxvarnish: a tag", request{"BAN", "/", toGateway, map[string]string{"X-Cache-Tags": `;product\-201;`}, ""},
+			varnish(tags(simple, "product-201"), []string{"/products/201?tag-style=typo3", "/api/products/201?tag-style=typo3"}, []string{"/products/202?tag-style=typo3"})),
 		// TYPO3 mittwald/typo3-varnishcache VarnishCacheService.php: BAN
 		// of <server>:<port>/<page path> with the domain in X-Host and the
 		// page's path in X-Url.

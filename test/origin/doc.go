@@ -31,7 +31,8 @@
 //	?tag-style=magento       X-Magento-Tags: product-7,products,html
 //	?tag-style=drupal        Cache-Tags: product-7 products html
 //	?tag-style=api-platform  Cache-Tags: product-7,products,html
-//	?tag-style=fos           X-Cache-Tags: product-7,products,html (FOSHttpCache, TYPO3, Neos)
+//	?tag-style=fos           X-Cache-Tags: product-7,products,html (FOSHttpCache, WordPress, Neos)
+//	?tag-style=typo3         X-Cache-Tags: ;product-7;products;html; (TYPO3 nxvarnish)
 //	?tag-style=xkey          xkey: product-7 products html (Varnish xkey: Shopware, FOSHttpCache, API Platform)
 //	?tag-style=fastly        Surrogate-Key: product-7 products html (the default)
 //

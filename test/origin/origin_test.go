@@ -282,6 +282,7 @@ func TestTagStyles(t *testing.T) {
 		{"drupal", "Cache-Tags", "product-7 products api"},
 		{"api-platform", "Cache-Tags", "product-7,products,api"},
 		{"fos", "X-Cache-Tags", "product-7,products,api"},
+		{"typo3", "X-Cache-Tags", ";product-7;products;api;"},
 		{"xkey", "Xkey", "product-7 products api"},
 	}
 	tagHeaders := []string{"Surrogate-Key", "X-Magento-Tags", "Cache-Tags", "X-Cache-Tags", "Xkey"}
@@ -307,7 +308,7 @@ func TestTagStyles(t *testing.T) {
 	_, srv, _ := newServer(t)
 	resp, body := do(t, http.MethodGet, srv.URL+"/api/products/7?tag-style=akamai", nil)
 	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Cache-Control") != "no-store" ||
-		!strings.Contains(body, `unknown tag-style "akamai": want one of api-platform, drupal, fastly, fos, magento, xkey`) {
+		!strings.Contains(body, `unknown tag-style "akamai": want one of api-platform, drupal, fastly, fos, magento, typo3, xkey`) {
 		t.Fatalf("an unknown style: %d %q %q", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
 	}
 }

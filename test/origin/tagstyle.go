@@ -9,10 +9,10 @@ import (
 )
 
 // tagStyle is how a response carries its tags: the header a kind of
-// origin writes them in and how it separates them
-// (shared/research/invalidation-wire-formats.md §1.3).
+// origin writes them in, how it separates them and what it writes around
+// the list (shared/research/invalidation-wire-formats.md §1.3).
 type tagStyle struct {
-	header, separator string
+	header, separator, around string
 }
 
 // tagStyleParam is the query parameter that picks a tag style other than
@@ -22,12 +22,13 @@ const tagStyleParam = "tag-style"
 
 // tagStyles are the styles ?tag-style= names.
 var tagStyles = map[string]tagStyle{
-	"fastly":       {"Surrogate-Key", " "},
-	"magento":      {"X-Magento-Tags", ","},
-	"drupal":       {"Cache-Tags", " "},
-	"api-platform": {"Cache-Tags", ","},
-	"fos":          {"X-Cache-Tags", ","},
-	"xkey":         {"xkey", " "},
+	"fastly":       {"Surrogate-Key", " ", ""},
+	"magento":      {"X-Magento-Tags", ",", ""},
+	"drupal":       {"Cache-Tags", " ", ""},
+	"api-platform": {"Cache-Tags", ",", ""},
+	"fos":          {"X-Cache-Tags", ",", ""},
+	"typo3":        {"X-Cache-Tags", ";", ";"},
+	"xkey":         {"xkey", " ", ""},
 }
 
 // defaultTagStyle is what a URL without ?tag-style= gets.
@@ -46,7 +47,7 @@ func tagStyleOf(r *http.Request) (tagStyle, bool) {
 
 // set writes tags into h in the style's header.
 func (s tagStyle) set(h http.Header, tags []string) {
-	h.Set(s.header, strings.Join(tags, s.separator))
+	h.Set(s.header, s.around+strings.Join(tags, s.separator)+s.around)
 }
 
 // badTagStyle answers a ?tag-style= the origin does not know, naming those
