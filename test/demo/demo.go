@@ -19,9 +19,9 @@ import (
 
 // Options configures Run.
 type Options struct {
-	// BinDir holds manager and cacheproxy (make build) and k8s/ with etcd,
-	// kube-apiserver, kube-controller-manager and kubectl (make envtest).
-	// Required.
+	// BinDir holds images/ with the images make images builds (the
+	// operator, cacheproxy, CoreDNS, pause and the demo origin) and k8s/
+	// with the cluster's binaries (make envtest). Required.
 	BinDir string
 
 	// RepoDir is the repository root, where config/samples and
@@ -68,8 +68,8 @@ var ErrChecksFailed = errors.New("some checks failed")
 // tour, before every step ran.
 var ErrInterrupted = errors.New("interrupted")
 
-// Run starts the local cluster, the demo origin and the operator, runs the
-// narrated tour of the samples, and then, unless opts.Exit, keeps
+// Run starts the local cluster and the demo origin, installs the operator
+// in the cluster, runs the narrated tour of the samples, and then, unless opts.Exit, keeps
 // everything running until ctx is cancelled. Whatever it started is stopped
 // before it returns. It returns nil only if every check of the tour
 // passed.
@@ -105,7 +105,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	t.summary(time.Since(began))
 	if !opts.Exit {
 		t.handOver()
-		t.waitForInterrupt(ctx)
+		<-ctx.Done()
 		n.title("Ctrl-C: stopping everything")
 	}
 	if len(t.failures) > 0 {
@@ -164,13 +164,14 @@ func (o *Options) complete() error {
 	}
 	o.StateDir = abs
 	var missing []string
-	for _, name := range []string{"manager", "cacheproxy", "k8s/etcd", "k8s/kube-apiserver", "k8s/kube-controller-manager", "k8s/kubectl"} {
+	for _, name := range []string{"images/manager.tar", "images/cacheproxy.tar", "images/coredns.tar", "images/pause.tar",
+		"k8s/etcd", "k8s/kube-apiserver", "k8s/kube-controller-manager", "k8s/kube-scheduler", "k8s/kubectl", "k8s/kubelet", "k8s/kube-proxy"} {
 		if _, err := os.Stat(filepath.Join(o.BinDir, name)); err != nil {
 			missing = append(missing, filepath.Join(o.BinDir, name))
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("missing %s: run `make demo` (it builds them first) or `make envtest build`", strings.Join(missing, ", "))
+		return fmt.Errorf("missing %s: run `make demo` (it builds them first) or `make envtest images`", strings.Join(missing, ", "))
 	}
 	return nil
 }

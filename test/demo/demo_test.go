@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,15 +14,15 @@ import (
 	"github.com/cacheops/purge-operator/test/internal/procs"
 )
 
-// binDir is where make puts manager, cacheproxy and k8s/: BIN_DIR when make
-// test sets it, else the repository's bin/.
+// binDir is where make puts images/ and k8s/: BIN_DIR when make test sets
+// it, else the repository's bin/.
 func binDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("BIN_DIR")
 	if dir == "" {
 		dir = filepath.Join("..", "..", "bin")
 	}
-	for _, name := range []string{"manager", "cacheproxy", "images/pause.tar", "images/cacheproxy.tar", "images/demo-origin.tar", "k8s/kube-apiserver", "k8s/etcd", "k8s/kube-controller-manager", "k8s/kube-scheduler", "k8s/kubectl", "k8s/kubelet", "k8s/kube-proxy"} {
+	for _, name := range []string{"images/pause.tar", "images/manager.tar", "images/cacheproxy.tar", "images/coredns.tar", "images/demo-origin.tar", "k8s/kube-apiserver", "k8s/etcd", "k8s/kube-controller-manager", "k8s/kube-scheduler", "k8s/kubectl", "k8s/kubelet", "k8s/kube-proxy"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Fatalf("%s is missing: run `make test` (or `make envtest images`) first, which builds it", filepath.Join(dir, name))
 		}
@@ -66,6 +67,11 @@ func TestTour(t *testing.T) {
 	text := out.String()
 	for _, want := range []string{
 		"✓ local Kubernetes cluster up",
+		"$ kubectl apply --server-side -f dist/install.yaml",
+		"customresourcedefinition ×3,",
+		"deployment.apps/purge-operator-controller-manager condition met",
+		"✓ operator running in pod purge-operator-controller-manager-",
+		"$ kubectl get pods -A",
 		"applying config/samples/cache_v1alpha1_cacheproxy.yaml (origin → http://10.201.",
 		"$ kubectl apply -f config/samples/cache_v1alpha1_purge_soft.yaml",
 		"✓ 3 pods ready",
@@ -102,6 +108,19 @@ func TestTour(t *testing.T) {
 			if !strings.Contains(text, want) {
 				t.Errorf("bin/kubectl-purge is built, but the narration lacks %q", want)
 			}
+		}
+	}
+	// kubectl get pods -A: the operator, CoreDNS and the cache pods run
+	// on the node.
+	for _, pod := range [][]string{
+		{"purge-operator-system ", " purge-operator-controller-manager-", " 1/1 ", " Running "},
+		{"kube-system ", " coredns-", " 1/1 ", " Running "},
+		{"default ", " edge-", " 1/1 ", " Running "},
+	} {
+		if !slices.ContainsFunc(strings.Split(text, "\n"), func(line string) bool {
+			return !slices.ContainsFunc(pod, func(part string) bool { return !strings.Contains(line, part) })
+		}) {
+			t.Errorf("kubectl get pods -A shows no line with %q", pod)
 		}
 	}
 	if strings.Contains(text, "✗") {

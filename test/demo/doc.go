@@ -1,15 +1,18 @@
 // Package demo is the narrated tour behind `make demo`: it shows the whole
-// product working for real on one machine, with no cluster and no
-// container engine.
+// product working for real on one machine, installed and run as users
+// run it, with no Docker and no registry.
 //
 // Run starts the local cluster of package test/localcluster (a real
-// single-node cluster: control plane, kubelet, containerd, kube-proxy; the
-// cache pods run the cacheproxy image make images builds), serves the demo
-// origin of package test/origin on the host's address as pods see it, and
-// runs the operator (bin/manager)
-// next to the cluster. It then applies the samples of config/samples with
-// kubectl, in the order of their kustomization: the CacheProxy (3 pods),
-// then the simple, soft, ban, tags and refetch Purges. For each Purge it
+// single-node cluster: control plane, kubelet, containerd and runc,
+// kube-proxy, CoreDNS; the images make images builds imported on the
+// node), serves the demo origin of package test/origin on the host's
+// address as pods see it, and installs the operator as a user does:
+// `kubectl apply --server-side -f dist/install.yaml`, whose Deployment runs
+// the manager image in a pod of its own. It then applies the samples of
+// config/samples with kubectl, in the order of their kustomization: the
+// CacheProxy (3 pods running the cacheproxy image; `kubectl get pods -A`
+// shows them beside the operator and CoreDNS), then the simple, soft,
+// ban, tags and refetch Purges. For each Purge it
 // fills every pod's cache, changes the content at the origin, shows that
 // users still get the cached copy, applies the Purge, shows `kubectl get
 // purges` and a trimmed `kubectl describe purge` (per-pod status and
@@ -27,18 +30,22 @@
 // once the last new pod was ready, and that every pod then serves v2.
 //
 // Every claim is checked (a hit is a hit, a new version is newer, the
-// Purge's status counts every pod) and marked ✓ or ✗; Run returns
+// Purge's status counts every pod, the operator's container never
+// restarted) and marked ✓ or ✗; Run returns
 // ErrChecksFailed if any failed. The demo's HTTP requests are made in
 // process and shown as the equivalent curl command.
 //
-// Samples are applied as they are, except where they cannot run here: the
-// CacheProxy's origin (http://web.web.svc:8080, a Service of a real
-// cluster) becomes the local origin's URL; the changed copy is written
+// Samples are applied as they are, except where the tour needs more than
+// they give: in the steps before the deploy step the CacheProxy's origin
+// (http://web.web.svc:8080) becomes the demo origin on the host, whose
+// content the tour changes between requests; the changed copy is written
 // under the state directory and the narration names the change. The demo
-// origin serves every path the Purge samples name.
+// origin serves every path the Purge samples name. The deploy step
+// applies the sample unchanged: CoreDNS resolves web.web.svc.
 //
 // State and logs go to test/.state/demo (git-ignored): the kubeconfig,
-// logs/ (demo.log for the harness, manager.log, origin.log, etcd,
-// kube-apiserver, kube-controller-manager) and pods/ (one log per cache
-// pod). A second demo on the same state directory is refused.
+// logs/ (demo.log for the harness, origin.log, the cluster's components,
+// and manager.log, the operator's log saved with kubectl logs when the
+// demo stops) and node/pod-logs/ (every pod's log, as the kubelet writes
+// it). A second demo on the same state directory is refused.
 package demo

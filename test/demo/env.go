@@ -9,22 +9,25 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/test/internal/product"
 	"github.com/cacheops/purge-operator/test/localcluster"
 	"github.com/cacheops/purge-operator/test/origin"
 )
 
-// environment is everything the demo runs: the cluster, the origin and
-// the operator, and the state directory that holds their logs.
+// environment is everything the demo runs: the cluster (the operator runs
+// in it), the origin, and the state directory that holds their logs.
 type environment struct {
 	opts Options
 
@@ -33,6 +36,7 @@ type environment struct {
 	log     logr.Logger
 
 	cluster *localcluster.Cluster
+	scheme  *runtime.Scheme
 	client  client.Client
 	kubectl *kubectl
 
@@ -41,12 +45,16 @@ type environment struct {
 	originSrv *http.Server
 	originLog *os.File
 
-	manager *localcluster.HostProcess
+	// operatorApplied is set once dist/install.yaml was applied.
+	operatorApplied bool
+	// operatorRestarts is how many restarts of the operator's containers
+	// the tour has reported.
+	operatorRestarts int32
 }
 
 // Paths inside the state directory.
 func (e *environment) logDir() string     { return filepath.Join(e.opts.StateDir, "logs") }
-func (e *environment) podLogDir() string  { return filepath.Join(e.opts.StateDir, "pods") }
+func (e *environment) podLogDir() string  { return localcluster.PodLogsDir(e.opts.StateDir) }
 func (e *environment) samplesDir() string { return filepath.Join(e.opts.StateDir, "samples") }
 func (e *environment) envFile() string    { return filepath.Join(e.opts.StateDir, "demo.env") }
 
@@ -87,8 +95,9 @@ func (e *environment) lockState() error {
 	return err
 }
 
-// startCluster starts the local cluster with cacheproxy as the image
-// binary and the CRDs installed.
+// startCluster starts the local cluster with the images of make images
+// imported on its node. The product (the CRDs among it) is installed
+// later, as a user installs it: installOperator.
 func (e *environment) startCluster(ctx context.Context) error {
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
@@ -102,13 +111,12 @@ func (e *environment) startCluster(ctx context.Context) error {
 		return err
 	}
 	cluster, err := localcluster.Start(ctx, localcluster.Options{
-		BinDir:            filepath.Join(e.opts.BinDir, "k8s"),
-		StateDir:          e.opts.StateDir,
-		ImageArchives:     images,
-		CRDDirectoryPaths: []string{filepath.Join(e.opts.RepoDir, "config", "crd", "bases")},
-		Scheme:            scheme,
-		StopGracePeriod:   3 * time.Second,
-		Logger:            e.log,
+		BinDir:          filepath.Join(e.opts.BinDir, "k8s"),
+		StateDir:        e.opts.StateDir,
+		ImageArchives:   images,
+		Scheme:          scheme,
+		StopGracePeriod: 3 * time.Second,
+		Logger:          e.log,
 	})
 	if err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) {
@@ -117,6 +125,7 @@ func (e *environment) startCluster(ctx context.Context) error {
 		return err
 	}
 	e.cluster = cluster
+	e.scheme = scheme
 	e.client = cluster.Client()
 	e.kubectl = &kubectl{path: cluster.KubectlPath(), kubeconfig: cluster.KubeconfigPath(), dir: e.opts.RepoDir, binDir: e.opts.BinDir}
 	return nil
@@ -145,47 +154,89 @@ func (e *environment) startOrigin(ctx context.Context) error {
 	return nil
 }
 
-// managerArgs are the operator's flags: no fixed ports, so two demos (or
-// a demo and a test) never collide, and proxies that listen on their pod
-// IP, because the local cluster's pods share one network namespace.
+// managerArgs are the flags the demo adds to the operator's own in
+// dist/install.yaml: --pod-call-timeout if Options.PodCallTimeout is set.
 func (e *environment) managerArgs() []string {
-	args := []string{"--health-probe-bind-address=0", "--metrics-bind-address=0", "--cacheproxy-listen-on-pod-ip"}
 	if e.opts.PodCallTimeout > 0 {
-		args = append(args, "--pod-call-timeout="+e.opts.PodCallTimeout.String())
+		return []string{"--pod-call-timeout=" + e.opts.PodCallTimeout.String()}
 	}
-	return args
-}
-
-// startManager runs bin/manager next to the cluster, as a user runs an
-// operator out of cluster (`make run`).
-func (e *environment) startManager() error {
-	m, err := e.cluster.StartHostProcess("manager", filepath.Join(e.opts.BinDir, "manager"), e.managerArgs())
-	if err != nil {
-		return err
-	}
-	e.manager = m
 	return nil
 }
 
-// managerExited reports whether the operator died.
-func (e *environment) managerExited() bool {
-	if e.manager == nil {
-		return false
+// operatorManifest is dist/install.yaml as the demo applies it: as it is,
+// or, with managerArgs, a changed copy under the state directory.
+func (e *environment) operatorManifest() (sample, error) {
+	s := sample{Name: filepath.Base(product.InstallManifest), Source: product.InstallManifest, Applied: product.InstallManifest}
+	args := e.managerArgs()
+	if len(args) == 0 {
+		return s, nil
 	}
-	select {
-	case <-e.manager.Done():
-		return true
-	default:
-		return false
+	text, err := product.Manifest(e.opts.RepoDir, args...)
+	if err != nil {
+		return s, err
 	}
+	if err := os.MkdirAll(e.samplesDir(), 0o755); err != nil {
+		return s, err
+	}
+	s.Applied = filepath.Join(e.samplesDir(), s.Name)
+	s.Changes = []string{"the manager's args + " + strings.Join(args, " ")}
+	return s, os.WriteFile(s.Applied, []byte(text), 0o644)
 }
 
-// stop stops the operator, the cluster (every pod with it) and the origin,
-// and releases the state directory. Safe to call on a partial start.
+// operatorInstalled is called once dist/install.yaml is applied and the
+// CRDs are established: the client is made anew, so that its REST mapper
+// knows the product's kinds.
+func (e *environment) operatorInstalled() error {
+	c, err := client.New(e.cluster.RESTConfig(), client.Options{Scheme: e.scheme})
+	if err != nil {
+		return fmt.Errorf("a client for the product's kinds: %w", err)
+	}
+	e.client = c
+	return nil
+}
+
+// operatorPods lists the operator's pods.
+func (e *environment) operatorPods(ctx context.Context) ([]corev1.Pod, error) {
+	var pods corev1.PodList
+	if err := e.client.List(ctx, &pods, client.InNamespace(product.Namespace), client.MatchingLabels(product.Labels)); err != nil {
+		return nil, fmt.Errorf("listing the operator's pods: %w", err)
+	}
+	return pods.Items, nil
+}
+
+// operatorLogsCommand is how a user reads the operator's log.
+const operatorLogsCommand = "kubectl logs deployment/" + product.Deployment + " -n " + product.Namespace
+
+// saveOperatorLog writes the operator's log (its previous container's
+// first, if it restarted) to <state>/logs/manager.log, so it stays with the
+// cluster's logs after the demo.
+func (e *environment) saveOperatorLog() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	args := strings.Fields(strings.TrimPrefix(operatorLogsCommand, "kubectl "))
+	var b strings.Builder
+	if prev, err := e.kubectl.run(ctx, append(args, "--previous")...); err == nil {
+		b.WriteString("--- the previous container ---\n" + prev + "--- the current container ---\n")
+	}
+	cur, err := e.kubectl.run(ctx, args...)
+	if err != nil {
+		return fmt.Errorf("saving the operator's log: %w", err)
+	}
+	b.WriteString(cur)
+	return os.WriteFile(filepath.Join(e.logDir(), "manager.log"), []byte(b.String()), 0o644)
+}
+
+// stop saves the operator's log, stops the cluster (every pod with it, the
+// operator's too) and the origin, and releases the state directory. Safe
+// to call on a partial start.
 func (e *environment) stop() error {
 	var errs []error
-	if e.manager != nil {
-		e.manager.Stop()
+	if e.operatorApplied {
+		// Not worth failing the demo for: the kubelet's own copy stays
+		// under podLogDir.
+		if err := e.saveOperatorLog(); err != nil {
+			e.log.Error(err, "The operator's log was not saved")
+		}
 	}
 	if e.cluster != nil {
 		if err := e.cluster.Stop(); err != nil {

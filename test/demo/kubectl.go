@@ -161,3 +161,33 @@ func eventLines(events []string) []string {
 
 // columnGap separates the columns of kubectl's tables.
 var columnGap = regexp.MustCompile(`\s{2,}`)
+
+// narrowColumns lays out a table kubectl printed (columns padded to three
+// spaces or more) with two spaces between columns, so that the long names
+// of `kubectl get pods -A` fit the narration's width. A cell may hold
+// single spaces ("1 (5s ago)").
+func narrowColumns(table string) string {
+	var rows [][]string
+	var widths []int
+	for line := range strings.SplitSeq(strings.TrimRight(table, "\n"), "\n") {
+		cells := columnGap.Split(strings.TrimRight(line, " "), -1)
+		for i, c := range cells {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+		rows = append(rows, cells)
+	}
+	var b strings.Builder
+	for _, cells := range rows {
+		for i, c := range cells {
+			if i < len(cells)-1 {
+				c += strings.Repeat(" ", widths[i]-len([]rune(c))+2)
+			}
+			b.WriteString(c)
+		}
+		b.WriteString("\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

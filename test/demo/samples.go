@@ -10,8 +10,9 @@ import (
 // samplesDir is where the samples live, relative to the repository.
 const samplesDir = "config/samples"
 
-// sampleOriginURL is the origin the CacheProxy sample names: a Service in
-// a real cluster, replaced by the demo origin's local URL.
+// sampleOriginURL is the origin the CacheProxy sample names: Service web of
+// namespace web, which only the deploy step runs; the steps before it put
+// the demo origin on the host in its place.
 const sampleOriginURL = "http://web.web.svc:8080"
 
 // sample is a manifest of config/samples as the demo applies it.

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/test/internal/product"
 )
 
 // Names the samples use.
@@ -82,14 +83,13 @@ func (t *tour) run(ctx context.Context) error {
 		if err := t.purge(ctx, s); err != nil {
 			return err
 		}
-		if t.env.managerExited() {
-			return t.operatorExited()
-		}
+		t.checkOperator(ctx)
 	}
 	if t.hasDeployStep() {
 		if err := t.deploy(ctx, t.stepCount(), t.stepCount()); err != nil {
 			return err
 		}
+		t.checkOperator(ctx)
 	}
 	if !t.hasPlugin() {
 		t.n.println("")
@@ -128,9 +128,25 @@ func (t *tour) hasPlugin() bool {
 	return err == nil
 }
 
-// operatorExited is the error when the operator died under the tour.
-func (t *tour) operatorExited() error {
-	return fmt.Errorf("the operator exited (code %d); see %s", t.env.manager.ExitCode(), relPath(t.env.manager.LogPath()))
+// checkOperator reports, as a failed check, restarts of the operator's
+// container since it last looked: the kubelet restarts an operator that
+// crashed, so the tour goes on, but a crash is a failure.
+func (t *tour) checkOperator(ctx context.Context) {
+	pods, err := t.env.operatorPods(ctx)
+	if err != nil {
+		t.check(false, "the operator's pod", err.Error())
+		return
+	}
+	var restarts int32
+	for _, p := range pods {
+		for _, c := range p.Status.ContainerStatuses {
+			restarts += c.RestartCount
+		}
+	}
+	if restarts > t.env.operatorRestarts {
+		t.env.operatorRestarts = restarts
+		t.check(false, fmt.Sprintf("the operator's container restarted (%d restarts)", restarts), "see "+operatorLogsCommand+" --previous")
+	}
 }
 
 func (t *tour) intro() {
@@ -138,17 +154,19 @@ func (t *tour) intro() {
 	t.n.println(t.n.style(styleBold, "purge-operator demo"))
 	t.n.say("The operator runs fleets of caching proxies (CacheProxy) and purges them")
 	t.n.say("declaratively (Purge). Everything below runs for real on this machine: a local")
-	t.n.say("Kubernetes cluster whose pods are local processes (no container engine needed),")
-	t.n.say("a demo origin, the operator, and the samples of config/samples, applied with kubectl.")
+	t.n.say("single-node Kubernetes cluster (kubelet, containerd and runc; no Docker, no")
+	t.n.say("registry), the operator installed from dist/install.yaml and run from its own")
+	t.n.say("image, cache pods running the cacheproxy image, a demo origin, and the samples")
+	t.n.say("of config/samples, applied with kubectl.")
 	t.n.say("kubectl is %s, with KUBECONFIG=%s.", relPath(filepath.Join(e.opts.BinDir, "k8s", "kubectl")), relPath(filepath.Join(e.opts.StateDir, "kubeconfig")))
-	t.n.say("Logs: %s/ (cluster, operator, origin), %s/ (cache pods).", relPath(e.logDir()), relPath(e.podLogDir()))
+	t.n.say("Logs: %s/ (cluster, origin), %s/ (every pod).", relPath(e.logDir()), relPath(e.podLogDir()))
 }
 
-// setUp starts the cluster, the origin and the operator.
+// setUp starts the cluster and the origin, and installs the operator.
 func (t *tour) setUp(ctx context.Context) error {
 	e := t.env
 	t.n.title("Setting up")
-	took, err := t.n.wait(ctx, "starting the control plane, containerd, the kubelet and kube-proxy", e.startCluster)
+	took, err := t.n.wait(ctx, "starting the control plane, containerd, the kubelet, kube-proxy and CoreDNS", e.startCluster)
 	if err != nil {
 		return fmt.Errorf("starting the local cluster: %w", err)
 	}
@@ -160,13 +178,106 @@ func (t *tour) setUp(ctx context.Context) error {
 	}
 	t.check(true, fmt.Sprintf("demo origin at %s: a small shop whose pages say \"version N\",", e.originURL), "")
 	t.n.say("  N counting the origin's renders of that URL (log: %s)", relPath(e.originLog.Name()))
+	return t.installOperator(ctx)
+}
 
-	t.n.command(fmt.Sprintf("%s %s", relPath(filepath.Join(e.opts.BinDir, "manager")), strings.Join(e.managerArgs(), " ")))
-	if err := e.startManager(); err != nil {
+// installOperator installs the product as a user does, with kubectl apply
+// of dist/install.yaml (the CRDs, the operator's namespace, ServiceAccount
+// and RBAC, its Deployment and Services), and waits for the operator.
+func (t *tour) installOperator(ctx context.Context) error {
+	e := t.env
+	m, err := e.operatorManifest()
+	if err != nil {
 		return err
 	}
-	t.check(true, fmt.Sprintf("operator running (pid %d, log %s)", e.manager.PID(), relPath(e.manager.LogPath())), "")
+	t.n.say("Installing the operator as users do, from %s%s:", m.Source, m.note())
+	applied := m.Applied
+	if filepath.IsAbs(applied) {
+		applied = relPath(applied)
+	}
+	t.n.command("kubectl apply --server-side -f " + applied)
+	out, err := e.kubectl.run(ctx, "apply", "--server-side", "-f", applied)
+	e.operatorApplied = true
+	if err != nil {
+		t.n.output(out)
+		return fmt.Errorf("installing the operator: %w", err)
+	}
+	t.n.output(applySummary(out))
+	if _, err := e.kubectl.run(ctx, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"); err != nil {
+		return fmt.Errorf("the product's CRDs: %w", err)
+	}
+	if _, err := t.kubectlRun(ctx, "waiting for the operator's pod to be ready", "wait", "--for=condition=Available",
+		"deployment/"+product.Deployment, "-n", product.Namespace, "--timeout=120s"); err != nil {
+		return t.checkFailed("the operator's Deployment rolled out", err)
+	}
+	if err := e.operatorInstalled(); err != nil {
+		return err
+	}
+	pods, err := e.operatorPods(ctx)
+	if err != nil {
+		return err
+	}
+	if !t.check(len(pods) == 1, fmt.Sprintf("operator running in pod %s", podNames(pods)), fmt.Sprintf("%d pods", len(pods))) {
+		return errors.New("the operator is not running")
+	}
+	t.n.say("  from its image %s (make images), imported on the node", pods[0].Spec.Containers[0].Image)
 	return nil
+}
+
+// podNames is the pods' names, comma separated.
+func podNames(pods []corev1.Pod) string {
+	names := make([]string, len(pods))
+	for i, p := range pods {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// applySummary condenses what `kubectl apply` printed, a line per object,
+// to the kinds applied and how many of each, in the order applied:
+// "namespace, customresourcedefinition ×3, … serverside-applied".
+func applySummary(out string) string {
+	var kinds []string
+	count := map[string]int{}
+	verb := ""
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
+		name, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		resource, _, isObject := strings.Cut(name, "/")
+		if !ok || !isObject {
+			continue
+		}
+		kind, _, _ := strings.Cut(resource, ".")
+		if count[kind] == 0 {
+			kinds = append(kinds, kind)
+		}
+		count[kind]++
+		verb = v
+	}
+	var b strings.Builder
+	width := 0
+	for i, k := range kinds {
+		item := k
+		if count[k] > 1 {
+			item = fmt.Sprintf("%s ×%d", k, count[k])
+		}
+		if i < len(kinds)-1 {
+			item += ","
+		} else {
+			item += " " + verb
+		}
+		switch {
+		case i == 0:
+		case width+1+len([]rune(item)) > 80:
+			b.WriteString("\n")
+			width = 0
+		default:
+			b.WriteString(" ")
+			width++
+		}
+		b.WriteString(item)
+		width += len([]rune(item))
+	}
+	return b.String()
 }
 
 // cacheProxy applies the CacheProxy sample and waits for its pods and
@@ -179,15 +290,19 @@ func (t *tour) cacheProxy(ctx context.Context) error {
 	}
 	if _, err := t.kubectlWait(ctx, "cacheproxy/"+cacheProxyName, "condition=Available", 90*time.Second); err != nil {
 		t.check(false, "CacheProxy edge available", err.Error())
-		return errors.New("the CacheProxy never became available; see " + relPath(e.manager.LogPath()))
+		return errors.New("the CacheProxy never became available; see " + operatorLogsCommand)
 	}
 	if err := t.show(ctx, "get", "cacheproxies"); err != nil {
 		return err
 	}
-	if err := t.show(ctx, "get", "pods"); err != nil {
+	t.n.command("kubectl get pods -A")
+	out, err := e.kubectl.run(ctx, "get", "pods", "-A")
+	if err != nil {
 		return err
 	}
-	_, err := t.n.wait(ctx, "waiting for the Service to reach every ready pod", func(ctx context.Context) error {
+	t.n.output(narrowColumns(out))
+	t.n.say("The cache pods, the operator and CoreDNS are containers on the node. Logs: kubectl logs.")
+	_, err = t.n.wait(ctx, "waiting for the Service to reach every ready pod", func(ctx context.Context) error {
 		return poll(ctx, time.Minute, func() (bool, error) {
 			var err error
 			if t.pods, err = t.readyPods(ctx, namespace); err != nil {
@@ -294,21 +409,8 @@ func (t *tour) kubectlRun(ctx context.Context, label string, args ...string) (ti
 	t.n.command("kubectl " + strings.Join(args, " "))
 	var out string
 	took, err := t.n.wait(ctx, label, func(ctx context.Context) error {
-		// Nothing will happen if the operator died: stop waiting then.
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go func() {
-			select {
-			case <-t.env.manager.Done():
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		var err error
 		out, err = t.env.kubectl.run(ctx, args...)
-		if t.env.managerExited() {
-			return t.operatorExited()
-		}
 		return err
 	})
 	if err == nil {
@@ -390,7 +492,9 @@ func (t *tour) handOver() {
 	t.n.say("The origin, %s:", e.originURL)
 	t.n.say("  POST /_origin/edit?path=/products/1 changes a page, /_origin/fail breaks the origin,")
 	t.n.say("  /_origin/recover heals it, GET /_origin/stats counts renders.")
-	t.n.say("Logs: %s/ (operator: manager.log, origin: origin.log), pods: %s/", relPath(e.logDir()), relPath(e.podLogDir()))
+	t.n.say("The operator's log:")
+	t.n.command(operatorLogsCommand)
+	t.n.say("Logs: %s/ (cluster, origin: origin.log), %s/ (every pod)", relPath(e.logDir()), relPath(e.podLogDir()))
 	t.n.say("Press Ctrl-C to stop everything.")
 }
 
@@ -405,24 +509,6 @@ spec:
   urls:
   - https://www.example.com/products/1
 `
-
-// waitForInterrupt returns when ctx is cancelled (Ctrl-C), saying so if
-// the operator dies meanwhile: that is a failure, but the user may still
-// want to look around.
-func (t *tour) waitForInterrupt(ctx context.Context) {
-	var died <-chan struct{}
-	if t.env.manager != nil {
-		died = t.env.manager.Done()
-	}
-	select {
-	case <-ctx.Done():
-		return
-	case <-died:
-		t.check(false, t.operatorExited().Error(), "")
-		t.n.say("The cluster and the origin keep running. Press Ctrl-C to stop everything.")
-	}
-	<-ctx.Done()
-}
 
 // poll calls fn every 200ms until it returns true or an error, or timeout
 // passes.

@@ -128,12 +128,9 @@ func (t *tour) deployShop(ctx context.Context) ([]pod, string, error) {
 		"--timeout=90s"); err != nil {
 		return nil, "", t.checkFailed("Deployment web rolled out", err)
 	}
-	var svc corev1.Service
-	if err := t.env.client.Get(ctx, client.ObjectKey{Namespace: webNamespace, Name: "web"}, &svc); err != nil {
-		return nil, "", err
-	}
-	// The sample names http://web.web.svc:8080; the local cluster has no DNS.
-	if err := t.applySample(ctx, "cache_v1alpha1_cacheproxy.yaml", webNamespace, "http://"+svc.Spec.ClusterIP+":8080"); err != nil {
+	// The sample's origin, http://web.web.svc:8080, is Service web: the
+	// cache pods find it through the cluster's DNS, as on any cluster.
+	if err := t.applySample(ctx, "cache_v1alpha1_cacheproxy.yaml", webNamespace, sampleOriginURL); err != nil {
 		return nil, "", err
 	}
 	if _, err := t.kubectlRun(ctx, "waiting for cacheproxy/"+cacheProxyName, "wait", "-n", webNamespace,
@@ -291,5 +288,5 @@ func (t *tour) triggerCondition(ctx context.Context, typ string) (*metav1.Condit
 // the tour cannot go on.
 func (t *tour) checkFailed(what string, err error) error {
 	t.check(false, what, err.Error())
-	return fmt.Errorf("%s: no; see %s", what, relPath(t.env.manager.LogPath()))
+	return fmt.Errorf("%s: no; see %s", what, operatorLogsCommand)
 }

@@ -189,9 +189,9 @@ func TestWrapCommand(t *testing.T) {
 		want []string
 	}{
 		{"kubectl get purges", []string{"$ kubectl get purges"}},
-		{"bin/manager --health-probe-bind-address=0 --metrics-bind-address=0 --cacheproxy-listen-on-pod-ip", []string{
-			"$ bin/manager --health-probe-bind-address=0 --metrics-bind-address=0 \\",
-			"    --cacheproxy-listen-on-pod-ip",
+		{"kubectl rollout status deployment/purge-operator-controller-manager -n purge-operator-system --timeout=120s", []string{
+			"$ kubectl rollout status deployment/purge-operator-controller-manager -n purge-operator-system \\",
+			"    --timeout=120s",
 		}},
 		{"/a/very/long/path/that/alone/is/wider/than/the/line/allows/for/any/command/at/all --x", []string{
 			"$ /a/very/long/path/that/alone/is/wider/than/the/line/allows/for/any/command/at/all \\",
@@ -212,5 +212,46 @@ func TestWrapCommand(t *testing.T) {
 		if got := wrapCommand(tt.cmd, 76); !slices.Equal(got, tt.want) {
 			t.Errorf("wrapCommand(%q) =\n%q, want\n%q", tt.cmd, got, tt.want)
 		}
+	}
+}
+
+func TestApplySummary(t *testing.T) {
+	out := `namespace/purge-operator-system serverside-applied
+customresourcedefinition.apiextensions.k8s.io/cacheproxies.cache.cacheops.io serverside-applied
+customresourcedefinition.apiextensions.k8s.io/purges.cache.cacheops.io serverside-applied
+customresourcedefinition.apiextensions.k8s.io/purgetriggers.cache.cacheops.io serverside-applied
+serviceaccount/purge-operator-controller-manager serverside-applied
+role.rbac.authorization.k8s.io/purge-operator-leader-election-role serverside-applied
+clusterrole.rbac.authorization.k8s.io/purge-operator-manager-role serverside-applied
+clusterrole.rbac.authorization.k8s.io/purge-operator-metrics-reader serverside-applied
+rolebinding.rbac.authorization.k8s.io/purge-operator-leader-election-rolebinding serverside-applied
+clusterrolebinding.rbac.authorization.k8s.io/purge-operator-manager-rolebinding serverside-applied
+service/purge-operator-controller-manager-metrics-service serverside-applied
+service/purge-operator-purge-gateway serverside-applied
+deployment.apps/purge-operator-controller-manager serverside-applied
+validatingadmissionpolicy.admissionregistration.k8s.io/purge-operator-purge-requested-by serverside-applied
+validatingadmissionpolicybinding.admissionregistration.k8s.io/purge-operator-purge-requested-by serverside-applied
+`
+	want := "namespace, customresourcedefinition ×3, serviceaccount, role, clusterrole ×2,\n" +
+		"rolebinding, clusterrolebinding, service ×2, deployment,\n" +
+		"validatingadmissionpolicy, validatingadmissionpolicybinding serverside-applied"
+	if got := applySummary(out); got != want {
+		t.Errorf("applySummary =\n%s\nwant\n%s", got, want)
+	}
+	if got := applySummary("Warning: something\n"); got != "" {
+		t.Errorf("applySummary of no object = %q, want nothing", got)
+	}
+}
+
+func TestNarrowColumns(t *testing.T) {
+	in := `NAMESPACE               NAME                                                 READY   STATUS    RESTARTS      AGE
+default                 edge-5c5f8c4f99-52ltz                                1/1     Running   0             12s
+purge-operator-system   purge-operator-controller-manager-867584b978-cnh7j   1/1     Running   1 (5s ago)    29s
+`
+	want := `NAMESPACE              NAME                                                READY  STATUS   RESTARTS    AGE
+default                edge-5c5f8c4f99-52ltz                               1/1    Running  0           12s
+purge-operator-system  purge-operator-controller-manager-867584b978-cnh7j  1/1    Running  1 (5s ago)  29s`
+	if got := narrowColumns(in); got != want {
+		t.Errorf("narrowColumns =\n%s\nwant\n%s", got, want)
 	}
 }

@@ -2,8 +2,6 @@ package e2e_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -13,21 +11,21 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cacheops/purge-operator/test/internal/product"
 )
 
 // The operator runs as users run it: the Deployment of config/default, from
 // dist/install.yaml, its image (make images) imported on the node, with
 // its ServiceAccount, RBAC, leader election, probes and HTTPS metrics.
 const (
-	operatorNamespace  = "purge-operator-system"
-	operatorDeployment = "purge-operator-controller-manager"
-	// operatorLease is the leader-election Lease (cmd/manager's
-	// LeaderElectionID).
-	operatorLease = "purge-operator.cache.cacheops.io"
+	operatorNamespace  = product.Namespace
+	operatorDeployment = product.Deployment
+	operatorLease      = product.Lease
 )
 
 // operatorSelector selects the manager's pods (config/manager's labels).
-var operatorSelector = client.MatchingLabels{"control-plane": "controller-manager", "app.kubernetes.io/name": "purge-operator"}
+var operatorSelector = client.MatchingLabels(product.Labels)
 
 // e2eManagerArg is the one flag the suite adds to the manager's: a pod call
 // timeout short enough that a hung pod costs a spec seconds rather than the
@@ -35,14 +33,12 @@ var operatorSelector = client.MatchingLabels{"control-plane": "controller-manage
 const e2eManagerArg = "--pod-call-timeout=3s"
 
 // installManifest is dist/install.yaml as the suite applies it: unchanged
-// but for e2eManagerArg after --leader-elect.
+// but for e2eManagerArg.
 func installManifest() string {
 	GinkgoHelper()
-	b, err := os.ReadFile(filepath.Join(paths.root, "dist", "install.yaml"))
+	m, err := product.Manifest(paths.root, e2eManagerArg)
 	Expect(err).NotTo(HaveOccurred())
-	const anchor = "\n        - --leader-elect\n"
-	Expect(strings.Count(string(b), anchor)).To(Equal(1), "dist/install.yaml's manager args changed: update the e2e suite")
-	return strings.Replace(string(b), anchor, anchor+"        - "+e2eManagerArg+"\n", 1)
+	return m
 }
 
 // installProduct installs the product with `kubectl apply -f`, as the
@@ -131,7 +127,7 @@ func gatewayAddress() string {
 	GinkgoHelper()
 	var addr string
 	Eventually(func() (err error) {
-		addr, err = cluster.ServiceAddress(operatorNamespace, "purge-operator-purge-gateway", 8090)
+		addr, err = cluster.ServiceAddress(operatorNamespace, product.GatewayService, product.GatewayPort)
 		return err
 	}).Should(Succeed())
 	return addr

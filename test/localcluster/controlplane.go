@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,8 +81,14 @@ func freePort() (int, error) {
 }
 
 // startEtcd starts etcd on two free loopback ports, without fsync: the
-// cluster lives as long as a test.
+// cluster lives as long as a test. Its data starts empty: what an earlier
+// cluster on the same state directory stored (its pods, its node's
+// objects, a demo's CacheProxies) belongs to a cluster that is gone.
 func (c *Cluster) startEtcd() (string, error) {
+	dataDir := filepath.Join(c.opts.StateDir, "etcd")
+	if err := os.RemoveAll(dataDir); err != nil {
+		return "", fmt.Errorf("removing an earlier cluster's etcd data: %w", err)
+	}
 	client, err := freePort()
 	if err != nil {
 		return "", err
@@ -92,7 +99,7 @@ func (c *Cluster) startEtcd() (string, error) {
 	}
 	url := "http://127.0.0.1:" + strconv.Itoa(client)
 	_, err = c.startComponent("etcd", filepath.Join(c.opts.BinDir, "etcd"),
-		"--data-dir="+filepath.Join(c.opts.StateDir, "etcd"),
+		"--data-dir="+dataDir,
 		"--listen-client-urls="+url, "--advertise-client-urls="+url,
 		"--listen-peer-urls=http://127.0.0.1:"+strconv.Itoa(peer),
 		"--unsafe-no-fsync=true", "--quota-backend-bytes=8589934592")

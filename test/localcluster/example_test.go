@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os/exec"
 
 	"github.com/cacheops/purge-operator/test/localcluster"
 )
 
 // How the demo and the end-to-end suite use the harness: start the cluster
-// with the product's images and its CRDs, run the operator next to it,
-// then reach a Service at its ClusterIP as a user inside the cluster would.
-// (Not run: it needs root, bin/k8s and bin/images.)
+// with the images make images builds, install the product as a user does
+// (kubectl apply of dist/install.yaml: the CRDs, RBAC and the manager's
+// Deployment, whose image is among those imported), then reach a Service
+// at its ClusterIP from the host. (Not run: it needs root, bin/k8s and
+// bin/images.)
 func ExampleStart() {
 	ctx := context.Background()
 	images, err := localcluster.ImagesIn("bin/images")
@@ -19,10 +22,9 @@ func ExampleStart() {
 		panic(err)
 	}
 	cluster, err := localcluster.Start(ctx, localcluster.Options{
-		BinDir:            "bin/k8s",
-		StateDir:          "test/.state/e2e",
-		ImageArchives:     images,
-		CRDDirectoryPaths: []string{"config/crd/bases"},
+		BinDir:        "bin/k8s",
+		StateDir:      "test/.state/e2e",
+		ImageArchives: images,
 	})
 	if err != nil {
 		panic(err)
@@ -33,14 +35,14 @@ func ExampleStart() {
 		}
 	}()
 
-	manager, err := cluster.StartHostProcess("manager", "bin/manager",
-		[]string{"--health-probe-bind-address=0", "--metrics-bind-address=0", "--cacheproxy-listen-on-pod-ip"})
-	if err != nil {
-		panic(err)
+	install := exec.CommandContext(ctx, cluster.KubectlPath(), "--kubeconfig", cluster.KubeconfigPath(),
+		"apply", "--server-side", "-f", "dist/install.yaml")
+	if out, err := install.CombinedOutput(); err != nil {
+		panic(fmt.Sprintf("installing the product: %v: %s", err, out))
 	}
-	defer manager.Stop()
 
-	// ... apply a CacheProxy named "edge" in namespace "web", wait for it ...
+	// ... wait for the manager, apply a CacheProxy named "edge" in
+	// namespace "web", wait for it ...
 
 	addr, err := cluster.ServiceAddress("web", "edge", 8080)
 	if err != nil {

@@ -30,8 +30,12 @@ func (c *Cluster) nodeDir(elem ...string) string {
 }
 func (c *Cluster) containerdSocket() string { return filepath.Join(c.slot.dir(), "containerd.sock") }
 
-// PodLogsDir is where the kubelet writes containers' output.
-func (c *Cluster) podLogsDir() string { return c.nodeDir("pod-logs") }
+// PodLogsDir is where the kubelet of the cluster whose state is in
+// stateDir writes its containers' output (what `kubectl logs` reads):
+// <ns>_<pod>_<uid>/<container>/<restarts>.log. It stays after Stop.
+func PodLogsDir(stateDir string) string { return filepath.Join(stateDir, "node", "pod-logs") }
+
+func (c *Cluster) podLogsDir() string { return PodLogsDir(c.opts.StateDir) }
 
 // startContainerd writes containerd's and the CNI configuration and starts
 // containerd in the node's network namespace. containerd has its own root,

@@ -1,9 +1,11 @@
 // Command demo shows the whole product working on this machine, with no
-// cluster and no container engine: it starts the local cluster of package
-// test/localcluster, the demo origin and the operator, applies the samples
-// of config/samples with kubectl and narrates what each does, checking
-// every claim (package test/demo). Then it keeps everything running for
-// your own Purges until Ctrl-C.
+// Docker and no registry: it starts the local cluster of package
+// test/localcluster (a real single node: kubelet, containerd, runc) and the
+// demo origin, installs the operator from dist/install.yaml, applies the
+// samples of config/samples with kubectl and narrates what each does,
+// checking every claim (package test/demo). Then it keeps everything
+// running for your own Purges until Ctrl-C. It needs Linux and root (make
+// demo uses sudo when it is not run as root).
 //
 //	make demo                      # tour, then keep running until Ctrl-C
 //	make demo DEMO_FLAGS=--exit    # tour, exit 0 only if every check passed
@@ -32,15 +34,18 @@ func main() {
 const usage = `Usage: make demo [DEMO_FLAGS="flags"]
        go run ./test/cmd/demo --bin-dir bin [flags]
 
-Runs the product end to end on a local cluster (no container engine needed)
-and narrates a tour of config/samples: a CacheProxy of 3 pods, then a simple,
-a soft, a ban, a tag and a refetch Purge, and one made with the kubectl purge
-plugin (if bin/kubectl-purge is built), each checked on every pod. Then
-everything keeps running for your own Purges until Ctrl-C (unless --exit),
-which stops every process the demo started.
+Runs the product end to end on a local single-node cluster (kubelet,
+containerd and runc; Linux and root, no Docker), with the operator installed
+from dist/install.yaml, and narrates a tour of config/samples: a CacheProxy of
+3 pods, then a simple, a soft, a ban, a tag and a refetch Purge, one made with
+the kubectl purge plugin (if bin/kubectl-purge is built), each checked on every
+pod, and a PurgeTrigger purging after a deploy (if bin/images/demo-origin.tar
+is built). Then everything keeps running for your own Purges until Ctrl-C
+(unless --exit), which stops every process the demo started.
 
-Logs go to <state-dir>/logs (cluster, operator, origin) and <state-dir>/pods
-(cache pods); they stay after the demo and are cleared when the next starts.
+Logs go to <state-dir>/logs (cluster, origin, and the operator's manager.log
+when the demo stops) and <state-dir>/node/pod-logs (every pod); they stay
+after the demo and are cleared when the next starts.
 
 Exit status: 0 if every check passed, 1 if a check failed or the demo could
 not start, 2 for bad flags, 130 if interrupted during the tour.
@@ -53,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts demo.Options
-	fs.StringVar(&opts.BinDir, "bin-dir", "bin", "directory of manager and cacheproxy (make build) and k8s/ (make envtest)")
+	fs.StringVar(&opts.BinDir, "bin-dir", "bin", "directory of images/ (make images) and k8s/ (make envtest)")
 	fs.StringVar(&opts.StateDir, "state-dir", "", "directory for the kubeconfig and every log; one demo at a time per directory (default <repo>/test/.state/demo)")
 	fs.BoolVar(&opts.Exit, "exit", false, "exit after the tour: status 0 only if every check passed")
 	fs.BoolVar(&opts.NoTour, "no-tour", false, "stop the tour once the CacheProxy is ready, and hand over: a playground for your own Purges")

@@ -102,9 +102,9 @@ func startDemo(t *testing.T, args ...string) (*demoProcess, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"manager", "cacheproxy", "k8s/kube-apiserver", "k8s/kubectl"} {
+	for _, name := range []string{"images/manager.tar", "images/cacheproxy.tar", "k8s/kube-apiserver", "k8s/kubectl"} {
 		if _, err := os.Stat(filepath.Join(binDir, name)); err != nil {
-			t.Fatalf("%s is missing: run `make test` (or `make envtest build`) first, which builds it", filepath.Join(binDir, name))
+			t.Fatalf("%s is missing: run `make test` (or `make envtest images`) first, which builds it", filepath.Join(binDir, name))
 		}
 	}
 	bin := demoBinary(t)

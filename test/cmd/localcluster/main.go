@@ -1,13 +1,18 @@
-// Command localcluster runs the local embedded Kubernetes cluster of package
-// test/localcluster until it receives SIGINT or SIGTERM, then stops
+// Command localcluster runs the local single-node Kubernetes cluster of
+// package test/localcluster until it receives SIGINT or SIGTERM, then stops
 // everything it started. It is how people get a real single-node cluster on
-// a Linux machine without a container engine (as root: the node needs
-// network namespaces and cgroups):
+// a Linux machine without Docker or a registry (as root: the node needs
+// network namespaces and cgroups), and install the product on it as users
+// do:
 //
 //	make images
-//	go run ./test/cmd/localcluster --images-dir bin/images \
-//	    --crd-dir config/crd/bases \
-//	    --run 'manager=bin/manager'
+//	go run ./test/cmd/localcluster --images-dir bin/images &
+//	# with the KUBECONFIG it prints:
+//	bin/k8s/kubectl apply --server-side -f dist/install.yaml
+//
+// --run starts programs next to the cluster instead, with its KUBECONFIG:
+// --crd-dir config/crd/bases --run 'manager=bin/manager' runs the operator
+// out of the cluster, as make run does.
 //
 // Once the cluster is ready it prints KUBECONFIG=<path> on stdout and
 // writes <state-dir>/localcluster.env (export lines for KUBECONFIG and the
