@@ -42,9 +42,6 @@ type Options struct {
 	// CacheProxyImage is the cacheproxy image of CacheProxies that name
 	// none.
 	CacheProxyImage string
-	// ListenOnPodIP makes the proxies listen on their pod IP only, for
-	// clusters whose pods share one network namespace.
-	ListenOnPodIP bool
 
 	// CallTimeout bounds one admin call. Zero means DefaultCallTimeout.
 	CallTimeout time.Duration
@@ -98,11 +95,10 @@ func CacheOptions() cache.Options {
 // own, not those).
 func Setup(mgr ctrl.Manager, o Options) error {
 	err := (&cacheproxy.Reconciler{
-		Client:        mgr.GetClient(),
-		APIReader:     mgr.GetAPIReader(),
-		DefaultImage:  o.CacheProxyImage,
-		ListenOnPodIP: o.ListenOnPodIP,
-		GatewayHost:   o.GatewayHost,
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		DefaultImage: o.CacheProxyImage,
+		GatewayHost:  o.GatewayHost,
 	}).SetupWithManager(mgr)
 	if err != nil {
 		return fmt.Errorf("setting up the CacheProxy controller: %w", err)

@@ -33,7 +33,6 @@ type options struct {
 	leaderElectNamespace string
 	enableHTTP2          bool
 	cacheProxyImage      string
-	listenOnPodIP        bool
 	podCallTimeout       time.Duration
 	podCallConcurrency   int
 	purgeWorkers         int
@@ -57,8 +56,6 @@ func main() {
 		"Allow HTTP/2 on the metrics server. Off by default because of the HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
 	flag.StringVar(&o.cacheProxyImage, "cacheproxy-image", "ghcr.io/cacheops/cacheproxy:v0.1.0",
 		"Container image of the cacheproxy pods, for CacheProxies whose spec.image is empty.")
-	flag.BoolVar(&o.listenOnPodIP, "cacheproxy-listen-on-pod-ip", false,
-		"Make cacheproxy pods listen on their pod IP only instead of every interface. For clusters whose pods share one network namespace, such as the local cluster of make demo; in a real cluster it keeps kubectl port-forward and sidecars from reaching the proxy.")
 	flag.DurationVar(&o.podCallTimeout, "pod-call-timeout", controllers.DefaultCallTimeout,
 		"Bound on one admin API call to a cacheproxy pod; a call that takes longer fails and is retried.")
 	flag.IntVar(&o.podCallConcurrency, "pod-call-concurrency", controllers.DefaultConcurrency,
@@ -124,7 +121,6 @@ func run(o options) error {
 
 	err = controllers.Setup(mgr, controllers.Options{
 		CacheProxyImage: o.cacheProxyImage,
-		ListenOnPodIP:   o.listenOnPodIP,
 		CallTimeout:     o.podCallTimeout,
 		Concurrency:     o.podCallConcurrency,
 		PurgeWorkers:    o.purgeWorkers,

@@ -38,11 +38,6 @@ type Reconciler struct {
 	APIReader client.Reader
 	// DefaultImage is the cacheproxy image of CacheProxies that name none.
 	DefaultImage string
-	// ListenOnPodIP makes the proxies listen on their pod IP rather than on
-	// every interface. Only clusters whose pods share a network namespace
-	// need it; elsewhere it would keep kubectl port-forward and sidecars,
-	// which connect to localhost, from reaching the proxy.
-	ListenOnPodIP bool
 	// Rand is the source of new admin tokens. Nil means crypto/rand.
 	Rand io.Reader
 	// GatewayHost is the DNS name of the purge gateway's Service, which
@@ -71,7 +66,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.ensurePurgeService(ctx, &cp); err != nil {
 		return ctrl.Result{}, err
 	}
-	deploy := deploymentFor(&cp, fleetDefaults{image: r.DefaultImage, listenOnPodIP: r.ListenOnPodIP})
+	deploy := deploymentFor(&cp, r.DefaultImage)
 	if err := apply(ctx, r.Client, deploy); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -31,7 +31,6 @@ const (
 	containerName = "cacheproxy"
 	httpPortName  = "http"
 	httpPort      = 8080
-	podIPEnvVar   = "POD_IP"
 	tokenVolume   = "admin-token"
 	tokenDir      = "/etc/cacheproxy/admin-token"
 	// nonRootGroup is the group of the cacheproxy image's user; the pods
@@ -110,22 +109,15 @@ func purgeServiceFor(cp *cachev1alpha1.CacheProxy, gatewayHost string) *corev1.S
 	}
 }
 
-// fleetDefaults is what the operator's flags decide for every fleet.
-type fleetDefaults struct {
-	// image is the cacheproxy image of CacheProxies that name none.
-	image string
-	// listenOnPodIP makes the proxies listen on their pod IP only, for
-	// clusters whose pods share one network namespace.
-	listenOnPodIP bool
-}
-
-// deploymentFor is the Deployment running the fleet.
-func deploymentFor(cp *cachev1alpha1.CacheProxy, defaults fleetDefaults) *appsv1.Deployment {
-	image := defaults.image
+// deploymentFor is the Deployment running the fleet; defaultImage is the
+// cacheproxy image of a CacheProxy that names none (the operator's
+// --cacheproxy-image).
+func deploymentFor(cp *cachev1alpha1.CacheProxy, defaultImage string) *appsv1.Deployment {
+	image := defaultImage
 	if cp.Spec.Image != "" {
 		image = cp.Spec.Image
 	}
-	args := cacheProxyArgs(cp, defaults.listenOnPodIP)
+	args := cacheProxyArgs(cp)
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
 		ObjectMeta: childMeta(cp, cp.Name),
@@ -137,13 +129,17 @@ func deploymentFor(cp *cachev1alpha1.CacheProxy, defaults fleetDefaults) *appsv1
 					Labels:      fleet.ObjectLabels(cp.Name),
 					Annotations: map[string]string{AnnotationConfigHash: configHash(image, args)},
 				},
-				Spec: podSpecFor(cp, image, args, defaults.listenOnPodIP),
+				Spec: podSpecFor(cp, image, args),
 			},
 		},
 	}
 }
 
-func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string, listenOnPodIP bool) corev1.PodSpec {
+// podSpecFor is the fleet's pod: restricted, with no environment (the
+// admin token is a mounted file, never an environment variable, which
+// would leak into `kubectl describe` of the pod's spec and could not
+// change).
+func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string) corev1.PodSpec {
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
@@ -176,7 +172,6 @@ func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string, liste
 			Name:  containerName,
 			Image: image,
 			Args:  args,
-			Env:   envFor(listenOnPodIP),
 			VolumeMounts: []corev1.VolumeMount{{
 				Name: tokenVolume, MountPath: tokenDir, ReadOnly: true,
 			}},
@@ -196,34 +191,14 @@ func podSpecFor(cp *cachev1alpha1.CacheProxy, image string, args []string, liste
 	}
 }
 
-// envFor is the container's environment: the pod IP from the downward
-// API when the proxy listens on it, else nothing (the admin token is a
-// mounted file, never an environment variable, which would leak into
-// `kubectl describe` of the pod's spec and could not change).
-func envFor(listenOnPodIP bool) []corev1.EnvVar {
-	if !listenOnPodIP {
-		return nil
-	}
-	return []corev1.EnvVar{{Name: podIPEnvVar, ValueFrom: &corev1.EnvVarSource{
-		FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"},
-	}}}
-}
-
-// cacheProxyArgs renders the spec as cacheproxy flags. By default the
-// proxy listens on every interface of its pod, so that kubectl
-// port-forward and service-mesh sidecars, which connect to localhost, reach
-// it. With listenOnPodIP each pod binds to its own IP only ($(POD_IP) is
-// expanded by the kubelet), so pods that share a network namespace, as on
-// the local cluster of make demo, never collide on a port.
-func cacheProxyArgs(cp *cachev1alpha1.CacheProxy, listenOnPodIP bool) []string {
-	host := ""
-	if listenOnPodIP {
-		host = fmt.Sprintf("$(%s)", podIPEnvVar)
-	}
+// cacheProxyArgs renders the spec as cacheproxy flags. The proxy listens
+// on every interface of its pod, so that kubectl port-forward and
+// service-mesh sidecars, which connect to localhost, reach it.
+func cacheProxyArgs(cp *cachev1alpha1.CacheProxy) []string {
 	args := []string{
 		"--origin=" + cp.Spec.Origin.URL,
-		fmt.Sprintf("--listen=%s:%d", host, httpPort),
-		fmt.Sprintf("--admin-listen=%s:%d", host, admin.DefaultPort),
+		fmt.Sprintf("--listen=:%d", httpPort),
+		fmt.Sprintf("--admin-listen=:%d", admin.DefaultPort),
 		"--admin-token-file=" + tokenDir + "/" + fleet.TokenKey,
 		"--cache-size=" + ptr.To(maxSize(cp)).String(),
 	}

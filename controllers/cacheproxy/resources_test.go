@@ -33,7 +33,6 @@ func TestDeploymentFor(t *testing.T) {
 	tests := []struct {
 		name     string
 		mutate   func(*cachev1alpha1.CacheProxy)
-		podIP    bool
 		image    string
 		wantArgs []string
 		noArgs   []string
@@ -49,12 +48,6 @@ func TestDeploymentFor(t *testing.T) {
 		},
 		noArgs:   []string{"--host=", "--max-object-size=", "--invalidate-on-unsafe-methods"},
 		replicas: 3, cpu: "100m", mem: "384Mi", memLimit: "384Mi",
-	}, {
-		name:     "listening on the pod IP",
-		podIP:    true,
-		image:    "ghcr.io/cacheops/cacheproxy:v1",
-		wantArgs: []string{"--listen=$(POD_IP):8080", "--admin-listen=$(POD_IP):9090"},
-		replicas: 3, cpu: "100m", mem: "384Mi",
 	}, {
 		name: "hosts sorted, max object size, image override",
 		mutate: func(cp *cachev1alpha1.CacheProxy) {
@@ -81,7 +74,7 @@ func TestDeploymentFor(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cp := testCacheProxy(tt.mutate)
-			d := deploymentFor(cp, fleetDefaults{image: "ghcr.io/cacheops/cacheproxy:v1", listenOnPodIP: tt.podIP})
+			d := deploymentFor(cp, "ghcr.io/cacheops/cacheproxy:v1")
 			if got := *d.Spec.Replicas; got != tt.replicas {
 				t.Errorf("replicas = %d, want %d", got, tt.replicas)
 			}
@@ -129,16 +122,10 @@ func TestDeploymentForPodSpec(t *testing.T) {
 		}
 		return env
 	}
-	if env := envOf(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img", listenOnPodIP: true})); env["POD_IP"].ValueFrom == nil || env["POD_IP"].ValueFrom.FieldRef.FieldPath != "status.podIP" {
-		t.Errorf("POD_IP env = %+v, want the downward API's status.podIP", env["POD_IP"])
-	}
-	d := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"})
+	d := deploymentFor(testCacheProxy(nil), "img")
 	spec := d.Spec.Template.Spec
 	c := spec.Containers[0]
 	env := envOf(d)
-	if _, ok := env["POD_IP"]; ok {
-		t.Errorf("POD_IP env set though the proxy listens on every interface")
-	}
 	if len(env) != 0 {
 		t.Errorf("env = %v, want none: the admin token is a mounted file", env)
 	}
@@ -169,23 +156,22 @@ func TestDeploymentForPodSpec(t *testing.T) {
 }
 
 func TestConfigHash(t *testing.T) {
-	base := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}).Spec.Template.Annotations[AnnotationConfigHash]
-	if again := deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img"}).Spec.Template.Annotations[AnnotationConfigHash]; again != base {
+	base := deploymentFor(testCacheProxy(nil), "img").Spec.Template.Annotations[AnnotationConfigHash]
+	if again := deploymentFor(testCacheProxy(nil), "img").Spec.Template.Annotations[AnnotationConfigHash]; again != base {
 		t.Errorf("hash not deterministic: %s then %s", base, again)
 	}
 	changes := map[string]*string{
-		"image":   ptr.To(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img2"}).Spec.Template.Annotations[AnnotationConfigHash]),
-		"listen":  ptr.To(deploymentFor(testCacheProxy(nil), fleetDefaults{image: "img", listenOnPodIP: true}).Spec.Template.Annotations[AnnotationConfigHash]),
-		"origin":  ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Origin.URL = "http://x" }), fleetDefaults{image: "img"}).Spec.Template.Annotations[AnnotationConfigHash]),
-		"size":    ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Cache.MaxSize = ptr.To(resource.MustParse("1Gi")) }), fleetDefaults{image: "img"}).Spec.Template.Annotations[AnnotationConfigHash]),
-		"hostset": ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Hosts = []string{"a.example"} }), fleetDefaults{image: "img"}).Spec.Template.Annotations[AnnotationConfigHash]),
+		"image":   ptr.To(deploymentFor(testCacheProxy(nil), "img2").Spec.Template.Annotations[AnnotationConfigHash]),
+		"origin":  ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Origin.URL = "http://x" }), "img").Spec.Template.Annotations[AnnotationConfigHash]),
+		"size":    ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Cache.MaxSize = ptr.To(resource.MustParse("1Gi")) }), "img").Spec.Template.Annotations[AnnotationConfigHash]),
+		"hostset": ptr.To(deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Hosts = []string{"a.example"} }), "img").Spec.Template.Annotations[AnnotationConfigHash]),
 	}
 	for what, h := range changes {
 		if *h == base {
 			t.Errorf("changing the %s leaves the config hash %s: pods would not roll", what, base)
 		}
 	}
-	if replicas := deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Replicas = ptr.To[int32](9) }), fleetDefaults{image: "img"}); replicas.Spec.Template.Annotations[AnnotationConfigHash] != base {
+	if replicas := deploymentFor(testCacheProxy(func(cp *cachev1alpha1.CacheProxy) { cp.Spec.Replicas = ptr.To[int32](9) }), "img"); replicas.Spec.Template.Annotations[AnnotationConfigHash] != base {
 		t.Error("scaling must not roll the pods")
 	}
 }
