@@ -111,6 +111,7 @@ export function historyView(root) {
   const schedule = () => { if (!pending) { pending = true; requestAnimationFrame(render); } };
 
   render();
+  if (!performance.getEntriesByName('history-requested').length) performance.mark('history-requested');
   const qs = new URLSearchParams({ namespace: state.namespace });
   // The list comes a page at a time (the first one small): the table
   // shows the newest of the rows so far at once, and settles as the rest
