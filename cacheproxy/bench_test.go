@@ -37,6 +37,12 @@ func (w *benchWriter) Header() http.Header         { return w.h }
 func (w *benchWriter) WriteHeader(code int)        { w.code = code }
 func (w *benchWriter) Write(b []byte) (int, error) { w.n += int64(len(b)); return len(b), nil }
 
+// Flush and SetWriteDeadline are what a miss's writer asks of net/http's
+// (through http.ResponseController); without them each call would cost
+// an error value.
+func (w *benchWriter) Flush()                           {}
+func (w *benchWriter) SetWriteDeadline(time.Time) error { return nil }
+
 // cannedOrigin answers every request at once with the same response, the
 // way a fast origin would, including typical headers.
 type cannedOrigin struct {

@@ -139,6 +139,14 @@ func (p *Proxy) stats() admin.Stats {
 	}
 }
 
+// statusClass is the label of a status code's class: "2xx" for 204.
+func statusClass(code int) string {
+	if classes := [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}; code >= 100 && code < 600 {
+		return classes[code/100-1]
+	}
+	return strconv.Itoa(code/100) + "xx"
+}
+
 // instrumentedTransport counts and times origin requests.
 type instrumentedTransport struct {
 	next http.RoundTripper
@@ -152,7 +160,7 @@ func (t *instrumentedTransport) RoundTrip(r *http.Request) (*http.Response, erro
 	t.m.originLatency.Observe(time.Since(start).Seconds())
 	code := "error"
 	if err == nil {
-		code = strconv.Itoa(resp.StatusCode/100) + "xx"
+		code = statusClass(resp.StatusCode)
 	}
 	t.m.originByCode.WithLabelValues(code).Inc()
 	return resp, err

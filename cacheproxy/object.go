@@ -56,7 +56,7 @@ type storedResponse struct {
 	key, variant   string
 	vary           []string
 	status         int
-	header         http.Header // the fields to serve; Age and Content-Length are dropped
+	header         http.Header // the fields to serve, given up to the object; Age and Content-Length are dropped
 	body           []byte      // nil while the body is still arriving
 	tags           []string
 	upstreamStatus string
@@ -78,7 +78,7 @@ func newObject(r storedResponse, pol policy) *object {
 		vary:           r.vary,
 		variant:        r.variant,
 		status:         r.status,
-		header:         headerList(r.header),
+		header:         ownedHeaderList(r.header),
 		body:           r.body,
 		tags:           r.tags,
 		upstreamStatus: r.upstreamStatus,
@@ -122,6 +122,19 @@ func headerList(h http.Header) []headerField {
 	}
 	slices.SortFunc(fields, func(a, b headerField) int { return strings.Compare(a.name, b.name) })
 	return slices.Clip(fields)
+}
+
+// ownedHeaderList is headerList for a header nobody else holds (a fill's
+// own copy of the answer's fields, the merge of a 304): it keeps the value
+// slices instead of copying them, and leaves room for the one field a fill
+// adds once its body is known (Content-Length, setField).
+func ownedHeaderList(h http.Header) []headerField {
+	fields := make([]headerField, 0, len(h)+1)
+	for name, values := range h {
+		fields = append(fields, headerField{name: name, values: slices.Clip(values)})
+	}
+	slices.SortFunc(fields, func(a, b headerField) int { return strings.Compare(a.name, b.name) })
+	return fields
 }
 
 // headerMap returns a fresh http.Header holding the stored fields.
