@@ -83,6 +83,9 @@ func originAddr(host string) string {
 	return net.JoinHostPort(strings.Trim(host, "[]"), "80")
 }
 
+// aLongTimeAgo is a deadline in the past: it ends blocked reads and writes.
+var aLongTimeAgo = time.Unix(1, 0)
+
 // errSwitchedProtocols refuses a 101 to a request that asked for no
 // upgrade (a fill never does).
 var errSwitchedProtocols = errors.New("origin switched protocols without being asked to")
@@ -175,12 +178,13 @@ func (c *originClient) exchange(ctx context.Context, oc *originConn, req *http.R
 		return nil, err
 	}
 	oc.wbuf = head[:0]
-	// The context ends the exchange at any point: it pulls the deadline
-	// in, so a blocked read or write returns at once.
-	stop := context.AfterFunc(ctx, func() { _ = oc.nc.SetDeadline(time.Unix(1, 0)) })
 	if c.headTimeout > 0 {
 		_ = oc.nc.SetDeadline(time.Now().Add(c.headTimeout))
 	}
+	// The context ends the exchange at any point: it pulls the deadline
+	// in, so a blocked read or write returns at once. Registered after the
+	// head's deadline, which would otherwise overwrite it.
+	stop := context.AfterFunc(ctx, func() { _ = oc.nc.SetDeadline(aLongTimeAgo) })
 	if _, err := oc.nc.Write(head); err != nil {
 		stop()
 		return nil, &nothingReadError{err}
@@ -210,6 +214,9 @@ func (c *originClient) exchange(ctx context.Context, oc *originConn, req *http.R
 	}
 	if c.headTimeout > 0 {
 		_ = oc.nc.SetDeadline(time.Time{}) // the body is the fill's to bound (OriginTimeout per stall)
+		if ctx.Err() != nil {
+			_ = oc.nc.SetDeadline(aLongTimeAgo) // the context ended while the deadline was cleared
+		}
 	}
 	resp.Body = &originBody{ReadCloser: resp.Body, c: c, oc: oc, ctx: ctx, stop: stop, keep: !resp.Close}
 	return resp, nil
