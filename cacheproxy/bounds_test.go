@@ -187,7 +187,11 @@ func TestSlowReaderHoldsNoOtherClient(t *testing.T) {
 	<-arrived
 	done := make(chan error, 1)
 	go func() {
-		r, err := e.getWithin(20*time.Second, "/big")
+		// Held, the second client would wait as long as the first reads
+		// nothing: forever. The bound only keeps a failure from hanging the
+		// run; 16 MiB through the proxy under the race detector on a loaded
+		// machine took up to 31 s.
+		r, err := e.getWithin(2*time.Minute, "/big")
 		if err == nil && len(r.body) != size {
 			err = fmt.Errorf("got %d bytes (%q), want %d", len(r.body), r.cacheStatus(), size)
 		}
