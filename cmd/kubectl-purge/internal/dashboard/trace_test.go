@@ -81,6 +81,9 @@ func (t *tab) tracePaint(url string, done func()) paintCost {
 	Expect(err).NotTo(HaveOccurred())
 	t.open(url)
 	done()
+	// Chromium reports a paint once the frame is presented, which on a
+	// loaded machine may come after the page is idle: trace until then.
+	Eventually(t.evalFunc(`performance.getEntriesByName("first-contentful-paint").length`)).Should(BeNumerically("==", 1))
 	_, err = chromedp.Call(t.ctx, tracing.End, cdp.Empty{})
 	Expect(err).NotTo(HaveOccurred())
 	Eventually(complete).Should(BeClosed())
