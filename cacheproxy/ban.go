@@ -191,8 +191,9 @@ type banPattern struct {
 // compileBan parses a ban pattern as purge URLs are parsed (admin.ParseURL):
 // the scheme is dropped, the host lower-cased with ports 80 and 443 removed
 // (cachekey.Host), and the path and query put in key form as
-// admin.URL.BanPath says (a final "?" is kept: a prefix). A literal "*" in
-// a URL can only be matched through "%2A".
+// admin.URL.BanPath says (a final "?" is kept: a prefix). A "*" is a
+// wildcard; a literal star is written "%2A", and matches the "*" keys hold
+// for both spellings of it (cachekey).
 func compileBan(raw string) (banPattern, error) {
 	u, err := admin.ParseURL(raw)
 	if err != nil {
@@ -200,6 +201,11 @@ func compileBan(raw string) (banPattern, error) {
 	}
 	host, pq := cachekey.Host(u.Authority), u.BanPath()
 	p := banPattern{raw: raw, host: host, hostSegs: strings.Split(host, "*"), pathSegs: strings.Split(pq, "*")}
+	for i, seg := range p.pathSegs {
+		// Every '%' of a key-form string starts an escape, so this
+		// replaces escapes, never text that merely looks like one.
+		p.pathSegs[i] = strings.ReplaceAll(seg, "%2A", "*")
+	}
 	p.prefix = p.hostSegs[0]
 	if len(p.hostSegs) == 1 {
 		p.prefix = host + p.pathSegs[0]

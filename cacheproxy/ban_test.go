@@ -32,6 +32,9 @@ func TestBanPatternMatch(t *testing.T) {
 		{"https://www.example.com/search?", []string{"www.example.com/search?q=go"}, []string{"www.example.com/search", "www.example.com/searches"}},
 		{"https://www.example.com//a/./b/../c", []string{"www.example.com/a/c", "www.example.com/a/cd"}, []string{"www.example.com/a/b/c"}},
 		{"https://www.example.com:0443/a", []string{"www.example.com/a"}, []string{"www.example.com:443/a"}},
+		// "%2A" is a literal star, which keys hold as "*" (red team K3).
+		{"https://www.example.com/a%2A", []string{"www.example.com/a*", "www.example.com/a*b"}, []string{"www.example.com/axb", "www.example.com/a"}},
+		{"https://www.example.com/*%2a.js", []string{"www.example.com/x/*.js"}, []string{"www.example.com/x/a.js"}},
 	} {
 		p, err := compileBan(tc.pattern)
 		if err != nil {

@@ -53,11 +53,13 @@
 //     it, so ports 80 and 443 are both dropped ("example.com:443" and
 //     "example.com" are one host); other ports are kept. Hosts are
 //     lower-cased without a trailing dot, ports without leading zeros;
-//     percent-encoding is normalised (RFC 3986 §6.2.2), dot segments
-//     resolved, runs of slashes merged and an empty query dropped, and the
-//     origin is asked for that form, so every alias of a URL is one object
-//     that a purge of the canonical URL removes; query order is kept
-//     (package cachekey, key.go).
+//     percent-encoding is normalised (RFC 3986 §6.2.2, and "%2A" is "*"),
+//     dot segments resolved, runs of slashes merged and an empty query
+//     dropped, and the origin is asked for that form, so every alias of a
+//     URL is one object that a purge of the canonical URL removes; query
+//     order is kept (package cachekey, key.go). A purge URL, which may not
+//     hold "*", names a literal star "%2A"; so does a ban, whose "*" is
+//     the wildcard.
 //   - Eviction: SIEVE per shard over a global byte count. Every object is
 //     charged its body plus a measured overhead, so the charged bytes match
 //     the heap within a few percent (BenchmarkMemoryPerObject).

@@ -489,3 +489,41 @@ func TestBackgroundRefreshesBounded(t *testing.T) {
 		t.Fatalf("%d background refreshes running, want %d", running, bound)
 	}
 }
+
+// TestLiteralStar: a "*" in a request path and its "%2A" spelling are one
+// object; a purge URL names it with "%2A", and so does a ban, in which "*"
+// is the wildcard and "%2A" a literal star. On both server paths (red team
+// K3, I21: a literal star could be matched by no ban).
+func TestLiteralStar(t *testing.T) {
+	e := newEnv(t, counting("Cache-Control", "max-age=600"))
+	for name, addr := range e.fronts() {
+		t.Run(name, func(t *testing.T) {
+			dir := "/star-" + strings.NewReplacer(" ", "-", "/", "-").Replace(name)
+			get := func(target string) response {
+				t.Helper()
+				got := rawExchange(t, addr, "GET "+target+" HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n")
+				if len(got) != 1 {
+					t.Fatalf("GET %s: %d answers", target, len(got))
+				}
+				return got[0]
+			}
+			wantStatus(t, get(dir+"/a*b"), 200, "cacheproxy; fwd=uri-miss")
+			wantStatus(t, get(dir+"/a%2Ab"), 200, "cacheproxy; hit")
+			wantStatus(t, get(dir+"/a%2ab"), 200, "cacheproxy; hit")
+			wantStatus(t, get(dir+"/axb"), 200, "cacheproxy; fwd=uri-miss")
+			e.clock.Advance(time.Second)
+			res := e.invalidate(admin.InvalidationRequest{ID: "star-ban" + dir, Mode: admin.ModeBan, URLs: []string{site + dir + "/a%2A"}})
+			if res.Matched != 1 {
+				t.Fatalf("ban of the literal star: %+v, want /a*b only matched", res)
+			}
+			wantStatus(t, get(dir+"/axb"), 200, "cacheproxy; hit")
+			wantStatus(t, get(dir+"/a*b"), 200, "cacheproxy; fwd=uri-miss")
+			e.clock.Advance(time.Second)
+			res = e.invalidate(admin.InvalidationRequest{ID: "star-purge" + dir, Mode: admin.ModeSimple, URLs: []string{site + dir + "/a%2Ab"}})
+			if res.Matched != 1 {
+				t.Fatalf("purge of %s/a%%2Ab: %+v, want the object stored for /a*b", dir, res)
+			}
+			wantStatus(t, get(dir+"/a*b"), 200, "cacheproxy; fwd=uri-miss")
+		})
+	}
+}

@@ -23,7 +23,8 @@ import (
 //	               / "%" hex digit hex digit )
 //
 // of at most MaxURLLength characters; "*" is a ban's wildcard and is
-// refused in a URL. It refuses what a cache could never match: user info
+// refused in a URL: either writes a literal star "%2A", which names the
+// object a client asked for with "*" or "%2A" alike. It refuses what a cache could never match: user info
 // and #fragments never reach a cache, a request line cannot carry spaces,
 // controls or a broken %-escape, and a Host header holds a host name or
 // an IP literal with a numeric port. Non-ASCII characters are kept (the
@@ -194,11 +195,12 @@ func ValidateWildcardHosts(patterns []string) error {
 }
 
 // BanPath returns the path and query of a ban pattern in key form
-// (cachekey.PathQuery), as the cache matches it: a prefix of the path and
-// query of the keys it bans. A final "?", an empty query that PathQuery
-// drops, is kept: "https://example.com/a?" bans /a's URLs with a query.
+// (cachekey.PatternPathQuery), as the cache matches it: a prefix of the
+// path and query of the keys it bans, in which "*" is the wildcard and
+// "%2A" a literal star. A final "?", an empty query that PathQuery drops,
+// is kept: "https://example.com/a?" bans /a's URLs with a query.
 func (u URL) BanPath() string {
-	pq := cachekey.PathQuery(u.PathQuery)
+	pq := cachekey.PatternPathQuery(u.PathQuery)
 	if strings.HasSuffix(u.PathQuery, "?") && !strings.Contains(pq, "?") {
 		pq += "?"
 	}

@@ -49,6 +49,7 @@ func TestIsHostRootBan(t *testing.T) {
 		{"https://:80/", false},
 		{"https://www.example.com/?", false},
 		{"https://www.example.com/*?", false},
+		{"https://www.example.com/%2A", false}, // a literal star: one page
 		// Aliases of the root, as the cache resolves them.
 		{"https://www.example.com/./", true},
 		{"https://www.example.com/.", true},

@@ -17,13 +17,17 @@
 // Path and query (PathQuery): the equivalences of RFC 3986 §6.2.2, then the
 // aliases common origins serve as one resource (red team C7):
 // percent-encodings use upper-case hex ("%2f" → "%2F"), encoded unreserved
-// characters are decoded ("%7E" → "~", "%41" → "A", "%2E" → "."), bytes
+// characters are decoded ("%7E" → "~", "%41" → "A", "%2E" → "."), and so
+// is "%2A" → "*" (origins read both as a star; a ban pattern, whose "*" is
+// a wildcard, names a literal star "%2A": PatternPathQuery), bytes
 // that may never appear literally in a URI (controls, space, non-ASCII,
 // `"#<>\^{|}`, backtick, and a '%' that starts no escape) are
 // percent-encoded; in the path, dot segments are resolved (RFC 3986
 // §5.2.4: "/a/./b/../c" → "/a/c") and runs of slashes merged ("/a//b" →
 // "/a/b"); an empty query is dropped ("/a?" → "/a"). An empty path is "/".
-// The query is not reordered, and "%2F" stays apart from "/".
+// The query is not reordered (its order may matter to the origin; Varnish,
+// Fastly and Cloudflare keep it too unless told to sort), and "%2F" stays
+// apart from "/".
 //
 // The package depends only on the standard library and keeps the common
 // case (a key already in key form) free of allocations.

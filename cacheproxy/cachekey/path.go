@@ -4,7 +4,15 @@ import "strings"
 
 // PathQuery returns the key form of "path?query" (no scheme, no
 // authority, no fragment).
-func PathQuery(s string) string {
+func PathQuery(s string) string { return pathQuery(s, false) }
+
+// PatternPathQuery returns the key form of a ban pattern's path and query:
+// as PathQuery, except that "%2A" stays encoded. In a pattern "*" is the
+// wildcard and "%2A" a literal star, which keys hold as "*" (red team K3:
+// a literal star could not be banned).
+func PatternPathQuery(s string) string { return pathQuery(s, true) }
+
+func pathQuery(s string, pattern bool) string {
 	if s == "" {
 		return "/"
 	}
@@ -14,7 +22,7 @@ func PathQuery(s string) string {
 	if !pathNeedsWork(s) {
 		return s
 	}
-	s = normalizeEscapes(s)
+	s = normalizeEscapes(s, pattern)
 	path, query, _ := strings.Cut(s, "?")
 	path = cleanPath(path)
 	if query == "" {
@@ -38,8 +46,9 @@ func pathNeedsWork(s string) bool {
 	return end == len(s)-1 || hasAlias(s[:end])
 }
 
-// normalizeEscapes applies the percent-encoding equivalences to s.
-func normalizeEscapes(s string) string {
+// normalizeEscapes applies the percent-encoding equivalences to s, and
+// decodes "%2A" unless s is a ban pattern's.
+func normalizeEscapes(s string, pattern bool) string {
 	var b strings.Builder
 	b.Grow(len(s) + 8)
 	for i := 0; i < len(s); i++ {
@@ -47,7 +56,7 @@ func normalizeEscapes(s string) string {
 		switch {
 		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
 			d := unhex(s[i+1])<<4 | unhex(s[i+2])
-			if isUnreserved(d) {
+			if isUnreserved(d) || d == '*' && !pattern {
 				b.WriteByte(d)
 			} else {
 				b.WriteByte('%')
@@ -164,7 +173,7 @@ func MustEscape(c byte) bool {
 func Aliased(pq string) bool {
 	path, _, _ := strings.Cut(pq, "?")
 	if strings.Contains(path, "%") {
-		path = normalizeEscapes(path)
+		path = normalizeEscapes(path, false)
 	}
 	return hasAlias(path)
 }

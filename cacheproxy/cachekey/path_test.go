@@ -37,7 +37,8 @@ func TestPathQuery(t *testing.T) {
 		{"/a..b/...", "/a..b/..."},
 		{"/a%2F..%2Fb", "/a%2F..%2Fb"}, // one segment
 		{"/x?b=2&a=1", "/x?b=2&a=1"},
-		{"/x?q=%2A*", "/x?q=%2A*"},
+		{"/x?q=%2A*", "/x?q=**"}, // a star either way (red team K3)
+		{"/a%2ab", "/a*b"},
 	} {
 		if got := PathQuery(tc.in); got != tc.want {
 			t.Errorf("PathQuery(%q) = %q, want %q", tc.in, got, tc.want)
@@ -104,4 +105,19 @@ func FuzzPathQuery(f *testing.F) {
 			t.Fatalf("Host not idempotent on %q", host)
 		}
 	})
+}
+
+// TestPatternPathQuery: in a ban pattern "%2A" stays a literal star, apart
+// from the wildcard "*"; everything else is normalised as in keys.
+func TestPatternPathQuery(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/a%2ab*", "/a%2Ab*"},
+		{"/a/../%2A/%7e*", "/%2A/~*"},
+		{"?q=%2A", "/?q=%2A"},
+		{"/a*", "/a*"},
+	} {
+		if got := PatternPathQuery(tc.in); got != tc.want {
+			t.Errorf("PatternPathQuery(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
 }
