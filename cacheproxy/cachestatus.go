@@ -24,6 +24,12 @@ import (
 //	cacheproxy; fwd=method; detail=request-body-timeout      request body too slow (408, reqbody.go)
 //
 // "detail=not-stored-<why>" says why a forwarded response was not stored.
+// "stored" is said only of a response stored before its header was
+// written (red team K1): the header of a body being stored waits for its
+// end up to 64 KiB (stream.go); a longer one's goes without "stored", and
+// the next request shows whether it was:
+//
+//	cacheproxy; fwd=uri-miss; fwd-status=200                 miss, not stored, or over 64 KiB
 
 // cacheStatusName is the cache's name in Cache-Status.
 const cacheStatusName = "cacheproxy"

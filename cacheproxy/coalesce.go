@@ -106,7 +106,7 @@ func (p *Proxy) startFlight(fl *flight, fk string, r *http.Request, key string, 
 		if fk != "" {
 			p.flights.leave(fk, fl)
 		}
-		fl.st.end(f.sawEOF)
+		fl.st.end(f.sawEOF, res.stored)
 		fl.res = res
 		fl.decide()
 		close(fl.done)

@@ -117,6 +117,9 @@
 //     connection, a streamed one is cut (reqbody.go). A per-read timeout
 //     would not stop a byte-a-second trickle; a deadline on the whole body
 //     would cut slow honest uploads.
+//   - Cache-Status says "stored" only of a response already stored: the
+//     header of a body being stored waits for the body up to 64 KiB, and a
+//     longer body's header, sent before its end, never says it (stream.go).
 //   - Coalescing: concurrent misses for one object (one Vary variant) make
 //     one origin request; every client reads the answer as it arrives, at
 //     its own pace, and one that takes no byte for WriteTimeout is cut off.

@@ -66,6 +66,7 @@ type fill struct {
 	reserved     int64       // bytes reserved in the store for buf (store.reserve)
 	buffering    atomic.Bool // read by the client-gone callback
 	shareOnly    bool        // obj is an error answer for the waiters only, never stored
+	storing      bool        // obj is to be stored once its body is whole
 	notStoredWhy string      // why a forwarded answer is not being stored, if it is not
 }
 
@@ -158,7 +159,10 @@ func (f *fill) onResponse(resp *http.Response) {
 	if (pol.store || f.shareOnly) && !f.reserve(initialReservation(resp.ContentLength)) {
 		pol.store, pol.why, f.shareOnly = false, "memory", false
 	}
-	f.cs = cacheStatus{fwd: f.fwd, fwdStatus: resp.StatusCode, stored: pol.store}
+	// Not "stored" yet: the body has still to arrive whole and be admitted
+	// (red team K1); finishForwarded says so once it is.
+	f.cs = cacheStatus{fwd: f.fwd, fwdStatus: resp.StatusCode}
+	f.storing = pol.store
 	if !pol.store {
 		f.cs.detail, f.notStoredWhy = notStoredDetail(pol.why), pol.why
 	}
@@ -258,6 +262,7 @@ func (f *fill) finishForwarded() *fetchResult {
 		o.computeSize()
 		if f.insert(o) {
 			res.stored, res.share = true, o
+			res.cs.stored = true
 		}
 	case f.stale != nil && f.status >= 200 && f.status < 500:
 		p.store.remove(f.stale)

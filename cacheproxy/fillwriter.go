@@ -21,10 +21,8 @@ func (f *fill) startStream(status int, header http.Header) {
 	if f.mode != modeForward || f.fl == nil {
 		return
 	}
-	waiter := f.cs
-	waiter.collapsed = true
 	f.fl.obj = f.obj
-	f.fl.st.start(status, header, f.cs.after(f.upstream), waiter.after(f.upstream), f.obj != nil)
+	f.fl.st.start(status, header, f.cs, f.upstream, f.obj != nil, f.storing)
 	f.fl.decide()
 }
 

@@ -31,9 +31,11 @@ type stream struct {
 	// Guarded by mu.
 	status          int
 	header          http.Header // as every reader gets it, Cache-Status apart
-	leaderCS        string      // Cache-Status of the client that started the fetch
-	waiterCS        string      // Cache-Status of the clients coalesced onto it
+	cs              cacheStatus // this proxy's Cache-Status member, collapsed and stored apart
+	upstream        string      // the origin's Cache-Status
 	shared          bool        // clients other than the first may read it
+	storing         bool        // the answer is to be stored once whole: headers wait (holdHeaderLocked)
+	stored          bool        // it was stored (set by end)
 	data            []byte      // bytes [base, base+len(data)) of the body
 	base            int64
 	retain          bool // data starts at offset 0 and is never trimmed
@@ -84,10 +86,10 @@ func (s *stream) setOnIdle(fn func()) {
 }
 
 // start publishes the status line and header.
-func (s *stream) start(status int, header http.Header, leaderCS, waiterCS string, shared bool) {
+func (s *stream) start(status int, header http.Header, cs cacheStatus, upstream string, shared, storing bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.status, s.header, s.leaderCS, s.waiterCS, s.shared = status, header, leaderCS, waiterCS, shared
+	s.status, s.header, s.cs, s.upstream, s.shared, s.storing = status, header, cs, upstream, shared, storing
 	s.retain = shared
 	s.cond.Broadcast()
 }
@@ -145,11 +147,12 @@ func (s *stream) trimLocked() {
 	s.data, s.base = rest, low
 }
 
-// end marks the end of the body; complete is false when it was cut short.
-func (s *stream) end(complete bool) {
+// end marks the end of the body; complete is false when it was cut short,
+// stored true when the fetch stored it.
+func (s *stream) end(complete, stored bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ended, s.complete = true, complete
+	s.ended, s.complete, s.stored = true, complete, stored
 	s.cond.Broadcast()
 }
 
@@ -166,6 +169,22 @@ func (rd *reader) next() (b []byte, ended, complete bool) {
 		b = s.data[i:j]
 	}
 	return b, s.ended && rd.pos+int64(len(b)) >= s.base+int64(len(s.data)), s.complete
+}
+
+// headerHoldBytes is how much of a body being stored may arrive before its
+// header is written without waiting for the end.
+const headerHoldBytes = 64 << 10
+
+// holdHeaderLocked reports whether a reader should not write the header
+// yet. Cache-Status says "stored" only of an answer stored (red team K1: a
+// body cut short or grown past MaxObjectSize was announced stored). The
+// header of an answer being stored therefore waits for its end while the
+// body is at most headerHoldBytes (and still buffered), which is how most
+// objects arrive: their header says what happened. A longer body's header
+// goes at headerHoldBytes without "stored": whether it was shows on the
+// next request.
+func (s *stream) holdHeaderLocked() bool {
+	return s.storing && s.retain && !s.ended && s.base+int64(len(s.data)) < headerHoldBytes
 }
 
 // readableLocked is the offset readers may read up to. The last byte of a
@@ -217,16 +236,17 @@ func (rd *reader) serve(w http.ResponseWriter, r *http.Request, leader bool, wri
 	defer rd.detach()
 	s := rd.s
 	s.mu.Lock()
-	status, cs := s.status, s.waiterCS
-	if leader {
-		cs = s.leaderCS
+	for s.holdHeaderLocked() {
+		s.cond.Wait()
 	}
+	status, cs, upstream := s.status, s.cs, s.upstream
+	cs.stored, cs.collapsed = s.stored, !leader
 	h := w.Header()
 	for k, v := range s.header {
 		h[k] = v
 	}
 	s.mu.Unlock()
-	h["Cache-Status"] = []string{cs}
+	h["Cache-Status"] = []string{cs.after(upstream)}
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
 		return
