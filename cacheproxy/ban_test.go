@@ -65,7 +65,7 @@ func TestBanListLazyCheckAndTrim(t *testing.T) {
 	mk := func(key string, stored int) *object {
 		o := &object{key: key, storedAt: at(stored)}
 		o.banSeq.Store(l.headSeq())
-		o.computeSize()
+		o.seal()
 		s.insert(o, nil)
 		return o
 	}

@@ -273,7 +273,7 @@ func loadBigCache(b *testing.B) (*Proxy, []string) {
 		for i := range keys {
 			keys[i] = fmt.Sprintf("www.example.com/section%d/page%d.html", i%1000, i)
 			o := &object{key: keys[i], status: 200, header: hdr, body: body, storedAt: now, responseTime: now, lifetime: time.Hour}
-			o.computeSize()
+			o.seal()
 			p.store.insert(o, nil)
 		}
 		bigCache.p, bigCache.keys = p, keys

@@ -60,9 +60,14 @@
 //     order is kept (package cachekey, key.go). A purge URL, which may not
 //     hold "*", names a literal star "%2A"; so does a ban, whose "*" is
 //     the wildcard.
+//   - Storage: an object is one allocation without pointers (key, tags,
+//     the rendered response head, the body up to 16 KiB) beside its
+//     struct, so the collector marks two heap objects per stored object
+//     (objectdata.go).
 //   - Eviction: SIEVE per shard over a global byte count. Every object is
-//     charged its body plus a measured overhead, so the charged bytes match
-//     the heap within a few percent (BenchmarkMemoryPerObject).
+//     charged its data plus a measured overhead, so the charged bytes match
+//     the heap within a few percent (BenchmarkMemoryPerObject,
+//     BenchmarkMemoryPerObjectParsed).
 //   - Bans: a Varnish-style ban list; O(1) registration, lazily checked on
 //     lookup, swept in the background (ban.go). A "*" in a ban's host
 //     matches within the host only; a request holds at most 16 patterns

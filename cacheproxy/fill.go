@@ -139,7 +139,7 @@ func (f *fill) onResponse(resp *http.Response) {
 		f.mode = modeRevalidated
 		f.refreshed = f.stale.refreshed(resp.Header, tags, f.requestTime, now)
 		if f.refreshed != nil {
-			p.inflight.setTags(f.mark, f.refreshed.tags)
+			p.inflight.setTags(f.mark, f.refreshed.tagSlice())
 		}
 		return
 	case resp.StatusCode >= 500 && f.stale != nil && f.stale.staleUsable(now, f.stale.sie, p.cfg.SoftPurgeGrace):
@@ -259,7 +259,7 @@ func (f *fill) finishForwarded() *fetchResult {
 		if cap(o.body)-len(o.body) > len(o.body)/8 {
 			o.body = slices.Clip(slices.Clone(o.body))
 		}
-		o.computeSize()
+		o.seal()
 		if f.insert(o) {
 			res.stored, res.share = true, o
 			res.cs.stored = true

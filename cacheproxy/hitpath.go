@@ -46,15 +46,14 @@ func (p *Proxy) serveFastHit(c *h1conn, req *h1Request) bool {
 	if !o.fresh(now) {
 		return false
 	}
-	w := o.wire()
-	if !w.fast {
+	if !o.fast {
 		return false
 	}
 	if !o.visited.Load() {
 		o.visited.Store(true)
 	}
 	p.metrics.count(outcomeHit)
-	out := append(c.out, w.b...)
+	out := append(c.out, o.head()...)
 	out = append(out, "Age: "...)
 	out = appendInt(out, int64(o.age(now)/time.Second))
 	out = append(out, "\r\nCache-Status: "...)

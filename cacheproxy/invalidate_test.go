@@ -394,7 +394,7 @@ func TestWildcardHostBansBounded(t *testing.T) {
 	p := &Proxy{store: newStore(1<<40, 8)}
 	for i := range 50_000 {
 		o := &object{key: fmt.Sprintf("h%d.example/section%d/page%d.html", i%50, i%100, i)}
-		o.computeSize()
+		o.seal()
 		p.store.insert(o, nil)
 	}
 	cost := func(n int) time.Duration {

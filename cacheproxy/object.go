@@ -13,19 +13,31 @@ import (
 // content never changes after it is stored; a revalidation stores a new
 // object that shares the body. Fields marked "guarded by shard.mu" belong to
 // the store; the atomics may be touched by anyone.
+//
+// A fetch builds an object with header and tags, then seal packs it into
+// one allocation (objectdata.go): the key, the upstream Cache-Status, the
+// tags, the rendered response head and the body up to 16 KiB, with
+// the struct's strings and body pointing into it. A million stored objects
+// are then two million heap objects for the collector to mark (the struct
+// and its data, which holds no pointers and is not scanned), not twenty
+// million: header slices, value strings and tag strings each used to be
+// an allocation of its own.
 type object struct {
-	key     string   // primary key (key.go)
+	key     string   // primary key (key.go); in data once sealed
 	variant string   // variantValues(vary, request header) of the request that fetched it
 	vary    []string // canonical field names from Vary, sorted; nil without Vary
 
 	status int
+	// header and tags are the object as a fetch builds it; seal moves them
+	// into data and clears them (fields and tagList read either form).
 	header []headerField // served as is: no hop-by-hop, tag, Age or Cache-Status fields
-	body   []byte
 	tags   []string
+	data   []byte // the sealed object (objectdata.go); nil before seal
+	body   []byte // in data once sealed, up to maxPackedBody
 	// upstreamStatus is the origin's own Cache-Status value, if any; ours is
 	// appended to it (RFC 9211 §2: the closest cache to the user comes last).
 	upstreamStatus string
-	etag           string
+	etag           string // in data once sealed, as are lastModified and upstreamStatus
 	lastModified   string
 
 	storedAt     int64 // unix nanos when the origin last vouched for the content (request time of the fetch or revalidation)
@@ -34,20 +46,23 @@ type object struct {
 	lifetime     time.Duration
 	swr          time.Duration // stale-while-revalidate window past lifetime (RFC 5861)
 	sie          time.Duration // stale-if-error window past lifetime (RFC 5861)
+	size         int64         // bytes charged to the cache
+	tagsAt       uint32        // data[tagsAt:headAt] are the tags, separated by '\n'
+	headAt       uint32        // data[headAt:headEnd] is the rendered head (wirehead.go)
+	headEnd      uint32
 	noCache      bool
 	noStale      bool
-	size         int64 // bytes charged to the cache
+	fast         bool // the fast path may write the rendered head (wirehead.go)
 
-	banSeq       atomic.Uint64 // newest ban this object was checked against (ban.go)
-	softPurgedAt atomic.Int64  // unix nanos of a soft purge, 0 if none
-	visited      atomic.Bool   // SIEVE visited bit, set on hits
-	hitHeaders   atomic.Pointer[hitHeaders]
-	wireHead     atomic.Pointer[wireHead] // the head the fast path writes, rendered on first use (wirehead.go)
+	banSeq       atomic.Uint64                // newest ban this object was checked against (ban.go)
+	softPurgedAt atomic.Int64                 // unix nanos of a soft purge, 0 if none
+	visited      atomic.Bool                  // SIEVE visited bit, set on hits
+	served       atomic.Pointer[servedHeader] // what the full handler serves, decoded on first use
 
 	// Guarded by the owning shard's mu.
+	removed      bool    // no longer in the store
 	newer, older *object // SIEVE queue: head is newest
 	nextVariant  *object // next (older) variant of the same key
-	removed      bool    // no longer in the store
 }
 
 // storedResponse is what an object is made of, besides its storage
@@ -104,15 +119,17 @@ type headerField struct {
 	values []string
 }
 
-// objectOverhead is the memory an object costs beyond its body, key, headers
-// and tags: the struct, its map slot, its place in the SIEVE queue, the
-// headers' slice headers, and the cached hit headers of an object that is
-// being hit (about 140 bytes). BenchmarkMemoryPerObject measures the real
-// figure at 50,000 objects; make bench measured the live heap of a million
-// 256-byte objects at 1,723 B each where 440 charged 1,479 B (the maps'
-// buckets grow with the count), so the constant covers that, erring on the
-// safe side: under-charging would let the heap outgrow --memory-limit.
-const objectOverhead = 700
+// objectOverhead is the memory an object costs beyond its data (key, tags,
+// rendered head, body), its variant and its Vary names: the struct, its map
+// slot, its key's place in the shard's B-tree, its place in the SIEVE
+// queue; seal adds 64 B per tag for its entry in the tag index. A heap
+// profile of BenchmarkMemoryPerObjectParsed (objects as the invalidation
+// benchmark stores them, three tags) shows the struct at 352 B, the map
+// slot and B-tree item at about 63 B and the three tag entries at 82 B;
+// the constant errs on the safe side (under-charging would let the heap
+// outgrow --memory-limit). Not charged: the header an object served by the
+// full handler decodes once (servedHeader, about 60 B per field).
+const objectOverhead = 480
 
 // headerList turns h into the stored form, sorted by name for determinism.
 func headerList(h http.Header) []headerField {
@@ -139,29 +156,12 @@ func ownedHeaderList(h http.Header) []headerField {
 
 // headerMap returns a fresh http.Header holding the stored fields.
 func (o *object) headerMap() http.Header {
-	h := make(http.Header, len(o.header))
-	for _, f := range o.header {
+	fields := o.fields()
+	h := make(http.Header, len(fields))
+	for _, f := range fields {
 		h[f.name] = slices.Clone(f.values)
 	}
 	return h
-}
-
-// computeSize sets o.size from what the object holds.
-func (o *object) computeSize() {
-	n := int64(objectOverhead) + int64(len(o.key)+len(o.variant)+len(o.body)+len(o.upstreamStatus)+len(o.etag)+len(o.lastModified))
-	for _, f := range o.header {
-		n += int64(len(f.name)) + 32
-		for _, v := range f.values {
-			n += int64(len(v)) + 16
-		}
-	}
-	for _, t := range o.tags {
-		n += int64(len(t)) + 16 + 64 // the string, and its slot in the tag index
-	}
-	for _, v := range o.vary {
-		n += int64(len(v)) + 16
-	}
-	o.size = n
 }
 
 // age is the object's current_age (RFC 9111 §4.2.3) at now.
@@ -207,11 +207,3 @@ func (o *object) hasValidator() bool { return o.etag != "" || o.lastModified != 
 
 // contentLength is the stored Content-Length field value.
 func contentLength(n int) []string { return []string{strconv.Itoa(n)} }
-
-// hitHeaders are the Age and Cache-Status values of a fresh hit, kept for
-// as long as they stay the same (one second), so hits allocate nothing for
-// them. Served slices are shared and never modified.
-type hitHeaders struct {
-	ageSec, ttlSec int64
-	age, status    []string
-}

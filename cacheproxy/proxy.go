@@ -336,19 +336,13 @@ func (p *Proxy) serveObject(w http.ResponseWriter, r *http.Request, o *object, n
 		o.visited.Store(true)
 	}
 	h := w.Header()
-	for _, f := range o.header {
+	for _, f := range o.fields() {
 		h[f.name] = f.values
 	}
 	ageSec := int64(o.age(now) / time.Second)
 	if cs.hit && !cs.collapsed {
 		ttlSec := ttlSeconds(cs.ttl)
-		hh := o.hitHeaders.Load()
-		if hh == nil || hh.ageSec != ageSec || hh.ttlSec != ttlSec {
-			hh = &hitHeaders{ageSec: ageSec, ttlSec: ttlSec,
-				age: []string{strconv.FormatInt(ageSec, 10)}, status: []string{cs.after(o.upstreamStatus)}}
-			o.hitHeaders.Store(hh)
-		}
-		h["Age"], h["Cache-Status"] = hh.age, hh.status
+		h["Age"], h["Cache-Status"] = o.hitValues(ageSec, ttlSec, cs)
 	} else {
 		h["Age"] = []string{strconv.FormatInt(ageSec, 10)}
 		h["Cache-Status"] = []string{cs.after(o.upstreamStatus)}

@@ -49,7 +49,7 @@ func (o *object) refreshed(h http.Header, tags []string, requestTime, now int64)
 		return nil
 	}
 	if tags == nil {
-		tags = o.tags
+		tags = o.tagSlice()
 	}
 	n := newObject(storedResponse{
 		key: o.key, vary: o.vary, variant: o.variant,
@@ -59,7 +59,7 @@ func (o *object) refreshed(h http.Header, tags []string, requestTime, now int64)
 		banSeq:     o.banSeq.Load(),
 	}, pol)
 	n.header = setField(n.header, "Content-Length", contentLength(len(o.body)))
-	n.computeSize()
+	n.seal()
 	return n
 }
 

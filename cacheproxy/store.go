@@ -22,7 +22,7 @@ import (
 // object on every hit), and on web traces SIEVE's miss ratio is at least as
 // good as LRU's. One-hit wonders leave quickly; popular objects stay.
 //
-// Memory: every object is charged its size (object.computeSize), the sum is
+// Memory: every object is charged its size (object.seal), the sum is
 // kept in one atomic counter, and a store that would exceed maxBytes evicts
 // from the shards in turn until it fits. Between the insert and the
 // eviction the bound can be exceeded by at most the objects being inserted
@@ -137,6 +137,9 @@ func (s *store) variants(key string) []*object {
 // again. keep, if not nil, runs under
 // the shard lock and may veto the insert (a ban registered meanwhile).
 func (s *store) insert(o *object, keep func(*object) bool) bool {
+	if o.data == nil {
+		o.seal()
+	}
 	sh := s.shardFor(o.key)
 	sh.mu.Lock()
 	if !sh.admits(o, keep) {
@@ -157,9 +160,9 @@ func (s *store) insert(o *object, keep func(*object) bool) bool {
 		}
 		v = next
 	}
-	if sh.entries[o.key] == nil {
-		sh.keys.ReplaceOrInsert(o.key)
-	}
+	// The index and the map take o's key string, which points into o's
+	// data: a key string of a variant that left would keep its data alive.
+	sh.keys.ReplaceOrInsert(o.key)
 	o.nextVariant = sh.entries[o.key]
 	sh.entries[o.key] = o
 	o.older = sh.head
@@ -170,11 +173,11 @@ func (s *store) insert(o *object, keep func(*object) bool) bool {
 	if sh.tail == nil {
 		sh.tail = o
 	}
-	for _, t := range o.tags {
+	for t := range o.tagList() {
 		set := sh.tags[t]
 		if set == nil {
 			set = make(map[*object]struct{}, 1)
-			sh.tags[t] = set
+			sh.tags[strings.Clone(t)] = set // not o's data: the tag outlives o
 		}
 		set[o] = struct{}{}
 	}
@@ -287,7 +290,8 @@ func (sh *shard) unlink(o *object) {
 			delete(sh.entries, o.key)
 			sh.keys.Delete(o.key)
 		} else {
-			sh.entries[o.key] = o.nextVariant
+			sh.entries[o.nextVariant.key] = o.nextVariant // the map and the index take its key string
+			sh.keys.ReplaceOrInsert(o.nextVariant.key)
 		}
 	} else {
 		for v := head; v != nil; v = v.nextVariant {
@@ -313,7 +317,7 @@ func (sh *shard) unlink(o *object) {
 	}
 	o.newer, o.older = nil, nil
 	// Tags.
-	for _, t := range o.tags {
+	for t := range o.tagList() {
 		if set := sh.tags[t]; set != nil {
 			delete(set, o)
 			if len(set) == 0 {

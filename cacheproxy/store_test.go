@@ -24,7 +24,7 @@ func TestStoreAccounting(t *testing.T) {
 				o.vary = []string{"Accept-Language"}
 				o.variant = strconv.Itoa(r.IntN(maxVariants + 4))
 			}
-			o.computeSize()
+			o.seal()
 			s.insert(o, nil)
 			inserted = append(inserted, o)
 			if s.used.Load() > s.maxBytes {
@@ -103,7 +103,7 @@ func TestCountBannedAgreesWithAWalk(t *testing.T) {
 		if r.IntN(4) == 0 {
 			o.vary, o.variant = []string{"Accept-Language"}, segment()
 		}
-		o.computeSize()
+		o.seal()
 		p.store.insert(o, nil)
 		stored = append(stored, o)
 		if r.IntN(5) == 0 {

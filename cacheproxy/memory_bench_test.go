@@ -1,0 +1,180 @@
+package cacheproxy
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Memory benchmarks with objects as the invalidation benchmark stores them
+// (test/bench/origin.go's /small/ objects): 256-byte bodies, the origin's
+// header values in strings of their own per response (as net/http's client
+// parses them), and three surrogate keys, two shared by every object and
+// one by 10,000.
+
+// parsedOrigin answers like cannedOrigin, with fresh header strings per
+// response and the bench origin's Surrogate-Key.
+type parsedOrigin struct{ *cannedOrigin }
+
+func newParsedOrigin(size int) parsedOrigin { return parsedOrigin{newCannedOrigin(size)} }
+
+func (o parsedOrigin) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := o.cannedOrigin.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	for name, values := range resp.Header {
+		for i, v := range values {
+			values[i] = strings.Clone(v)
+		}
+		resp.Header[name] = values
+	}
+	n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/small/"))
+	resp.Header["Surrogate-Key"] = []string{"all small k" + strconv.Itoa(n/10000)}
+	return resp, nil
+}
+
+// fillSmall stores n objects /small/0 … /small/n-1 through the miss path.
+func fillSmall(tb testing.TB, p *Proxy, n int) {
+	tb.Helper()
+	w := &benchWriter{h: http.Header{}}
+	r := httptest.NewRequest(http.MethodGet, "http://www.example.com/small/0", nil)
+	for i := range n {
+		clear(w.h)
+		r.URL.Path = "/small/" + strconv.Itoa(i)
+		r.RequestURI = r.URL.Path
+		p.ServeHTTP(w, r)
+	}
+	if s := p.stats(); s.Objects != int64(n) {
+		tb.Fatalf("%d objects stored, want %d", s.Objects, n)
+	}
+}
+
+// storeSmall stores n objects /small/0 … /small/n-1 as a fill of
+// newParsedOrigin's answers would (the header it stores, its tags), faster
+// than through the miss path: a million misses take minutes.
+func storeSmall(p *Proxy, n int) {
+	o := newParsedOrigin(256)
+	now := p.now()
+	for i := range n {
+		path := "/small/" + strconv.Itoa(i)
+		resp, _ := o.RoundTrip(httptest.NewRequest(http.MethodGet, "http://www.example.com"+path, nil))
+		tags := takeTags(resp.Header)
+		resp.Header["Content-Length"] = contentLength(len(o.body))
+		obj := &object{key: "www.example.com" + path, status: http.StatusOK, header: headerList(resp.Header), tags: tags,
+			body: slices.Clone(o.body), etag: resp.Header.Get("Etag"), lastModified: resp.Header.Get("Last-Modified"),
+			storedAt: now, responseTime: now, lifetime: time.Hour}
+		obj.seal()
+		p.store.insert(obj, nil)
+	}
+}
+
+// BenchmarkMemoryPerObjectParsed is BenchmarkMemoryPerObject for objects as
+// the invalidation benchmark stores them: the live heap and the charge per
+// object, and the heap the collector lets grow before it runs again
+// (GOGC=100: twice the live heap), which is what RSS follows.
+func BenchmarkMemoryPerObjectParsed(b *testing.B) {
+	const n = 100_000
+	var heapPer, chargedPer float64
+	for range b.N {
+		b.StopTimer()
+		p := newBenchProxy(b, newParsedOrigin(256), 1<<30)
+		before := heapInUse()
+		b.StartTimer()
+		fillSmall(b, p, n)
+		b.StopTimer()
+		heapPer = float64(heapInUse()-before) / n
+		chargedPer = float64(p.stats().Bytes) / n
+		p.Close()
+	}
+	b.ReportMetric(heapPer, "heap-B/obj")
+	b.ReportMetric(chargedPer, "charged-B/obj")
+	b.ReportMetric(heapPer-256, "overhead-B/obj")
+}
+
+// BenchmarkHitDuringGC fills a cache with a million 256-byte objects, then
+// sends fast-path hits on random ones over loopback connections (the
+// client allocates nothing), first with no collection running, then with
+// full collections running back to back: the second figure over the first
+// is what a collection over a million objects costs hits while it runs.
+// gc-ms is the duration of one forced full collection.
+func BenchmarkHitDuringGC(b *testing.B) {
+	const n = 1_000_000
+	p := newBenchProxy(b, newParsedOrigin(256), 4<<30)
+	storeSmall(p, n)
+	hits := p.metrics.requests[outcomeHit].Load()
+	defer func() {
+		if misses := p.metrics.requests[outcomeMiss].Load(); misses != 0 {
+			b.Errorf("%d misses: every request should hit", misses)
+		}
+		if p.metrics.requests[outcomeHit].Load() == hits {
+			b.Error("no hits")
+		}
+	}()
+	start := time.Now()
+	runtime.GC()
+	gcTime := time.Since(start)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	fs := NewServer(p, &http.Server{Handler: p})
+	go func() { _ = fs.Serve(ln) }()
+	defer fs.Close()
+	for _, gc := range []string{"idle", "running"} {
+		b.Run("gc="+gc, func(b *testing.B) {
+			stop, done := make(chan struct{}), make(chan struct{})
+			cycles := 0
+			go func() {
+				defer close(done)
+				for gc == "running" {
+					select {
+					case <-stop:
+						return
+					default:
+						runtime.GC()
+						cycles++
+					}
+				}
+			}()
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer c.Close()
+				reqs := make([][]byte, 4096)
+				for i := range reqs {
+					reqs[i] = fmt.Appendf(nil, "GET /small/%d HTTP/1.1\r\nHost: www.example.com\r\n\r\n", rand.IntN(n))
+				}
+				buf := make([]byte, 4096)
+				for i := 0; pb.Next(); i++ {
+					if _, err := c.Write(reqs[i%len(reqs)]); err != nil {
+						b.Error(err)
+						return
+					}
+					if err := readRawResponse(c, buf); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			close(stop)
+			<-done
+			b.ReportMetric(float64(gcTime.Microseconds())/1000, "gc-ms")
+			b.ReportMetric(float64(cycles), "gc-cycles")
+		})
+	}
+}
