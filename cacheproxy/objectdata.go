@@ -2,6 +2,7 @@ package cacheproxy
 
 import (
 	"bytes"
+	"iter"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -126,7 +127,7 @@ func sealedValue(data []byte, at int, value string) string {
 func (o *object) head() []byte { return o.data[o.headAt:o.headEnd] }
 
 // tagList yields the object's tags.
-func (o *object) tagList() func(yield func(string) bool) {
+func (o *object) tagList() iter.Seq[string] {
 	return func(yield func(string) bool) {
 		if o.data == nil {
 			for _, t := range o.tags {
