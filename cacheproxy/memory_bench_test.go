@@ -67,6 +67,7 @@ func storeSmall(p *Proxy, n int) {
 	for i := range n {
 		path := "/small/" + strconv.Itoa(i)
 		resp, _ := o.RoundTrip(httptest.NewRequest(http.MethodGet, "http://www.example.com"+path, nil))
+		_ = resp.Body.Close()
 		tags := takeTags(resp.Header)
 		resp.Header["Content-Length"] = contentLength(len(o.body))
 		obj := &object{key: "www.example.com" + path, status: http.StatusOK, header: headerList(resp.Header), tags: tags,
