@@ -79,6 +79,38 @@ func TestMemoryBoundUnderConcurrentLargeMisses(t *testing.T) {
 	}
 }
 
+// TestFinishedFillsKeepNothing: once a fill and its clients are done,
+// nothing of it stays on the heap. A cache of constant size filled again
+// and again must not grow: the last client leaving a finished stream used
+// to start FetchTimeout's timer, which kept the fetch's context (about
+// 340 B) for two minutes after every miss.
+func TestFinishedFillsKeepNothing(t *testing.T) {
+	const (
+		warm, fills = 1000, 5000
+		perFill     = 64 // bytes; noise, never a fill's context
+	)
+	body := strings.Repeat("f", 1024)
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		_, _ = io.WriteString(w, body)
+	}, func(c *Config) { c.CacheSize = 1 << 20 }) // full, and evicting, after the warm-up
+	get := func(from, to int) {
+		for i := from; i < to; i++ {
+			if r := e.get(fmt.Sprintf("/fill/%d", i)); r.status != http.StatusOK {
+				t.Fatalf("GET /fill/%d: %d", i, r.status)
+			}
+		}
+	}
+	get(0, warm)
+	before := heapAlloc()
+	get(warm, warm+fills)
+	growth := heapAlloc() - before
+	t.Logf("heap growth over %d fills of a full cache: %d B (%.1f B per fill)", fills, growth, float64(growth)/fills)
+	if growth > fills*perFill {
+		t.Fatalf("the heap grew by %d B over %d fills of a full cache, %.1f B per fill (bound %d)", growth, fills, float64(growth)/fills, perFill)
+	}
+}
+
 // heapAlloc is the live heap after two collections (the second frees
 // what was allocated during the first).
 func heapAlloc() int64 {

@@ -6,7 +6,7 @@ import (
 	"net/http/httputil"
 	"net/textproto"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -139,18 +139,33 @@ func (p *Proxy) fetchContext(f *fill) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(p.bgCtx, p.cfg.FetchTimeout)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var timer atomic.Pointer[time.Timer]
+	// The last client leaving a body being stored starts FetchTimeout, once;
+	// after the fetch ended it starts nothing: clients leave a finished
+	// stream too, and a timer started then would keep the context for
+	// FetchTimeout after every fill.
+	var (
+		mu    sync.Mutex
+		timer *time.Timer
+		ended bool
+	)
 	f.fl.st.setOnIdle(func() {
-		if f.buffering.Load() {
-			timer.Store(time.AfterFunc(p.cfg.FetchTimeout, cancel))
-		} else {
+		if !f.buffering.Load() {
 			cancel()
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !ended && timer == nil {
+			timer = time.AfterFunc(p.cfg.FetchTimeout, cancel)
 		}
 	})
 	return ctx, func() {
-		if t := timer.Load(); t != nil {
-			t.Stop()
+		mu.Lock()
+		ended = true
+		if timer != nil {
+			timer.Stop()
 		}
+		mu.Unlock()
 		cancel()
 	}
 }
