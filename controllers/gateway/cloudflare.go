@@ -156,6 +156,9 @@ func (req *cloudflareRequest) translate() (func(*cachev1alpha1.CacheProxy) (work
 		if i := strings.Index(p, "://"); i >= 0 {
 			p = p[i+len("://"):]
 		}
+		if i := strings.Index(p, "/"); i >= 0 {
+			p = p[:i] + banPath(p[i:])
+		}
 		w.urls = append(w.urls, "https://"+p)
 	}
 	return fixed(w), nil

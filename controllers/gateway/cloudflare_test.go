@@ -59,6 +59,8 @@ var _ = Describe("The Cloudflare dialect", func() {
 			cachev1alpha1.PurgeSpec{Mode: "ban", URLs: []string{"https://www.example.com/"}, ConfirmHostRootBan: true}),
 		Entry("prefixes, banned under https://", `{"prefixes":["www.example.com/foo","example.com/bar/"]}`,
 			cachev1alpha1.PurgeSpec{Mode: "ban", URLs: []string{"https://www.example.com/foo", "https://example.com/bar/"}}),
+		Entry("prefixes with dot segments, as the cache reads them", `{"prefixes":["www.example.com/a/../foo","example.com/bar/./"]}`,
+			cachev1alpha1.PurgeSpec{Mode: "ban", URLs: []string{"https://www.example.com/foo", "https://example.com/bar/"}}),
 		Entry("everything, as bans of every host", `{"purge_everything":true}`,
 			cachev1alpha1.PurgeSpec{Mode: "ban", URLs: []string{"https://www.example.com/", "https://example.com/"}, ConfirmHostRootBan: true}),
 	)
@@ -82,6 +84,7 @@ var _ = Describe("The Cloudflare dialect", func() {
 		Entry("a URL the API refuses", `{"files":["ftp://www.example.com/a"]}`, http.StatusBadRequest, "must be an absolute http:// or https:// URL"),
 		Entry("a tag the API refuses", `{"tags":["two words"]}`, http.StatusBadRequest, "a tag must be non-empty and contain no spaces"),
 		Entry("a prefix that is a host's root, unconfirmed", `{"prefixes":["www.example.com"]}`, http.StatusBadRequest, "confirmHostRootBan"),
+		Entry("a prefix that resolves to a host's root, unconfirmed", `{"prefixes":["www.example.com/a/.."]}`, http.StatusBadRequest, "confirmHostRootBan"),
 	)
 
 	It("refuses purge_everything on a CacheProxy that lists no hosts", func(ctx SpecContext) {

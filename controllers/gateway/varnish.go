@@ -183,9 +183,10 @@ func varnishBan(hosts []string, r *http.Request) (work, *problem) {
 	return bans(hosts, prefix), nil
 }
 
-// bans is a ban of prefix on each of hosts; a ban of "/" empties the
-// hosts, which the request meant.
+// bans is a ban of prefix on each of hosts; a ban of "/" (in any spelling,
+// "/a/../" too) empties the hosts, which the request meant.
 func bans(hosts []string, prefix string) work {
+	prefix = banPath(prefix)
 	w := work{mode: cachev1alpha1.PurgeModeBan, confirmHostRootBan: prefix == "/"}
 	for _, h := range hosts {
 		w.urls = append(w.urls, siteURL(h, prefix))

@@ -112,6 +112,15 @@ var _ = Describe("The Varnish dialects", func() {
 			cachev1alpha1.PurgeSpec{Mode: "simple", URLs: []string{"https://www.example.com/detail/0191"}}),
 		Entry("Shopware: ban all", request{"BAN", "/", toSite, nil},
 			cachev1alpha1.PurgeSpec{Mode: "ban", URLs: []string{"https://www.example.com/"}, ConfirmHostRootBan: true}),
+		// The API refuses a ban pattern with dot or empty segments; the
+		// gateway sends the path the cache would read.
+		Entry("a ban path with dot segments, resolved", request{"BAN", "/news/./2026//", toSite, nil},
+			cachev1alpha1.PurgeSpec{Mode: "ban", URLs: []string{"https://www.example.com/news/2026/"}}),
+		Entry("a ban path that resolves to the root, as BAN /", request{"BAN", "/news/%2E%2E/", toSite, nil},
+			cachev1alpha1.PurgeSpec{Mode: "ban", URLs: []string{"https://www.example.com/"}, ConfirmHostRootBan: true}),
+		Entry("an X-Url with dot segments, resolved", request{"BAN", "/", toGateway, map[string]string{
+			"X-Host": `^(www\.example\.com)$`, "X-Url": "^/news/../blog/"}},
+			cachev1alpha1.PurgeSpec{Mode: "ban", URLs: []string{"https://www.example.com/blog/"}}),
 		// TYPO3 netlogix/nxvarnish VarnishService.php and VarnishBackend.php:
 		// BAN of varnishHost, one tag a request, in ;tag; (preg_quoted), a
 		// record's tag in ;table{[0-9,]*,uid,[0-9,]*};, .* for a flush.

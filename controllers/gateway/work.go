@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/cacheproxy/cachekey"
 )
 
 // work is what one request asks of one CacheProxy, in the Purge's terms.
@@ -28,6 +29,18 @@ func siteURL(host, pathAndQuery string) string {
 		pathAndQuery = "/" + pathAndQuery
 	}
 	return "https://" + host + pathAndQuery
+}
+
+// banPath is a ban pattern's path and query as the cache reads it: a
+// client's "/a/../" or "/a//b" is resolved here, as the cache would
+// resolve it, because the API refuses a ban pattern spelled with dot or
+// empty segments (it could not tell a host-root ban from one). Any other
+// spelling is kept as the client sent it.
+func banPath(pathAndQuery string) string {
+	if !cachekey.Aliased(pathAndQuery) {
+		return pathAndQuery
+	}
+	return cachekey.PatternPathQuery(pathAndQuery)
 }
 
 // banHosts bans every one of hosts whole.
