@@ -55,52 +55,12 @@ func TestMemoryBoundFillingTwoGiB(t *testing.T) {
 		w.Header().Set("Content-Length", strconv.Itoa(size))
 		_, _ = io.WriteString(w, blob[:size])
 	}))
-	defer origin.Close()
+	t.Cleanup(origin.Close) // after the proxy's stop, which startProxy registers next
 
 	before := rss(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("tok"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	signals := make(chan os.Signal, 1)
-	addrs := make(chan net.Addr, 1)
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run([]string{"--origin=" + origin.URL, "--listen=127.0.0.1:0", "--admin-listen=127.0.0.1:0", "--admin-token-file=" + tokenFile,
-			"--cache-size=64Mi", "--shutdown-delay=0s", "--log-level=error"},
-			func(string) string { return "" }, io.Discard, signals, func(p, _ net.Addr) { addrs <- p })
-	}()
-	var pub string
-	select {
-	case a := <-addrs:
-		pub = a.String()
-	case code := <-exit:
-		t.Fatalf("exited %d early", code)
-	}
-	defer func() {
-		signals <- os.Interrupt
-		<-exit
-	}()
+	pub := startProxy(t, origin.URL, "--cache-size=64Mi")
 
-	// Sample RSS while the fill runs.
-	var peak atomic.Int64
-	sampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if n, err := readRSS(); err == nil && n > peak.Load() {
-				peak.Store(n)
-			}
-			select {
-			case <-sampling:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	peak, stopSampling := sampleRSS()
 
 	// A hot object, requested over one keep-alive connection the whole time.
 	hot := &rawClient{addr: pub}
@@ -156,13 +116,12 @@ func TestMemoryBoundFillingTwoGiB(t *testing.T) {
 	if err := <-hotDone; err != nil {
 		t.Fatalf("hot object: %v", err)
 	}
-	close(sampling)
-	<-sampled
+	stopSampling()
 	close(errs)
 	for err := range errs {
 		t.Fatalf("fill: %v", err)
 	}
-	grew := peak.Load() - before
+	grew := peak() - before
 	t.Logf("filled %d MiB in %d objects; peak RSS %d MiB above the %d MiB before start (cache %d MiB, bound %d MiB); hot object: %d of %d requests hits",
 		sent.Load()>>20, next.Load(), grew>>20, before>>20, memCacheSize>>20, (memCacheSize+memOverhead)>>20, hits.Load(), hotRequests.Load())
 	if !raceEnabled && grew > memCacheSize+memOverhead {
@@ -170,6 +129,63 @@ func TestMemoryBoundFillingTwoGiB(t *testing.T) {
 	}
 	if hotRequests.Load() == 0 || hits.Load() < hotRequests.Load()*9/10 {
 		t.Errorf("the hot object was a hit in %d of %d requests during the fill, want at least 90%%", hits.Load(), hotRequests.Load())
+	}
+}
+
+// startProxy runs the program as the operator starts it, in front of
+// origin, with args added, until the test ends; it returns the public
+// address.
+func startProxy(t *testing.T, origin string, args ...string) string {
+	t.Helper()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("tok"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signals := make(chan os.Signal, 1)
+	addrs := make(chan net.Addr, 1)
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(append([]string{"--origin=" + origin, "--listen=127.0.0.1:0", "--admin-listen=127.0.0.1:0", "--admin-token-file=" + tokenFile,
+			"--shutdown-delay=0s", "--log-level=error"}, args...),
+			func(string) string { return "" }, io.Discard, signals, func(p, _ net.Addr) { addrs <- p })
+	}()
+	select {
+	case a := <-addrs:
+		t.Cleanup(func() {
+			signals <- os.Interrupt
+			<-exit
+		})
+		return a.String()
+	case code := <-exit:
+		t.Fatalf("exited %d early", code)
+		return ""
+	}
+}
+
+// sampleRSS samples the process's RSS every 10 ms until stop is called;
+// peak returns the largest sample.
+func sampleRSS() (peak func() int64, stop func()) {
+	var highest atomic.Int64
+	stopping := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if n, err := readRSS(); err == nil && n > highest.Load() {
+				highest.Store(n)
+			}
+			select {
+			case <-stopping:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return highest.Load, func() {
+		close(stopping)
+		<-stopped
 	}
 }
 

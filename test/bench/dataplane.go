@@ -79,7 +79,7 @@ type DataPathResult struct {
 	Summary   []DataPathSummary `json:"summary"`
 }
 
-// scenarios are the four load shapes of the issue.
+// scenarios are the load shapes of the issue.
 func scenarios(o DataPathOptions) []Scenario {
 	list := func(prefix string, n int) func(int, string) []string {
 		return func(int, string) []string { return []string{patternList, prefix, strconv.Itoa(n)} }
@@ -109,6 +109,12 @@ func scenarios(o DataPathOptions) []Scenario {
 			Description: fmt.Sprintf("100 KiB hits, %d URLs in turn", o.HotSet),
 			args:        list("/100k/hot/", o.HotSet),
 			warm:        fill("/100k/hot/", o.HotSet),
+		},
+		{
+			Name:        "hit-1m-hot",
+			Description: fmt.Sprintf("1 MiB hits, %d URLs in turn", o.HotSet),
+			args:        list("/1m/hot/", o.HotSet),
+			warm:        fill("/1m/hot/", o.HotSet),
 		},
 		{
 			Name:        "miss-1k",

@@ -5,7 +5,7 @@
 //   - Data path (dataplane.go): cacheproxy, Varnish and nginx in front of
 //     the same Go origin (origin.go), driven by wrk (wrk.go and
 //     hack/bench/bench.lua) in alternating rounds: 1 KiB hits on a hot set
-//     and over a 10,000-URL working set, 100 KiB hits, 1 KiB misses.
+//     and over a 10,000-URL working set, 100 KiB and 1 MiB hits, 1 KiB misses.
 //     Requests/s, latency, CPU per request (proc.go reads /proc for the
 //     server's whole process group), cacheproxy's ratio to each peer.
 //   - Invalidation cost (invalidation.go): a million objects in one

@@ -20,6 +20,7 @@ import (
 //
 //	/1k/...    1 KiB
 //	/100k/...  100 KiB
+//	/1m/...    1 MiB
 //	/small/... 256 bytes (the million-object cache of the invalidation tests)
 //	/slow/...  1 KiB after Options.SlowDelay (origin protection: a miss that
 //	           is not coalesced shows up as an extra origin request)
@@ -49,12 +50,14 @@ const (
 	SmallBody = 256
 	Body1K    = 1 << 10
 	Body100K  = 100 << 10
+	Body1M    = 1 << 20
 )
 
 var bodies = map[string][]byte{
 	"small": makeBody(SmallBody),
 	"1k":    makeBody(Body1K),
 	"100k":  makeBody(Body100K),
+	"1m":    makeBody(Body1M),
 }
 
 func makeBody(n int) []byte {

@@ -16,6 +16,7 @@ func TestOrigin(t *testing.T) {
 	}{
 		{"/1k/hot/3", "all 1k k0", Body1K},
 		{"/100k/hot/3", "all 100k k0", Body100K},
+		{"/1m/hot/3", "all 1m k0", Body1M},
 		{"/small/123456", "all small k12", SmallBody},
 		{"/fleet/g7/o712", "all 1k g7", Body1K},
 		{"/slow/hot", "all 1k", Body1K},

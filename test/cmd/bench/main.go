@@ -90,7 +90,7 @@ func parseFlags() (*flags, error) {
 	flag.DurationVar(&f.duration, "duration", 0, "data path wrk run length, whole seconds (default 4s, short 2s)")
 	flag.IntVar(&f.connections, "connections", 64, "wrk connections, and concurrent clients in origin protection")
 	flag.IntVar(&f.objects, "objects", 0, "objects in the invalidation cache (default 1000000, short 50000)")
-	flag.StringVar(&f.scenarios, "scenarios", "", "comma-separated data path scenarios (default all: hit-1k-hot,hit-1k-10k,hit-100k-hot,miss-1k)")
+	flag.StringVar(&f.scenarios, "scenarios", "", "comma-separated data path scenarios (default all: hit-1k-hot,hit-1k-10k,hit-100k-hot,hit-1m-hot,miss-1k)")
 	flag.StringVar(&f.fleetSizes, "fleet-sizes", "", "comma-separated fleet sizes (default 3,10,50, short 3,10)")
 	flag.IntVar(&f.fleetObjects, "fleet-objects", 0, "objects per fleet pod (default 10000, short 1000)")
 	flag.IntVar(&f.fleetPurges, "fleet-purges", 0, "Purges per kind and fleet size (default 20, short 5)")
