@@ -77,39 +77,44 @@ type paging struct {
 }
 
 // listAndWatch lists list's objects, delivers them, then watches from the
-// list's resourceVersion and delivers each change; when the watch ends
-// (the API server closes watches every few minutes, or the version is too
-// old) it lists again. It returns when ctx ends or a list fails.
+// list's resourceVersion and delivers each change. A watch that ends (the
+// API server closes watches every few minutes) is opened again from the
+// last version it delivered, as client-go's reflectors do, so nothing is
+// missed and nothing is delivered twice. A version too old to watch from
+// (410 Gone: etcd compacted it, or the watch cache dropped it) is listed
+// again: the fresh list (Reset) replaces all that was delivered before. It
+// returns when ctx ends, a list fails, or a watch fails otherwise.
 func listAndWatch(ctx context.Context, c client.WithWatch, list client.ObjectList, opts []client.ListOption, deliver func(watched) error) error {
 	return listAndWatchPaged(ctx, c, list, opts, paging{}, deliver)
 }
 
 // listAndWatchPaged is listAndWatch listing a page at a time.
 func listAndWatchPaged(ctx context.Context, c client.WithWatch, list client.ObjectList, opts []client.ListOption, pg paging, deliver func(watched) error) error {
-	for {
-		version, err := listPages(ctx, c, list, opts, pg, deliver)
-		if apierrors.IsResourceExpired(err) {
-			continue // the list's version was compacted between two pages: list afresh
+	version := ""
+	for ctx.Err() == nil {
+		var err error
+		if version == "" {
+			version, err = listPages(ctx, c, list, opts, pg, deliver)
+			if expired(err) {
+				continue // the list's version was compacted between two pages: list afresh
+			}
+			if err != nil {
+				return err
+			}
 		}
-		if err != nil {
+		if version, err = watchFrom(ctx, c, list, opts, version, deliver); err != nil {
 			return err
-		}
-		watchOpts := append(append([]client.ListOption{}, opts...), &client.ListOptions{Raw: &metav1.ListOptions{
-			ResourceVersion: version, AllowWatchBookmarks: true,
-		}})
-		w, err := c.Watch(ctx, list, watchOpts...)
-		if err != nil {
-			return err
-		}
-		err = relay(ctx, w, deliver)
-		w.Stop()
-		if err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
 		}
 	}
+	return ctx.Err()
+}
+
+// expired says that a version is too old to list or watch from: it must
+// be listed afresh. The API server says so with 410 Gone, its reason
+// Expired (or Gone from older servers), in a watch's error event or as the
+// answer to the request.
+func expired(err error) bool {
+	return apierrors.IsResourceExpired(err) || apierrors.IsGone(err)
 }
 
 // listPages lists and delivers list's objects as pg says, and returns the
@@ -142,27 +147,48 @@ func listPages(ctx context.Context, c client.WithWatch, list client.ObjectList, 
 	}
 }
 
-// relay delivers a watch's changes until it ends.
-func relay(ctx context.Context, w watch.Interface, deliver func(watched) error) error {
+// watchFrom watches list's objects from version and delivers each change
+// until the watch ends. It returns the version to go on from: the last
+// one the watch delivered (a bookmark's included), or "" when version is
+// too old to watch from and the objects must be listed again.
+func watchFrom(ctx context.Context, c client.WithWatch, list client.ObjectList, opts []client.ListOption, version string, deliver func(watched) error) (string, error) {
+	watchOpts := append(append([]client.ListOption{}, opts...), &client.ListOptions{Raw: &metav1.ListOptions{
+		ResourceVersion: version, AllowWatchBookmarks: true,
+	}})
+	w, err := c.Watch(ctx, list, watchOpts...)
+	switch {
+	case expired(err):
+		return "", nil
+	case apierrors.HasStatusCause(err, metav1.CauseTypeResourceVersionTooLarge):
+		// The API server's watch cache had not reached the version of
+		// the list yet, and waited for it a few seconds: try again.
+		return version, nil
+	case err != nil:
+		return "", err
+	}
+	defer w.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return version, nil
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				return nil
+				return version, nil
 			}
 			switch ev.Type {
 			case watch.Added, watch.Modified, watch.Deleted:
-				if err := deliver(watched{Event: ev.Type, Object: ev.Object.(client.Object)}); err != nil {
-					return err
+				o := ev.Object.(client.Object)
+				if err := deliver(watched{Event: ev.Type, Object: o}); err != nil {
+					return "", err
 				}
+				version = o.GetResourceVersion()
+			case watch.Bookmark:
+				version = ev.Object.(client.Object).GetResourceVersion()
 			case watch.Error:
-				// Most often 410 Gone (the version is too old): list again.
-				if status := apierrors.FromObject(ev.Object); !apierrors.IsResourceExpired(status) && !apierrors.IsGone(status) {
-					return status
+				if err := apierrors.FromObject(ev.Object); !expired(err) {
+					return "", err
 				}
-				return nil
+				return "", nil
 			}
 		}
 	}
