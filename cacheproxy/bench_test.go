@@ -477,19 +477,7 @@ func BenchmarkServe(b *testing.B) {
 		p.ServeHTTP(&benchWriter{h: http.Header{}}, httptest.NewRequest(http.MethodGet, "http://www.example.com/hot", nil))
 		for _, front := range []string{"fast", "net-http"} {
 			b.Run(fmt.Sprintf("%s/%dKiB", front, size>>10), func(b *testing.B) {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					b.Fatal(err)
-				}
-				srv := &http.Server{Handler: p}
-				if front == "fast" {
-					fs := NewServer(p, srv)
-					go func() { _ = fs.Serve(ln) }()
-					defer fs.Close()
-				} else {
-					go func() { _ = srv.Serve(ln) }()
-					defer srv.Close()
-				}
+				ln := serveBenchFront(b, p, front)
 				req := []byte("GET /hot HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
@@ -516,6 +504,75 @@ func BenchmarkServe(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkServeMiss sends 1 KiB misses (a new URL each, a raw
+// origin on loopback) over loopback to the fast path, which serves them on its own
+// connection through the full handler (h1handler.go), and to plain
+// net/http: the server side of a miss, allocations included.
+func BenchmarkServeMiss(b *testing.B) {
+	for _, front := range []string{"fast", "net-http"} {
+		b.Run(front, func(b *testing.B) {
+			origin := newRawOrigin(b, 1<<10)
+			u, _ := url.Parse("http://" + origin.addr)
+			p, err := New(Config{Origin: u, CacheSize: 256 << 20, Logger: slog.New(slog.DiscardHandler), AdminToken: "t"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { p.Close() })
+			ln := serveBenchFront(b, p, front)
+			var seq atomic.Int64
+			b.SetBytes(1 << 10)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				c, err := net.Dial("tcp", ln.Addr().String())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				defer c.Close()
+				buf, req := make([]byte, 8<<10), make([]byte, 0, 128)
+				for pb.Next() {
+					req = append(req[:0], "GET /m/"...)
+					req = strconv.AppendInt(req, seq.Add(1), 10)
+					req = append(req, " HTTP/1.1\r\nHost: www.example.com\r\n\r\n"...)
+					if _, err := c.Write(req); err != nil {
+						b.Error(err)
+						return
+					}
+					if err := readRawResponse(c, buf); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			if calls := origin.calls.Load(); calls != seq.Load() {
+				b.Fatalf("%d origin calls for %d misses", calls, seq.Load())
+			}
+		})
+	}
+}
+
+// serveBenchFront serves p on a loopback listener through the fast path
+// ("fast") or plain net/http, until the benchmark ends.
+func serveBenchFront(b *testing.B, p *Proxy, front string) net.Listener {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: p}
+	if front == "fast" {
+		fs := NewServer(p, srv)
+		go func() { _ = fs.Serve(ln) }()
+		b.Cleanup(func() { fs.Close() })
+	} else {
+		go func() { _ = srv.Serve(ln) }()
+		b.Cleanup(func() { srv.Close() })
+	}
+	return ln
 }
 
 // readRawResponse reads one response with a Content-Length from c, using

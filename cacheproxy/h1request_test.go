@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -141,6 +142,17 @@ func FuzzParseH1Request(f *testing.F) {
 		}
 		if r.Header["Expect"] != nil || r.Header["Upgrade"] != nil || r.Header["Range"] != nil {
 			t.Fatalf("fast path accepted a request with Expect, Upgrade or Range: %q", in)
+		}
+		// The request the full handler gets on the fast connection.
+		c := &h1conn{buf: in, end: len(in), req: req}
+		fr, ok := c.newRequest(n)
+		if !ok {
+			t.Fatalf("no request built for %q", in)
+		}
+		if fr.Method != r.Method || fr.RequestURI != r.RequestURI || fr.URL.String() != r.URL.String() || fr.Host != r.Host ||
+			fr.Close != r.Close || !reflect.DeepEqual(fr.Header, r.Header) {
+			t.Fatalf("built %s %q %q host %q close %v %v; net/http %s %q %q host %q close %v %v", fr.Method, fr.RequestURI, fr.URL, fr.Host, fr.Close, fr.Header,
+				r.Method, r.RequestURI, r.URL, r.Host, r.Close, r.Header)
 		}
 	})
 }

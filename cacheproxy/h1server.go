@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -11,24 +12,29 @@ import (
 	"time"
 )
 
-// Server serves a Proxy's public port with a fast path for cache hits in
-// front of net/http.
+// Server serves a Proxy's public port with a fast path in front of
+// net/http.
 //
 // Each connection starts on the fast path: a loop that reads request heads
 // in place (h1request.go) and answers fresh hits from pre-rendered bytes
 // (hitpath.go), batching the answers to pipelined requests into one write.
-// The first request it does not answer (a miss, a POST, an upgrade,
-// anything unusual, malformed or large) hands the connection, with every
-// byte read and not yet answered, to the http.Server, which serves it from
-// then on exactly as it would have from the start: its request smuggling
-// defences, limits, timeouts, keep-alive and error answers all stay
-// net/http's. A hit costs no header map, no request object, no goroutine
-// beyond the connection's and no allocation (BenchmarkServe).
+// A plain GET or HEAD it read but cannot answer from the cache (a miss, a
+// stale copy) is served on the same connection by the http.Server's
+// Handler, through a response writer that writes what net/http's writes
+// (h1handler.go, h1response.go), and the connection stays on the loop.
+// The first request the reader does not accept (a POST, a body, an
+// upgrade, a conditional or range request, anything unusual, malformed or
+// large) hands the connection, with every byte read and not yet answered,
+// to the http.Server, which serves it from then on exactly as it would
+// have from the start: its request smuggling defences, limits, timeouts,
+// keep-alive and error answers all stay net/http's. A hit costs no header
+// map, no request object, no goroutine beyond the connection's and no
+// allocation (BenchmarkServe).
 //
 // The fast path applies the http.Server's ReadHeaderTimeout (or
 // ReadTimeout) to a request head and IdleTimeout (or ReadTimeout) between
-// requests; WriteTimeout, MaxHeaderBytes and the rest apply once net/http
-// has the connection. A head longer than the fast path's buffer (8 KiB)
+// requests, and WriteTimeout to the answers the Handler writes on it;
+// MaxHeaderBytes and the rest apply once net/http has the connection. A head longer than the fast path's buffer (8 KiB)
 // goes to net/http.
 //
 // Every connection net/http reads passes through a frame scanner
@@ -51,6 +57,7 @@ type Server struct {
 	conns map[*h1conn]struct{}
 
 	shutting atomic.Bool
+	baseCtx  context.Context // the requests' context before ConnContext (h1handler.go)
 }
 
 // h1BufSize is the fast path's read buffer per connection: the longest
@@ -85,6 +92,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.ln = ln
 	s.handoff.addr = ln.Addr()
+	base := context.Background()
+	if s.srv.BaseContext != nil {
+		base = s.srv.BaseContext(ln)
+	}
+	s.baseCtx = context.WithValue(base, http.ServerContextKey, s.srv)
 	s.mu.Unlock()
 	go func() { _ = s.srv.Serve(s.handoff) }() // ends when Shutdown or Close closes handoff
 	var delay time.Duration
@@ -194,6 +206,15 @@ func (s *Server) readHeaderTimeout() time.Duration {
 	return s.srv.ReadTimeout
 }
 
+// logf logs as the http.Server does.
+func (s *Server) logf(format string, args ...any) {
+	if s.srv.ErrorLog != nil {
+		s.srv.ErrorLog.Printf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
 func (s *Server) idleTimeout() time.Duration {
 	if s.srv.IdleTimeout > 0 {
 		return s.srv.IdleTimeout
@@ -220,6 +241,19 @@ type h1conn struct {
 	failed bool // a write failed: close
 
 	idle atomic.Bool // blocked reading with nothing pending (Shutdown closes it)
+
+	// The full handler's requests on this connection (h1handler.go).
+	resp          h1response
+	ctx           context.Context // the requests' parent, made on the first one
+	remoteAddr    string
+	writeDeadline bool // the handler set a write deadline: cleared after its answer
+	// The background read while the handler runs: bgDone receives when
+	// it returned bgN bytes (at bgAt) and bgErr.
+	bgReading bool
+	bgDone    chan struct{}
+	bgN       int
+	bgErr     error
+	bgAt      time.Time
 }
 
 // serve runs the fast path until the connection ends or is handed off.
@@ -247,8 +281,10 @@ func (c *h1conn) serve() {
 			return
 		}
 		if !c.s.p.serveFastHit(c, &c.req) {
-			c.handOff()
-			return
+			if !c.serveHandler(n) {
+				return
+			}
+			continue
 		}
 		c.start += n
 		if c.failed {

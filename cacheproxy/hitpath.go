@@ -13,8 +13,8 @@ import (
 // rendered head (wirehead.go), Age and Cache-Status, and the body, with no
 // allocation.
 // Everything else (misses, stale copies, bans that apply, hosts not
-// served, keys that need normalising) returns false, and the connection
-// goes to net/http and the full handler, which answers exactly as
+// served, keys that need normalising) returns false, and the full handler
+// answers it on the same connection (h1handler.go), exactly as
 // serveCacheable always has. What the fast path writes is what
 // serveCacheable's fresh-hit branch writes (TestFastPathMatchesHandler).
 
