@@ -95,7 +95,9 @@ func (p *Proxy) fetchAlone(w http.ResponseWriter, r *http.Request, key string, s
 // startFlight runs the fetch of fl on its own goroutine, detached from the
 // client that started it (a miss being stored survives its client).
 func (p *Proxy) startFlight(fl *flight, fk string, r *http.Request, key string, stale *object, fwd fwdReason) {
-	req := r.Clone(context.Background())
+	// A shallow copy: the fill only reads the client's header (Vary, the
+	// storage decision) and sends a copy of it (fillRequest).
+	req := r.WithContext(context.Background())
 	req.Method, req.Body, req.ContentLength = http.MethodGet, http.NoBody, 0
 	f := &fill{p: p, key: key, fwd: fwd, reqHeader: req.Header, stale: stale, fl: fl}
 	go func() {

@@ -6,7 +6,6 @@ import (
 	"net/http/httputil"
 	"net/textproto"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -139,35 +138,37 @@ func (p *Proxy) fetchContext(f *fill) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(p.bgCtx, p.cfg.FetchTimeout)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	// The last client leaving a body being stored starts FetchTimeout, once;
-	// after the fetch ended it starts nothing: clients leave a finished
-	// stream too, and a timer started then would keep the context for
-	// FetchTimeout after every fill.
-	var (
-		mu    sync.Mutex
-		timer *time.Timer
-		ended bool
-	)
-	f.fl.st.setOnIdle(func() {
-		if !f.buffering.Load() {
-			cancel()
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if !ended && timer == nil {
-			timer = time.AfterFunc(p.cfg.FetchTimeout, cancel)
-		}
-	})
-	return ctx, func() {
-		mu.Lock()
-		ended = true
-		if timer != nil {
-			timer.Stop()
-		}
-		mu.Unlock()
-		cancel()
+	f.stop = cancel
+	f.fl.st.setOnIdle(f.clientsGone)
+	return ctx, f.endFetch
+}
+
+// clientsGone runs when the last client leaves the fetch's stream: a fetch
+// not being stored stops; one being stored gets FetchTimeout, started
+// once. After the fetch ended it starts nothing: clients leave a finished
+// stream too, and a timer started then would keep the context for
+// FetchTimeout after every fill.
+func (f *fill) clientsGone() {
+	if !f.buffering.Load() {
+		f.stop()
+		return
 	}
+	f.ctxMu.Lock()
+	defer f.ctxMu.Unlock()
+	if !f.ended && f.gone == nil {
+		f.gone = time.AfterFunc(f.p.cfg.FetchTimeout, f.stop)
+	}
+}
+
+// endFetch cancels the fetch's context and the timer clientsGone started.
+func (f *fill) endFetch() {
+	f.ctxMu.Lock()
+	f.ended = true
+	if f.gone != nil {
+		f.gone.Stop()
+	}
+	f.ctxMu.Unlock()
+	f.stop()
 }
 
 // rewrite points a forwarded request at the origin (ReverseProxy.Rewrite

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -47,9 +48,16 @@ type fill struct {
 	stale       *object // stored copy being revalidated or refreshed, or nil
 	requestTime int64
 	banSeq      uint64
-	mark        *fetchMark // this fetch in the in-flight registry (inflight.go)
-	cancel      context.CancelFunc
-	idle        *time.Timer // while storing: ends a fetch whose body stalls (eofReader)
+	mark        *fetchMark         // this fetch in the in-flight registry (inflight.go)
+	cancel      context.CancelFunc // ends the fetch (fetchContext)
+	// A client's fetch: stop cancels its context; gone is the timer the
+	// last client leaving starts (clientsGone), ended set once the fetch
+	// ended (endFetch). ctxMu guards gone and ended.
+	stop  context.CancelFunc
+	ctxMu sync.Mutex
+	gone  *time.Timer
+	ended bool
+	idle  *time.Timer // while storing: ends a fetch whose body stalls (eofReader)
 
 	// Set while the answer arrives (onResponse, the fill writer), read by
 	// finish once it ended.

@@ -2,6 +2,7 @@ package cacheproxy
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -38,9 +39,11 @@ type stream struct {
 	stored          bool        // it was stored (set by end)
 	data            []byte      // bytes [base, base+len(data)) of the body
 	base            int64
-	retain          bool // data starts at offset 0 and is never trimmed
-	ended, complete bool // the body ended; at its real end (not cut short)
-	readers         map[*reader]struct{}
+	retain          bool      // data starts at offset 0 and is never trimmed
+	ended, complete bool      // the body ended; at its real end (not cut short)
+	readers         []*reader // attached, in no order
+	first           reader    // the first reader, allocated with the stream
+	firstSlot       [1]*reader
 	abandoned       bool   // every reader left an unbuffered answer: it stops
 	onIdle          func() // runs when the last reader leaves
 }
@@ -53,10 +56,12 @@ type reader struct {
 
 // newStream returns a stream with its first reader attached.
 func newStream() (*stream, *reader) {
-	s := &stream{retain: true, readers: make(map[*reader]struct{})}
+	s := &stream{retain: true}
 	s.cond.L = &s.mu
-	rd := &reader{s: s}
-	s.readers[rd] = struct{}{}
+	rd := &s.first
+	rd.s = s
+	s.firstSlot[0] = rd
+	s.readers = s.firstSlot[:]
 	return s, rd
 }
 
@@ -69,7 +74,7 @@ func (s *stream) attach() *reader {
 		return nil
 	}
 	rd := &reader{s: s}
-	s.readers[rd] = struct{}{}
+	s.readers = append(s.readers, rd)
 	return rd
 }
 
@@ -123,7 +128,7 @@ func (s *stream) push(b []byte) bool {
 // unreadLocked is what the slowest reader has still to read.
 func (s *stream) unreadLocked() int64 {
 	low := s.base + int64(len(s.data))
-	for rd := range s.readers {
+	for _, rd := range s.readers {
 		low = min(low, rd.pos)
 	}
 	return s.base + int64(len(s.data)) - low
@@ -133,7 +138,7 @@ func (s *stream) unreadLocked() int64 {
 // array when that frees most of the old one.
 func (s *stream) trimLocked() {
 	low := s.base + int64(len(s.data))
-	for rd := range s.readers {
+	for _, rd := range s.readers {
 		low = min(low, rd.pos)
 	}
 	drop := low - s.base
@@ -212,11 +217,12 @@ func (rd *reader) advance(n int) {
 func (rd *reader) detach() {
 	s := rd.s
 	s.mu.Lock()
-	if _, ok := s.readers[rd]; !ok {
+	i := slices.Index(s.readers, rd)
+	if i < 0 {
 		s.mu.Unlock()
 		return
 	}
-	delete(s.readers, rd)
+	s.readers = slices.Delete(s.readers, i, i+1)
 	idle := len(s.readers) == 0
 	if idle && !s.retain {
 		s.abandoned = true
