@@ -272,7 +272,7 @@ func loadBigCache(b *testing.B) (*Proxy, []string) {
 		body := bytes.Repeat([]byte("b"), 64)
 		for i := range keys {
 			keys[i] = fmt.Sprintf("www.example.com/section%d/page%d.html", i%1000, i)
-			o := &object{key: keys[i], status: 200, header: hdr, body: body, storedAt: now, responseTime: now, lifetime: time.Hour}
+			o := &object{key: keys[i], status: 200, parts: &objectParts{header: hdr}, body: body, storedAt: now, responseTime: now, lifetime: time.Hour}
 			o.seal()
 			p.store.insert(o, nil)
 		}

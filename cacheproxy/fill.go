@@ -264,7 +264,7 @@ func (f *fill) finishForwarded() *fetchResult {
 	case o != nil:
 		// The cache charges len(body): give back spare buffer capacity
 		// worth more than an eighth of it, so the charge matches the heap.
-		if cap(o.body)-len(o.body) > len(o.body)/8 {
+		if len(o.body) > maxPackedBody && cap(o.body)-len(o.body) > len(o.body)/8 { // seal copies smaller ones
 			o.body = slices.Clip(slices.Clone(o.body))
 		}
 		o.seal()
@@ -287,7 +287,7 @@ func (f *fill) bufferedObject() *object {
 		return nil
 	}
 	o.body = f.buf
-	o.header = setField(o.header, "Content-Length", contentLength(len(o.body)))
+	o.parts.header = setField(o.parts.header, "Content-Length", contentLength(len(o.body)))
 	return o
 }
 

@@ -3,6 +3,7 @@ package cacheproxy
 import (
 	"bytes"
 	"hash/maphash"
+	"runtime"
 	"time"
 
 	"github.com/cacheops/purge-operator/cacheproxy/cachekey"
@@ -70,6 +71,7 @@ func (p *Proxy) serveFastHit(c *h1conn, req *h1Request) bool {
 	c.out = out
 	if !req.head {
 		c.writeBody(o.body)
+		runtime.KeepAlive(o) // the body is in o's data (slab.go): written or copied by now
 	}
 	return true
 }

@@ -1,15 +1,18 @@
 package cacheproxy
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -70,7 +73,7 @@ func storeSmall(p *Proxy, n int) {
 		_ = resp.Body.Close()
 		tags := takeTags(resp.Header)
 		resp.Header["Content-Length"] = contentLength(len(o.body))
-		obj := &object{key: "www.example.com" + path, status: http.StatusOK, header: headerList(resp.Header), tags: tags,
+		obj := &object{key: "www.example.com" + path, status: http.StatusOK, parts: &objectParts{header: headerList(resp.Header), tags: tags},
 			body: slices.Clone(o.body), etag: resp.Header.Get("Etag"), lastModified: resp.Header.Get("Last-Modified"),
 			storedAt: now, responseTime: now, lifetime: time.Hour}
 		obj.seal()
@@ -79,26 +82,30 @@ func storeSmall(p *Proxy, n int) {
 }
 
 // BenchmarkMemoryPerObjectParsed is BenchmarkMemoryPerObject for objects as
-// the invalidation benchmark stores them: the live heap and the charge per
-// object, and the heap the collector lets grow before it runs again
-// (GOGC=100: twice the live heap), which is what RSS follows.
+// the invalidation benchmark stores them: the live heap, the slab blocks
+// (slab.go) and the charge per object. RSS follows the heap the collector
+// lets grow before it runs again (GOGC=100: twice the live heap) plus the
+// slabs.
 func BenchmarkMemoryPerObjectParsed(b *testing.B) {
 	const n = 100_000
-	var heapPer, chargedPer float64
+	var heapPer, slabPer, chargedPer float64
 	for range b.N {
 		b.StopTimer()
 		p := newBenchProxy(b, newParsedOrigin(256), 1<<30)
 		before := heapInUse()
+		slabBefore := slabs.inUse.Load()
 		b.StartTimer()
 		fillSmall(b, p, n)
 		b.StopTimer()
 		heapPer = float64(heapInUse()-before) / n
+		slabPer = float64(slabs.inUse.Load()-slabBefore) / n
 		chargedPer = float64(p.stats().Bytes) / n
 		p.Close()
 	}
 	b.ReportMetric(heapPer, "heap-B/obj")
+	b.ReportMetric(slabPer, "slab-B/obj")
 	b.ReportMetric(chargedPer, "charged-B/obj")
-	b.ReportMetric(heapPer-256, "overhead-B/obj")
+	b.ReportMetric(heapPer+slabPer-256, "overhead-B/obj")
 }
 
 // BenchmarkHitDuringGC fills a cache with a million 256-byte objects, then
@@ -175,4 +182,61 @@ func BenchmarkHitDuringGC(b *testing.B) {
 			b.ReportMetric(float64(cycles), "gc-cycles")
 		})
 	}
+}
+
+// BenchmarkMissBesideStoredObjects is the CPU a miss costs, collections
+// included, with 300,000 objects stored (objects as the invalidation
+// benchmark stores them), at GOGC 100 (headroom 0) and as TuneGC sets it
+// with cmd/cacheproxy's default headroom and half of it: what the smaller
+// RSS of a tuned collector costs misses. cpu-us/op is the process's user and system time
+// per miss.
+func BenchmarkMissBesideStoredObjects(b *testing.B) {
+	p := newBenchProxy(b, newCannedOrigin(1<<10), 4<<30)
+	storeSmall(p, 300_000)
+	for _, headroom := range []int64{0, 64 << 20, 32 << 20} {
+		b.Run(fmt.Sprintf("headroom=%dMiB", headroom>>20), func(b *testing.B) {
+			if headroom > 0 {
+				ctx, cancel := context.WithCancel(b.Context())
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					TuneGC(ctx, headroom, 10*time.Millisecond)
+				}()
+				defer func() {
+					cancel()
+					<-done
+				}()
+			}
+			runtime.GC()
+			var n atomic.Int64
+			w := &benchWriter{h: make(http.Header, 16)}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			cycles := ms.NumGC
+			cpu, gcCPU := processCPU(), gcCPUSeconds()
+			b.ResetTimer()
+			for range b.N {
+				clear(w.h)
+				r := httptest.NewRequest(http.MethodGet, "http://www.example.com/m/"+strconv.FormatInt(n.Add(1), 10), nil)
+				p.ServeHTTP(w, r)
+				if w.code != http.StatusOK {
+					b.Fatalf("status %d", w.code)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(processCPU()-cpu)/1e3/float64(b.N), "cpu-us/op")
+			b.ReportMetric((gcCPUSeconds()-gcCPU)*1e6/float64(b.N), "gc-cpu-us/op")
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.NumGC-cycles), "gc-cycles")
+			b.ReportMetric(float64(gogc()), "gogc")
+		})
+	}
+}
+
+// gcCPUSeconds is the runtime's estimate of the CPU time the collector took
+// so far.
+func gcCPUSeconds() float64 {
+	s := []rtmetrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	rtmetrics.Read(s)
+	return s[0].Value.Float64()
 }

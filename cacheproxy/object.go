@@ -14,31 +14,30 @@ import (
 // object that shares the body. Fields marked "guarded by shard.mu" belong to
 // the store; the atomics may be touched by anyone.
 //
-// A fetch builds an object with header and tags, then seal packs it into
-// one allocation (objectdata.go): the key, the upstream Cache-Status, the
-// tags, the rendered response head and the body up to 16 KiB, with
-// the struct's strings and body pointing into it. A million stored objects
-// are then two million heap objects for the collector to mark (the struct
-// and its data, which holds no pointers and is not scanned), not twenty
-// million: header slices, value strings and tag strings each used to be
-// an allocation of its own.
+// A fetch builds an object with its header and tags (parts), then seal
+// packs it (objectdata.go): the key, the upstream Cache-Status, the
+// validators and the tags into one pointer-free allocation on the Go heap
+// (meta), the rendered response head and the body up to 16 KiB into a
+// block outside it (data, slab.go), with the struct's strings and body
+// pointing into them. A million stored objects are then two million heap
+// objects for the collector to mark (the struct and its meta, which it
+// does not scan), not twenty million, and most of their bytes are not on
+// the Go heap at all.
 type object struct {
-	key     string   // primary key (key.go); in data once sealed
+	key     string   // primary key (key.go); in meta once sealed
 	variant string   // variantValues(vary, request header) of the request that fetched it
 	vary    []string // canonical field names from Vary, sorted; nil without Vary
 
 	status int
-	// header and tags are the object as a fetch builds it; seal moves them
-	// into data and clears them (fields and tagList read either form).
-	header []headerField // served as is: no hop-by-hop, tag, Age or Cache-Status fields
-	tags   []string
-	data   []byte // the sealed object (objectdata.go); nil before seal
-	body   []byte // in data once sealed, up to maxPackedBody
+	parts  *objectParts // the object as a fetch builds it; nil once sealed
+	data   []byte       // rendered head and packed body (objectdata.go); nil before seal
+	body   []byte       // in data once sealed, up to maxPackedBody
 	// upstreamStatus is the origin's own Cache-Status value, if any; ours is
 	// appended to it (RFC 9211 §2: the closest cache to the user comes last).
 	upstreamStatus string
-	etag           string // in data once sealed, as are lastModified and upstreamStatus
+	etag           string // in meta once sealed, as are lastModified, upstreamStatus and tags
 	lastModified   string
+	tags           string // the sealed tags, separated by '\n' (tagList)
 
 	storedAt     int64 // unix nanos when the origin last vouched for the content (request time of the fetch or revalidation)
 	responseTime int64 // unix nanos when the response arrived
@@ -47,12 +46,11 @@ type object struct {
 	swr          time.Duration // stale-while-revalidate window past lifetime (RFC 5861)
 	sie          time.Duration // stale-if-error window past lifetime (RFC 5861)
 	size         int64         // bytes charged to the cache
-	tagsAt       uint32        // data[tagsAt:headAt] are the tags, separated by '\n'
-	headAt       uint32        // data[headAt:headEnd] is the rendered head (wirehead.go)
-	headEnd      uint32
+	headEnd      uint32        // data[:headEnd] is the rendered head (wirehead.go)
 	noCache      bool
 	noStale      bool
 	fast         bool // the fast path may write the rendered head (wirehead.go)
+	inSlab       bool // data is a slab block (slab.go), not on the Go heap
 
 	banSeq       atomic.Uint64                // newest ban this object was checked against (ban.go)
 	softPurgedAt atomic.Int64                 // unix nanos of a soft purge, 0 if none
@@ -93,9 +91,8 @@ func newObject(r storedResponse, pol policy) *object {
 		vary:           r.vary,
 		variant:        r.variant,
 		status:         r.status,
-		header:         ownedHeaderList(r.header),
+		parts:          &objectParts{header: ownedHeaderList(r.header), tags: r.tags},
 		body:           r.body,
-		tags:           r.tags,
 		upstreamStatus: r.upstreamStatus,
 		etag:           r.header.Get("Etag"),
 		lastModified:   r.header.Get("Last-Modified"),
@@ -119,18 +116,21 @@ type headerField struct {
 	values []string
 }
 
-// objectOverhead is the memory an object costs beyond its data (key, tags,
-// rendered head, body), its variant and its Vary names: the struct, its map
-// slot, its key's place in the shard's B-tree, its place in the SIEVE
-// queue; seal adds 64 B per tag for its entry in the tag index. A heap
+// objectOverhead is the memory an object costs beyond its meta (key,
+// validators, upstream Cache-Status, tags), its data (rendered head and
+// packed body, charged at its slab block's size class), its variant and
+// its Vary names: the struct, its map slot, its key's place in the shard's
+// B-tree, its place in the SIEVE queue, the cleanup that frees its block
+// (slab.go); seal adds 64 B per tag for its entry in the tag index. A heap
 // profile of BenchmarkMemoryPerObjectParsed (objects as the invalidation
-// benchmark stores them, three tags) shows the struct at 352 B, the map
-// slot and B-tree item at about 63 B and the three tag entries at 82 B
-// (about 500 B); make bench's invalidation run measured 1,376 B of live
-// heap per such object where 480 charged 1,187 B, so the constant covers
-// that, erring on the safe side (under-charging would let the heap outgrow
-// --memory-limit). It also covers the header an object served by the full
-// handler decodes once (servedHeader, about 60 B per field).
+// benchmark stores them, three tags) showed the map slot and B-tree item
+// at about 63 B and the three tag entries at about 82 B; the struct is
+// now 312 B (the 320 B size class). make bench's invalidation run
+// measured about 760 B of live heap per such object with its data in a
+// slab (meta included), so the constant covers that, erring on the safe
+// side (under-charging would let the heap outgrow --memory-limit). It also
+// covers the header an object served by the full handler decodes once
+// (servedHeader, a copy of the head and about 60 B per field).
 const objectOverhead = 600
 
 // headerList turns h into the stored form, sorted by name for determinism.

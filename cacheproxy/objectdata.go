@@ -8,20 +8,23 @@ import (
 	"unsafe"
 )
 
-// A sealed object's data: everything it holds beyond numbers, in one
-// allocation without pointers.
+// A sealed object is its struct and two blocks of bytes without pointers:
 //
-//	key | upstream Cache-Status | tags, '\n' between | rendered head | body
+//	meta: key | upstream Cache-Status | Etag | Last-Modified | tags, '\n' between
+//	data: rendered head | body
 //
-// (the body only up to maxPackedBody).//
-// The struct's key, upstreamStatus, etag and lastModified strings and its
-// body point into it (etag and lastModified at their values in the
-// head), so the collector marks one object it need not scan instead of a
-// header slice, a values slice and a string per field, a tag slice and a
-// string per tag. The rendered head (wirehead.go) is what the fast path
-// writes; the full handler decodes it once into the header it serves
-// (servedHeader). data is never written after seal: the strings made from
-// it with unsafe.String stay immutable, as Go strings must.
+// (the body in data only up to maxPackedBody). meta is on the Go heap: its
+// strings (the struct's key, upstreamStatus, etag, lastModified and tags
+// point into it) may be kept by anyone. data is in a slab block outside
+// the Go heap when it fits one (slab.go): it is most of a small object's
+// bytes, and there it costs its size, not twice its size, and nothing to
+// the collector; it is freed once the object is unreachable, so what is
+// made from it (the head and body the fast path writes) must not outlive
+// the object. The rendered head (wirehead.go) is what the fast path
+// writes; the full handler decodes it once, into strings of its own, into
+// the header it serves (servedHeader). Neither block is written after
+// seal: the strings made from meta with unsafe.String stay immutable, as
+// Go strings must.
 
 // maxPackedBody is the largest body seal copies into data. A larger one
 // keeps its own allocation (one more object to mark is nothing next to its
@@ -29,50 +32,32 @@ import (
 // it.
 const maxPackedBody = 16 << 10
 
-// seal packs the object into data and computes its size. It is called
-// once, before the object is stored or handed to anyone, by the goroutine
-// that built it. It leaves vary and variant alone: the waiters of a fill
-// read them while it runs (coalesce.go); variant is empty but for objects
-// with Vary.
+// objectParts is an object as a fetch builds it, before seal.
+type objectParts struct {
+	header []headerField // served as is: no hop-by-hop, tag, Age or Cache-Status fields
+	tags   []string
+}
+
+// seal packs the object into meta and data and computes its size. It is
+// called once, before the object is stored or handed to anyone, by the
+// goroutine that built it. It leaves vary and variant alone: the waiters of
+// a fill read them while it runs (coalesce.go); variant is empty but for
+// objects with Vary.
 func (o *object) seal() {
 	if o.data == nil {
-		packBody := len(o.body) <= maxPackedBody
-		n := len(o.key) + len(o.upstreamStatus) + headLen(o.status, o.header)
-		if packBody {
-			n += len(o.body)
+		if o.parts == nil {
+			o.parts = &objectParts{}
 		}
-		for _, t := range o.tags {
-			n += len(t) + 1
-		}
-		data := make([]byte, 0, n)
-		data = append(data, o.key...)
-		data = append(data, o.upstreamStatus...)
-		tagsAt := len(data)
-		for i, t := range o.tags {
-			if i > 0 {
-				data = append(data, '\n')
-			}
-			data = append(data, t...)
-		}
-		headAt := len(data)
-		data, o.fast = appendHead(data, o.status, o.header)
-		etagAt := headValue(data, headAt, len(data), "Etag", o.etag)
-		lastModifiedAt := headValue(data, headAt, len(data), "Last-Modified", o.lastModified)
-		headEnd := len(data)
-		if packBody {
-			data = append(data, o.body...)
-			o.body = data[headEnd:len(data):len(data)]
-		}
-
-		o.key = dataString(data, 0, len(o.key))
-		o.upstreamStatus = dataString(data, len(o.key), len(o.upstreamStatus))
-		o.etag = sealedValue(data, etagAt, o.etag)
-		o.lastModified = sealedValue(data, lastModifiedAt, o.lastModified)
-		o.data = data
-		o.tagsAt, o.headAt, o.headEnd = uint32(tagsAt), uint32(headAt), uint32(headEnd)
-		o.header, o.tags = nil, nil
+		o.sealMeta()
+		o.sealData()
+		o.parts = nil
 	}
-	o.size = int64(objectOverhead) + int64(cap(o.data))
+	o.size = int64(objectOverhead) + int64(len(o.key)+len(o.upstreamStatus)+len(o.etag)+len(o.lastModified)+len(o.tags))
+	if o.inSlab {
+		o.size += int64(slabClassSize(slabClass(len(o.data))))
+	} else {
+		o.size += int64(cap(o.data))
+	}
 	if len(o.body) > maxPackedBody {
 		o.size += int64(len(o.body))
 	}
@@ -85,6 +70,67 @@ func (o *object) seal() {
 	}
 }
 
+// sealMeta packs the key, upstream Cache-Status, validators and tags into
+// one allocation on the Go heap.
+func (o *object) sealMeta() {
+	n := len(o.key) + len(o.upstreamStatus) + len(o.etag) + len(o.lastModified)
+	for _, t := range o.parts.tags {
+		n += len(t) + 1
+	}
+	meta := make([]byte, 0, n)
+	str := func(s string) string {
+		at := len(meta)
+		meta = append(meta, s...)
+		return dataString(meta, at, len(s))
+	}
+	o.key, o.upstreamStatus = str(o.key), str(o.upstreamStatus)
+	o.etag, o.lastModified = str(o.etag), str(o.lastModified)
+	tagsAt := len(meta)
+	for i, t := range o.parts.tags {
+		if i > 0 {
+			meta = append(meta, '\n')
+		}
+		meta = append(meta, t...)
+	}
+	o.tags = dataString(meta, tagsAt, len(meta)-tagsAt)
+}
+
+// sealData renders the head and packs it with a body of up to
+// maxPackedBody bytes into a slab block, or onto the Go heap when no block
+// fits.
+func (o *object) sealData() {
+	packBody := len(o.body) <= maxPackedBody
+	hl := headLen(o.status, o.parts.header)
+	n := hl
+	if packBody {
+		n += len(o.body)
+	}
+	data, blk, inSlab := slabs.alloc(n)
+	if !inSlab {
+		data = make([]byte, n)
+	}
+	// data[:0:hl]: were headLen short of what appendHead writes, append
+	// would move the head rather than write past it.
+	head, fast := appendHead(data[:0:hl], o.status, o.parts.header)
+	if len(head) != hl {
+		if inSlab {
+			slabs.free(blk)
+			inSlab = false
+		}
+		hl, n = len(head), n-hl+len(head)
+		data = append(head, make([]byte, n-len(head))...)
+	}
+	if packBody {
+		copy(data[hl:], o.body)
+		o.body = data[hl:n:n]
+	}
+	o.data, o.headEnd, o.fast = data[:n:n], uint32(hl), fast
+	if inSlab {
+		o.inSlab = true
+		slabs.freeWhenUnreachable(o, blk)
+	}
+}
+
 // dataString is data[at:at+n] as a string sharing data's memory.
 func dataString(data []byte, at, n int) string {
 	if n == 0 {
@@ -93,66 +139,37 @@ func dataString(data []byte, at, n int) string {
 	return unsafe.String(&data[at], n)
 }
 
-// headValue returns where the rendered head data[headAt:headEnd] holds
-// value as name's first value: its offset in data, or -1 when the head does
-// not hold it as is (it was cleaned, or belongs to a field the head leaves
-// out).
-func headValue(data []byte, headAt, headEnd int, name, value string) int {
-	if value == "" {
-		return -1
-	}
-	at := headAt
-	for line := range bytes.Lines(data[headAt:headEnd]) {
-		lineAt := at
-		at += len(line)
-		if len(line) > len(name)+2 && string(line[:len(name)]) == name && string(line[len(name):len(name)+2]) == ": " {
-			if string(line[len(name)+2:len(line)-2]) == value {
-				return lineAt + len(name) + 2
-			}
-			return -1
-		}
-	}
-	return -1
-}
-
-// sealedValue is value in data at offset at, or a copy of it when at is -1.
-func sealedValue(data []byte, at int, value string) string {
-	if at < 0 {
-		return strings.Clone(value)
-	}
-	return dataString(data, at, len(value))
-}
-
 // head is the object's rendered response head (wirehead.go).
-func (o *object) head() []byte { return o.data[o.headAt:o.headEnd] }
+// Like the body, it is in data: it must not outlive the object.
+func (o *object) head() []byte { return o.data[:o.headEnd] }
 
 // tagList yields the object's tags.
 func (o *object) tagList() iter.Seq[string] {
 	return func(yield func(string) bool) {
 		if o.data == nil {
-			for _, t := range o.tags {
+			for _, t := range o.partTags() {
 				if !yield(t) {
 					return
 				}
 			}
 			return
 		}
-		rest := o.data[o.tagsAt:o.headAt]
-		at := int(o.tagsAt)
-		for len(rest) > 0 {
-			n := bytes.IndexByte(rest, '\n')
-			if n < 0 {
-				n = len(rest)
-			}
-			if !yield(dataString(o.data, at, n)) {
+		for rest := o.tags; rest != ""; {
+			t, after, _ := strings.Cut(rest, "\n")
+			if !yield(t) {
 				return
 			}
-			if n == len(rest) {
-				return
-			}
-			rest, at = rest[n+1:], at+n+1
+			rest = after
 		}
 	}
+}
+
+// partTags is the tags of an object not sealed yet.
+func (o *object) partTags() []string {
+	if o.parts == nil {
+		return nil
+	}
+	return o.parts.tags
 }
 
 // tagSlice returns the object's tags in a new slice, nil if none.
@@ -178,12 +195,16 @@ type servedHeader struct {
 // fields returns the object's header fields.
 func (o *object) fields() []headerField {
 	if o.data == nil {
-		return o.header
+		if o.parts == nil {
+			return nil
+		}
+		return o.parts.header
 	}
 	if sh := o.served.Load(); sh != nil {
 		return sh.fields
 	}
-	sh := &servedHeader{fields: decodeHead(o.data, int(o.headAt), o.head()), ageSec: -1}
+	head := bytes.Clone(o.head()) // the fields' strings outlive the object's data
+	sh := &servedHeader{fields: decodeHead(head, 0, head), ageSec: -1}
 	o.served.CompareAndSwap(nil, sh)
 	return o.served.Load().fields
 }

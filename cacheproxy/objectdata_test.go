@@ -31,22 +31,27 @@ func TestSealKeepsWhatTheObjectHolds(t *testing.T) {
 		{"large body", bytes.Repeat([]byte("x"), maxPackedBody+1), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := &object{key: "example.com/a?b", variant: "gzip", status: http.StatusOK, header: headerList(h),
-				tags: []string{"t1", "t-2"}, body: slices.Clone(tc.body), upstreamStatus: "upstream; hit",
+			o := &object{key: "example.com/a?b", variant: "gzip", status: http.StatusOK,
+				parts: &objectParts{header: headerList(h), tags: []string{"t1", "t-2"}}, body: slices.Clone(tc.body), upstreamStatus: "upstream; hit",
 				etag: `"v1"`, lastModified: "Thu, 01 Jan 2026 00:00:00 GMT"}
+			inUse := slabs.inUse.Load()
 			o.seal()
-			if o.header != nil || o.tags != nil {
-				t.Fatal("seal kept the header or tags beside data")
+			if o.parts != nil {
+				t.Fatal("seal kept the header and tags beside data")
 			}
 			if o.key != "example.com/a?b" || o.variant != "gzip" || o.upstreamStatus != "upstream; hit" ||
 				o.etag != `"v1"` || o.lastModified != "Thu, 01 Jan 2026 00:00:00 GMT" || !bytes.Equal(o.body, tc.body) {
 				t.Fatalf("sealed object holds key %q variant %q upstream %q etag %q last-modified %q body %d bytes",
 					o.key, o.variant, o.upstreamStatus, o.etag, o.lastModified, len(o.body))
 			}
-			for _, s := range []string{o.key, o.etag, o.lastModified} {
-				if !inData(o.data, unsafe.Pointer(unsafe.StringData(s))) {
-					t.Errorf("%q is not in the object's data", s)
+			meta := unsafe.Slice(unsafe.StringData(o.key), len(o.key)+len(o.upstreamStatus)+len(o.etag)+len(o.lastModified)+len(o.tags))
+			for _, s := range []string{o.upstreamStatus, o.etag, o.lastModified, o.tags} {
+				if !inData(meta, unsafe.Pointer(unsafe.StringData(s))) {
+					t.Errorf("%q is not in the object's meta", s)
 				}
+			}
+			if grew := slabs.inUse.Load() - inUse; !o.inSlab || grew != int64(slabClassSize(slabClass(len(o.data)))) {
+				t.Errorf("data (%d bytes) is not in a slab block: slabs grew by %d", len(o.data), grew)
 			}
 			if len(tc.body) > 0 && inData(o.data, unsafe.Pointer(unsafe.SliceData(o.body))) != tc.packed {
 				t.Errorf("body in data: %v, want %v", !tc.packed, tc.packed)
@@ -75,9 +80,9 @@ func TestSealKeepsWhatTheObjectHolds(t *testing.T) {
 // are sealed with fast false, and keep their fields for the full handler.
 func TestSealLeavesOthersToTheHandler(t *testing.T) {
 	for name, o := range map[string]*object{
-		"404":             {status: http.StatusNotFound, header: headerList(http.Header{"Content-Type": {"text/plain"}})},
-		"no Content-Type": {status: http.StatusOK, header: headerList(http.Header{"Etag": {`"x"`}})},
-		"bad field name":  {status: http.StatusOK, header: headerList(http.Header{"Content-Type": {"a"}, "Bad Name": {"v"}})},
+		"404":             {status: http.StatusNotFound, parts: &objectParts{header: headerList(http.Header{"Content-Type": {"text/plain"}})}},
+		"no Content-Type": {status: http.StatusOK, parts: &objectParts{header: headerList(http.Header{"Etag": {`"x"`}})}},
+		"bad field name":  {status: http.StatusOK, parts: &objectParts{header: headerList(http.Header{"Content-Type": {"a"}, "Bad Name": {"v"}})}},
 	} {
 		o.seal()
 		if o.fast {

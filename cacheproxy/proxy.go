@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -331,7 +332,10 @@ func (p *Proxy) lookup(key string, h http.Header) (*object, []string) {
 
 // serveObject writes a stored object. The stored header slices are shared,
 // not copied: the hit path allocates only the Age and Cache-Status values.
+// The body is in the object's data: o is kept alive until it is written
+// (slab.go).
 func (p *Proxy) serveObject(w http.ResponseWriter, r *http.Request, o *object, now int64, cs cacheStatus) {
+	defer runtime.KeepAlive(o)
 	if !o.visited.Load() {
 		o.visited.Store(true)
 	}

@@ -3,6 +3,7 @@ package cacheproxy
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -58,8 +59,9 @@ func (o *object) refreshed(h http.Header, tags []string, requestTime, now int64)
 		initialAge: initialAge(h, time.Unix(0, requestTime), time.Unix(0, now), date),
 		banSeq:     o.banSeq.Load(),
 	}, pol)
-	n.header = setField(n.header, "Content-Length", contentLength(len(o.body)))
+	n.parts.header = setField(n.parts.header, "Content-Length", contentLength(len(o.body)))
 	n.seal()
+	runtime.KeepAlive(o) // n's body was o's, in o's data, until seal copied it
 	return n
 }
 

@@ -19,7 +19,7 @@ func TestStoreAccounting(t *testing.T) {
 		switch op := r.IntN(10); {
 		case op < 7:
 			key := "h/k" + strconv.Itoa(r.IntN(200))
-			o := &object{key: key, body: make([]byte, r.IntN(2000)), tags: []string{"t" + strconv.Itoa(r.IntN(5))}}
+			o := &object{key: key, body: make([]byte, r.IntN(2000)), parts: &objectParts{tags: []string{"t" + strconv.Itoa(r.IntN(5))}}}
 			if r.IntN(2) == 0 {
 				o.vary = []string{"Accept-Language"}
 				o.variant = strconv.Itoa(r.IntN(maxVariants + 4))

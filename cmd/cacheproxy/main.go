@@ -54,6 +54,18 @@ func serve(opts options, logger *slog.Logger, signals <-chan os.Signal, listenin
 	if opts.memoryLimit > 0 {
 		debug.SetMemoryLimit(opts.memoryLimit)
 	}
+	if opts.gcHeadroom > 0 {
+		ctx, stop := context.WithCancel(context.Background())
+		tuned := make(chan struct{})
+		go func() {
+			defer close(tuned)
+			cacheproxy.TuneGC(ctx, opts.gcHeadroom, time.Second)
+		}()
+		defer func() {
+			stop()
+			<-tuned
+		}()
+	}
 	cfg := opts.config
 	cfg.Logger = logger
 	p, err := cacheproxy.New(cfg)
@@ -130,6 +142,7 @@ type options struct {
 	shutdownDelay     time.Duration
 	shutdownGrace     time.Duration
 	memoryLimit       int64
+	gcHeadroom        int64 // 0: GOGC as the runtime has it
 	logLevel          slog.Level
 	logFormat         string
 }
@@ -183,7 +196,7 @@ the delay).
 Flags:
 `
 
-// parseFlags parses args; getenv reads GOMEMLIMIT.
+// parseFlags parses args; getenv reads GOMEMLIMIT and GOGC.
 func parseFlags(args []string, getenv func(string) string, out io.Writer) (options, error) {
 	var (
 		o                  options
@@ -196,6 +209,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 		fs                 = flag.NewFlagSet("cacheproxy", flag.ContinueOnError)
 	)
 	cacheSize = cacheproxy.DefaultCacheSize
+	o.gcHeadroom = 64 << 20
 	fs.SetOutput(out)
 	fs.Usage = func() {
 		var b strings.Builder
@@ -230,6 +244,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 3*time.Second, "on SIGTERM, keep serving this long after /readyz turns 503, so load balancers stop sending first")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 25*time.Second, "bound on draining in-flight requests at shutdown")
 	fs.StringVar(&memLimit, "memory-limit", "auto", "Go runtime soft memory limit (GOMEMLIMIT): `auto` is cache-size + 25% + 32Mi (the GC works harder near it, so the process stays close to --cache-size), \"off\" leaves the runtime default, or a quantity; ignored when GOMEMLIMIT is set")
+	fs.Var(quantityFlag{&o.gcHeadroom}, "gc-headroom", "once the live Go heap (mostly stored objects) is larger than this (`bytes` or quantity), the garbage collector runs after about this much allocation instead of after as much as the live heap (GOGC lowered, down to 10), so RSS stays near what is stored at the cost of more collections; 0 leaves GOGC at 100; ignored when GOGC is set")
 	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
 	if err := fs.Parse(args); err != nil {
@@ -274,6 +289,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	}
 	if o.logFormat != "text" && o.logFormat != "json" {
 		return o, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	}
+	if getenv("GOGC") != "" {
+		o.gcHeadroom = 0
 	}
 	switch {
 	case getenv("GOMEMLIMIT") != "" || memLimit == "off":

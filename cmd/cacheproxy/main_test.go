@@ -42,7 +42,7 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{"defaults", append(base, "--admin-token-file", tokenFile), "", func(t *testing.T, o options) {
-			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminTokenFile != tokenFile || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 || !o.fastPath {
+			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminTokenFile != tokenFile || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 || !o.fastPath || o.gcHeadroom != 64<<20 {
 				t.Fatalf("options %+v", o)
 			}
 		}},
@@ -51,6 +51,12 @@ func TestParseFlags(t *testing.T) {
 				t.Fatalf("options %+v", o)
 			}
 		}},
+		{"GOGC as the runtime has it", append(base, "--admin-token-file="+tokenFile, "--gc-headroom=0"), "", func(t *testing.T, o options) {
+			if o.gcHeadroom != 0 {
+				t.Fatalf("gc headroom %d", o.gcHeadroom)
+			}
+		}},
+		{"negative gc headroom", append(base, "--admin-token-file="+tokenFile, "--gc-headroom=-1"), "non-negative", nil},
 		{"net/http alone", append(base, "--admin-token-file="+tokenFile, "--fast-path=false"), "", func(t *testing.T, o options) {
 			if o.fastPath {
 				t.Fatal("fast path on")
@@ -119,7 +125,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	}
 	for _, flag := range []string{"origin", "listen", "admin-listen", "admin-token-file", "host", "cache-size", "max-object-size",
 		"origin-timeout", "fetch-timeout", "soft-purge-grace", "refetch-concurrency", "idempotency-entries", "idempotency-ttl", "idempotency-bytes",
-		"ban-sweep-interval", "rewrite-host", "fast-path", "shutdown-delay", "shutdown-grace", "memory-limit", "log-level", "log-format"} {
+		"ban-sweep-interval", "rewrite-host", "fast-path", "shutdown-delay", "shutdown-grace", "memory-limit", "gc-headroom", "log-level", "log-format"} {
 		if !strings.Contains(out.String(), "\n  --"+flag+" ") && !strings.Contains(out.String(), "\n  --"+flag+"\n") {
 			t.Errorf("--help does not document --%s", flag)
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ func TestMemoryBoundFillingTwoGiB(t *testing.T) {
 	}))
 	t.Cleanup(origin.Close) // after the proxy's stop, which startProxy registers next
 
+	debug.FreeOSMemory() // what tests before this one left
 	before := rss(t)
 	pub := startProxy(t, origin.URL, "--cache-size=64Mi")
 

@@ -1,0 +1,139 @@
+package cacheproxy
+
+import (
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// Slabs: memory outside the Go heap for the part of a stored object that
+// is most of its bytes and holds no pointers, its rendered head and (up to
+// maxPackedBody) its body (objectdata.go).
+//
+// Why: memory on the Go heap costs twice its size in RSS, since the
+// collector lets the heap grow to twice what it found live before it runs
+// again (GOGC=100), and every collection has to mark it. A block in a slab
+// costs its size class and nothing more, and the collector never sees it.
+//
+// Lifetime: a block belongs to one object and is freed by a cleanup
+// (runtime.AddCleanup) once the collector finds that object unreachable.
+// So a block is never reused while any goroutine can still reach its
+// object, which is what every reader of the data needs: a hit that writes
+// a body holds the object (a local variable, kept alive past the write
+// with runtime.KeepAlive) until the write returned. The rule for readers:
+// a slice or string made from an object's data must not outlive the last
+// use of the object. Strings that may outlive it (the key, validators,
+// tags, the upstream Cache-Status, the fields the full handler decodes)
+// are on the Go heap, in the object's meta (objectdata.go).
+//
+// Size classes: multiples of 16 bytes up to 1 KiB, then sixteen classes
+// per power of two (at most 1/16 wasted) up to maxSlabBlock. Each class
+// carves blocks out of 1 MiB chunks mapped when it needs one, and keeps
+// freed blocks on a free list for the next object of its size. Freed
+// blocks are not given back to the system, as with malloc: a cache that
+// evicts refills them.
+
+const (
+	// maxSlabBlock is the largest block a slab hands out; larger data
+	// (a head of many fields beside a body near maxPackedBody) stays on
+	// the Go heap.
+	maxSlabBlock = 32 << 10
+	slabChunk    = 1 << 20
+)
+
+// slabClassCount is the number of size classes: 64 up to 1 KiB, then 16
+// per power of two from 1 KiB to maxSlabBlock.
+var slabClassCount = slabClass(maxSlabBlock) + 1
+
+// slabClass is the size class of a block of n bytes (0 < n ≤ maxSlabBlock).
+func slabClass(n int) int {
+	if n <= 1<<10 {
+		return (n - 1) >> 4
+	}
+	shift := bits.Len(uint(n-1)) - 5 // classes of 1/16 of the power of two
+	return 64 + (bits.Len(uint(n-1))-11)*16 + (n-1)>>shift - 16
+}
+
+// slabClassSize is the block size of class c.
+func slabClassSize(c int) int {
+	if c < 64 {
+		return (c + 1) << 4
+	}
+	pow := (c - 64) / 16 // 1 KiB << pow is the class's power of two
+	return (16 + (c-64)%16 + 1) << (pow + 6)
+}
+
+// slabPool is the process's slabs, one free list per size class.
+type slabPool struct {
+	classes []slabFree
+	mapped  atomic.Int64 // bytes mapped, for tests and metrics
+	inUse   atomic.Int64 // bytes in blocks handed out and not freed
+	reused  atomic.Int64 // blocks handed out again after a free
+}
+
+// slabFree is one size class.
+type slabFree struct {
+	mu    sync.Mutex
+	free  []unsafe.Pointer // freed blocks
+	chunk []byte           // the newest chunk's blocks not handed out yet
+}
+
+// slabs is the pool objects use.
+var slabs = &slabPool{classes: make([]slabFree, slabClassCount)}
+
+// slabBlock is what the cleanup of an object needs to free its block.
+type slabBlock struct {
+	p     unsafe.Pointer
+	class int32
+}
+
+// alloc returns a block of n bytes (len and cap n) outside the Go heap,
+// or ok false when n is not in a slab's range or the system refused
+// memory: the caller then uses the Go heap.
+func (s *slabPool) alloc(n int) (b []byte, blk slabBlock, ok bool) {
+	if n <= 0 || n > maxSlabBlock {
+		return nil, slabBlock{}, false
+	}
+	c := slabClass(n)
+	size := slabClassSize(c)
+	cl := &s.classes[c]
+	cl.mu.Lock()
+	var p unsafe.Pointer
+	if k := len(cl.free); k > 0 {
+		p = cl.free[k-1]
+		cl.free = cl.free[:k-1]
+		s.reused.Add(1)
+	} else {
+		if len(cl.chunk) < size {
+			chunk, err := syscall.Mmap(-1, 0, slabChunk, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+			if err != nil {
+				cl.mu.Unlock()
+				return nil, slabBlock{}, false
+			}
+			s.mapped.Add(slabChunk)
+			cl.chunk = chunk
+		}
+		p = unsafe.Pointer(&cl.chunk[0])
+		cl.chunk = cl.chunk[size:]
+	}
+	cl.mu.Unlock()
+	s.inUse.Add(int64(size))
+	return unsafe.Slice((*byte)(p), n), slabBlock{p: p, class: int32(c)}, true
+}
+
+// free returns blk to its class's free list.
+func (s *slabPool) free(blk slabBlock) {
+	cl := &s.classes[blk.class]
+	cl.mu.Lock()
+	cl.free = append(cl.free, blk.p)
+	cl.mu.Unlock()
+	s.inUse.Add(-int64(slabClassSize(int(blk.class))))
+}
+
+// freeWhenUnreachable frees blk once o can no longer be reached.
+func (s *slabPool) freeWhenUnreachable(o *object, blk slabBlock) {
+	runtime.AddCleanup(o, s.free, blk)
+}
