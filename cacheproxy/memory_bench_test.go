@@ -187,9 +187,10 @@ func BenchmarkHitDuringGC(b *testing.B) {
 // BenchmarkMissBesideStoredObjects is the CPU a miss costs, collections
 // included, with 300,000 objects stored (objects as the invalidation
 // benchmark stores them), at GOGC 100 (headroom 0) and as TuneGC sets it
-// with cmd/cacheproxy's default headroom and half of it: what the smaller
-// RSS of a tuned collector costs misses. cpu-us/op is the process's user and system time
-// per miss.
+// with a headroom of 64 MiB and of 32 MiB: what the smaller RSS of a tuned
+// collector costs misses. cpu-us/op is the process's user and system time
+// per miss, gc-cpu-us/op the runtime's estimate of the collector's share
+// (on a loaded machine, the wall time of its workers).
 func BenchmarkMissBesideStoredObjects(b *testing.B) {
 	p := newBenchProxy(b, newCannedOrigin(1<<10), 4<<30)
 	storeSmall(p, 300_000)

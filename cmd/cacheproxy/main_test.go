@@ -42,7 +42,7 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{"defaults", append(base, "--admin-token-file", tokenFile), "", func(t *testing.T, o options) {
-			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminTokenFile != tokenFile || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 || !o.fastPath || o.gcHeadroom != 64<<20 {
+			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminTokenFile != tokenFile || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 || !o.fastPath || o.gcHeadroom != 0 {
 				t.Fatalf("options %+v", o)
 			}
 		}},
@@ -51,8 +51,8 @@ func TestParseFlags(t *testing.T) {
 				t.Fatalf("options %+v", o)
 			}
 		}},
-		{"GOGC as the runtime has it", append(base, "--admin-token-file="+tokenFile, "--gc-headroom=0"), "", func(t *testing.T, o options) {
-			if o.gcHeadroom != 0 {
+		{"gc headroom", append(base, "--admin-token-file="+tokenFile, "--gc-headroom=64Mi"), "", func(t *testing.T, o options) {
+			if o.gcHeadroom != 64<<20 {
 				t.Fatalf("gc headroom %d", o.gcHeadroom)
 			}
 		}},
