@@ -12,8 +12,9 @@
 # What it does:
 #   1. installs Varnish, nginx (with the cache purge module) and wrk from the
 #      Debian packages when a command is missing (apt-get; root or sudo);
-#   2. builds bin/cacheproxy, bin/manager and bin/k8s when not run by make
-#      (make bench has just done it), and the driver, test/cmd/bench;
+#   2. builds bin/cacheproxy, bin/manager, bin/k8s and bin/images (the fleet's
+#      operator and cache pods run these images) when not run by make (make
+#      bench has just done it), and the driver, test/cmd/bench;
 #   3. runs the driver: every server on a free loopback port, every load
 #      bounded in time, every process stopped at the end, even on failure;
 #   4. the driver writes test/.state/bench/results-<timestamp>.md and .json
@@ -100,7 +101,7 @@ for arg in "$@"; do
 done
 set -- "${args[@]}"
 targets=(build)
-[[ -n $needs_k8s ]] && targets+=(envtest)
+[[ -n $needs_k8s ]] && targets+=(envtest images)
 if [[ -z ${MAKELEVEL:-} ]]; then
 	log "building (make ${targets[*]})"
 	make --no-print-directory "${targets[@]}" >&2
@@ -154,7 +155,7 @@ if [[ -n $needs_k8s ]]; then
 	runner=("$root/hack/as-root.sh")
 fi
 "${runner[@]}" "$work/bench" --bin-dir "$root/bin" --config-dir "$root/hack/bench" --crd-dir "$root/config/crd/bases" \
-	--out "$root/test/.state/bench" --commit "$commit" --command "$command" "$@" &
+	--repo-dir "$root" --out "$root/test/.state/bench" --commit "$commit" --command "$command" "$@" &
 driver_pid=$!
 rc=0
 wait "$driver_pid" || rc=$?

@@ -16,13 +16,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/test/internal/product"
 	"github.com/cacheops/purge-operator/test/localcluster"
 )
 
 // Purge latency across a fleet: the local cluster of test/localcluster (a
 // real node: every cache pod a container of the cacheproxy image, under
-// kubelet, containerd and runc) with the operator (bin/manager) next to
-// it, one CacheProxy scaled to each size in turn, every pod filled with
+// kubelet, containerd and runc) with the operator installed from
+// dist/install.yaml, its manager a pod of the manager image (see
+// fleet_operator.go), one CacheProxy scaled to each size in turn, every pod filled with
 // Objects objects straight through its pod IP, then Purges created one
 // after another with the API client. The
 // time of a Purge is from just before the client's Create to the moment a
@@ -37,7 +39,9 @@ type FleetOptions struct {
 	FillWorkers    int    `json:"fillWorkers"`
 	KubectlSamples int    `json:"kubectlSamples"`
 	StateDir       string `json:"-"`
-	CRDDir         string `json:"-"`
+	// RepoDir is the repository, whose dist/install.yaml installs the
+	// operator.
+	RepoDir string `json:"-"`
 }
 
 // Kinds of Purge timed across the fleet.
@@ -102,8 +106,11 @@ type FleetSize struct {
 type FleetResult struct {
 	Options      FleetOptions `json:"options"`
 	ClusterStart float64      `json:"clusterStartSeconds"`
-	Sizes        []FleetSize  `json:"sizes"`
-	Purges       []FleetPurge `json:"purges"`
+	// OperatorAvailable is from kubectl apply of dist/install.yaml to the
+	// manager's Deployment Available.
+	OperatorAvailable float64      `json:"operatorAvailableSeconds"`
+	Sizes             []FleetSize  `json:"sizes"`
+	Purges            []FleetPurge `json:"purges"`
 	// Kubectl: `kubectl create -f -` of a Purge, its wall time and the
 	// create→Complete time seen from before kubectl started, next to the
 	// API client's Create call at the same size.
@@ -140,11 +147,10 @@ func RunFleet(ctx context.Context, env *Env, o FleetOptions) (*FleetResult, erro
 	began := time.Now()
 	_ = os.RemoveAll(o.StateDir) // logs of the previous run
 	cluster, err := localcluster.Start(ctx, localcluster.Options{
-		BinDir:            filepath.Join(env.BinDir, "k8s"),
-		StateDir:          o.StateDir,
-		ImageArchives:     images,
-		CRDDirectoryPaths: []string{o.CRDDir},
-		Scheme:            scheme,
+		BinDir:        filepath.Join(env.BinDir, "k8s"),
+		StateDir:      o.StateDir,
+		ImageArchives: images,
+		Scheme:        scheme,
 	})
 	if err != nil {
 		return nil, err
@@ -154,21 +160,13 @@ func RunFleet(ctx context.Context, env *Env, o FleetOptions) (*FleetResult, erro
 			env.Logf("fleet: stopping the cluster: %v", err)
 		}
 	}()
-	metricsPort, err := freePort(ctx)
-	if err != nil {
-		return nil, err
-	}
-	manager, err := cluster.StartHostProcess("manager", filepath.Join(env.BinDir, "manager"), []string{
-		"--health-probe-bind-address=0",
-		"--metrics-bind-address=127.0.0.1:" + strconv.Itoa(metricsPort),
-		"--metrics-secure=false",
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer manager.Stop()
 	res.ClusterStart = time.Since(began).Seconds()
-	metricsURL := "http://127.0.0.1:" + strconv.Itoa(metricsPort) + "/metrics"
+	env.Logf("fleet: cluster up in %.1fs; installing the operator from %s", res.ClusterStart, product.InstallManifest)
+	began = time.Now()
+	if err := installOperator(ctx, cluster, o.RepoDir); err != nil {
+		return nil, err
+	}
+	res.OperatorAvailable = time.Since(began).Seconds()
 
 	// The shared origin listens on loopback, which in a pod is the pod
 	// itself: serve it on the host's address as pods see it too.
@@ -182,8 +180,11 @@ func RunFleet(ctx context.Context, env *Env, o FleetOptions) (*FleetResult, erro
 	if err != nil {
 		return nil, err
 	}
-	f := &fleet{env: env, o: o, cluster: cluster, c: wc, res: res, metricsURL: metricsURL, originAddr: originAddr}
+	f := &fleet{env: env, o: o, cluster: cluster, c: wc, res: res, originAddr: originAddr}
 	if err := f.setUp(ctx); err != nil {
+		return res, err
+	}
+	if f.metrics, err = newManagerMetrics(ctx, wc); err != nil {
 		return res, err
 	}
 	for _, n := range o.Sizes {
@@ -215,7 +216,7 @@ func (f *fleet) size(ctx context.Context, n int) error {
 		return err
 	}
 	defer w.stop()
-	before, _ := scrapeManager(ctx, f.metricsURL)
+	before, _ := f.metrics.scrape(ctx)
 	times := map[string][]time.Duration{}
 	var creates []time.Duration
 	for seq := range f.o.Purges {
@@ -232,7 +233,7 @@ func (f *fleet) size(ctx context.Context, n int) error {
 		}
 	}
 	f.podTimes(ctx, n)
-	if after, err := scrapeManager(ctx, f.metricsURL); err == nil && before != nil {
+	if after, err := f.metrics.scrape(ctx); err == nil && before != nil {
 		sz.PodCallMillis, sz.PodCalls = meanMillis(before, after, "podCall")
 		sz.QueueMillis, sz.Reconciles = meanMillis(before, after, "queue")
 		sz.ReconcileMillis, _ = meanMillis(before, after, "reconcile")
@@ -325,7 +326,8 @@ func (f *fleet) timePurge(ctx context.Context, w *purgeWatch, p *cachev1alpha1.P
 			return fp, createTook, fmt.Errorf("purge %s ended %s: %+v", p.Name, st.Phase, st.Pods)
 		}
 	case <-time.After(60 * time.Second):
-		return fp, createTook, fmt.Errorf("purge %s not finished after 60s (manager log: %s)", p.Name, f.cluster.LogPath("manager"))
+		return fp, createTook, fmt.Errorf("purge %s not finished after 60s (the manager's log: kubectl logs -n %s deployment/%s, or under %s)",
+			p.Name, product.Namespace, product.Deployment, localcluster.PodLogsDir(f.o.StateDir))
 	case <-ctx.Done():
 		return fp, createTook, ctx.Err()
 	}

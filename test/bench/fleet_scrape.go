@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -43,14 +42,10 @@ func meanMillis(before, after histogramTotals, name string) (mean, count float64
 	return (after[name][1] - before[name][1]) / n * 1000, n
 }
 
-// scrapeManager reads the count and sum of managerHistograms from the
-// manager's metrics.
-func scrapeManager(ctx context.Context, url string) (histogramTotals, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := quickClient.Do(req)
+// scrape reads the count and sum of managerHistograms from the manager's
+// metrics.
+func (m *managerMetrics) scrape(ctx context.Context) (histogramTotals, error) {
+	resp, err := m.get(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ type fleet struct {
 	cluster    *localcluster.Cluster
 	c          client.WithWatch
 	res        *FleetResult
-	metricsURL string
+	metrics    *managerMetrics
 	originAddr string // the origin as the pods reach it
 }
 

@@ -305,7 +305,7 @@ func (r *FleetResult) markdown(b *strings.Builder) {
 	o := r.Options
 	fmt.Fprintf(b, "## Purge latency across a fleet\n\nLocal cluster (test/localcluster: etcd, kube-apiserver, kube-controller-manager, "+
 		"kube-scheduler and one node of kubelet, containerd, runc and kube-proxy; every cache pod a container of the cacheproxy image), "+
-		"operator bin/manager with default flags. Each pod holds %s objects. Purges are created one at a time "+
+		"the operator installed from dist/install.yaml (its manager a pod of the manager image, default flags). Each pod holds %s objects. Purges are created one at a time "+
 		"with the API client; the time is from just before Create to the watch event showing Complete (client clock). "+
 		"%d Purges per kind and size. Published anchors: Fastly and Cloudflare, about 150 ms for a global purge.\n\n",
 		fmtInt(float64(o.Objects)), o.Purges)
@@ -347,5 +347,5 @@ func (r *FleetResult) markdown(b *strings.Builder) {
 			"against %s ms for the API client's Create; create→Complete through kubectl %s ms p50.\n",
 			r.KubectlPods, r.KubectlCreate.N, fmtMs(r.KubectlCreate.P50), fmtMs(r.ClientCreate.P50), fmtMs(r.KubectlComplete.P50))
 	}
-	fmt.Fprintf(b, "\nCluster start with the operator: %.1f s.\n\n", r.ClusterStart)
+	fmt.Fprintf(b, "\nCluster start: %.1f s; kubectl apply of dist/install.yaml to the manager Available: %.1f s.\n\n", r.ClusterStart, r.OperatorAvailable)
 }

@@ -45,10 +45,7 @@ func installManifest() string {
 // README tells users, and waits until the manager is Available.
 func installProduct(ctx context.Context) {
 	GinkgoHelper()
-	mustKubectl(ctx, installManifest(), "apply", "--server-side", "-f", "-")
-	mustKubectl(ctx, "", "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/cacheproxies.cache.cacheops.io", "crd/purges.cache.cacheops.io", "crd/purgetriggers.cache.cacheops.io")
-	waitOperator(ctx)
+	Expect(product.Install(ctx, kubectl, installManifest())).To(Succeed())
 }
 
 // uninstallProduct removes what installProduct installed with `kubectl
@@ -62,8 +59,7 @@ func uninstallProduct(ctx context.Context) {
 // Available (its readiness probe passed).
 func waitOperator(ctx context.Context) {
 	GinkgoHelper()
-	mustKubectl(ctx, "", "rollout", "status", "deployment/"+operatorDeployment, "-n", operatorNamespace, "--timeout=2m")
-	mustKubectl(ctx, "", "wait", "--for=condition=Available", "deployment/"+operatorDeployment, "-n", operatorNamespace, "--timeout=2m")
+	Expect(product.WaitAvailable(ctx, kubectl)).To(Succeed())
 }
 
 // operatorPods returns the manager's live pods (not being deleted).

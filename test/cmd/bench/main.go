@@ -57,6 +57,7 @@ type flags struct {
 	short                         bool
 	only, binDir, configDir       string
 	out, wrk, crdDir, baselineBin string
+	repoDir                       string
 	commit, command               string
 	rounds, connections           int
 	objects, fleetObjects         int
@@ -80,7 +81,8 @@ func parseFlags() (*flags, error) {
 	flag.StringVar(&f.only, "only", "", "comma-separated sections to run: "+strings.Join(sections, ",")+" (default all but profile)")
 	flag.StringVar(&f.binDir, "bin-dir", "bin", "directory of cacheproxy, manager and k8s/ (make build envtest)")
 	flag.StringVar(&f.configDir, "config-dir", "hack/bench", "directory of bench.lua, varnish.vcl and nginx.conf")
-	flag.StringVar(&f.crdDir, "crd-dir", "config/crd/bases", "CRD manifests for the local cluster")
+	flag.StringVar(&f.crdDir, "crd-dir", "config/crd/bases", "CRD manifests for the gateway section's API server")
+	flag.StringVar(&f.repoDir, "repo-dir", ".", "the repository, whose dist/install.yaml installs the operator on the fleet's cluster")
 	flag.StringVar(&f.out, "out", "test/.state/bench", "directory for results-<timestamp>.md and .json, and the cluster's logs")
 	flag.StringVar(&f.wrk, "wrk", "wrk", "wrk binary")
 	flag.StringVar(&f.baselineBin, "baseline-bin", "", "a cacheproxy binary of an earlier commit: the data path runs it too, as cacheproxy-before (run.sh --baseline=REV builds it)")
@@ -197,7 +199,7 @@ func parseFlags() (*flags, error) {
 		FillWorkers:    32,
 		KubectlSamples: pick(0, 5, 2),
 		StateDir:       filepath.Join(f.out, "cluster"),
-		CRDDir:         f.crdDir,
+		RepoDir:        f.repoDir,
 	}
 	for s := range strings.SplitSeq(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

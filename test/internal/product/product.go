@@ -21,6 +21,10 @@ const (
 	// GatewayService is the purge gateway's Service, on GatewayPort.
 	GatewayService = "purge-operator-purge-gateway"
 	GatewayPort    = 8090
+	// MetricsPort is the manager's HTTPS metrics port; a token needs
+	// MetricsReaderRole to read them.
+	MetricsPort       = 8443
+	MetricsReaderRole = "purge-operator-metrics-reader"
 	// InstallManifest is the install manifest, relative to the repository.
 	InstallManifest = "dist/install.yaml"
 )

@@ -3,6 +3,7 @@ package product
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -25,9 +26,14 @@ func TestManifest(t *testing.T) {
 	if plain != string(raw) {
 		t.Error("without arguments, Manifest changed the file")
 	}
-	for _, name := range []string{"name: " + Namespace + "\n", "name: " + Deployment + "\n", "name: " + GatewayService + "\n", "        name: " + Container + "\n"} {
+	for _, name := range []string{"name: " + Namespace + "\n", "name: " + Deployment + "\n", "name: " + GatewayService + "\n", "        name: " + Container + "\n", "name: " + MetricsReaderRole + "\n", "containerPort: " + strconv.Itoa(MetricsPort) + "\n"} {
 		if !strings.Contains(plain, name) {
 			t.Errorf("%s has no %q: update the names of package product", InstallManifest, name)
+		}
+	}
+	for _, crd := range CRDs {
+		if !strings.Contains(plain, "  name: "+crd+"\n") {
+			t.Errorf("%s has no CRD %s: update product.CRDs", InstallManifest, crd)
 		}
 	}
 	got, err := Manifest(root, "--pod-call-timeout=3s", "--max-concurrent-purges=2")
