@@ -173,12 +173,26 @@ func (c *Cluster) claimSlot(ctx context.Context) error {
 	})
 }
 
-// connect builds the admin clients from the admin kubeconfig.
+// connect builds the admin clients from the admin kubeconfig, with the
+// certificates in the configuration rather than named by their files.
+// client-go (1.36 on, ClientsAllowCARotation) shares one transport among
+// the configurations of a process that name the same CA and certificate
+// files. A cluster started again on the same state directory in the same
+// process (a test) has new certificates in the same files, and its clients
+// would get the stopped cluster's transport, whose CA rejects the new API
+// server's certificate until client-go reads the CA file again, every 5
+// minutes: the API server never looked ready within
+// controlPlaneStartTimeout. With the certificates inline the transport is
+// this cluster's own.
 func (c *Cluster) connect() error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfigPath)
 	if err != nil {
 		return fmt.Errorf("reading admin kubeconfig: %w", err)
 	}
+	if err := rest.LoadTLSFiles(cfg); err != nil {
+		return fmt.Errorf("reading the admin certificates: %w", err)
+	}
+	cfg.CAFile, cfg.CertFile, cfg.KeyFile = "", "", ""
 	cfg.QPS, cfg.Burst = 100, 200
 	c.restConfig = cfg
 	if c.clientset, err = kubernetes.NewForConfig(cfg); err != nil {

@@ -139,10 +139,21 @@ func (c *Cluster) startAPIServer(etcdURL string) error {
 func (c *Cluster) waitAPIServer(ctx context.Context, cs kubernetes.Interface) error {
 	ctx, cancel := context.WithTimeout(ctx, controlPlaneStartTimeout)
 	defer cancel()
-	return c.poll(ctx, "kube-apiserver to be ready", []string{"etcd", "kube-apiserver"}, func(ctx context.Context) (bool, error) {
+	var last error // the last answer, for a timeout's error
+	err := c.poll(ctx, "kube-apiserver to be ready", []string{"etcd", "kube-apiserver"}, func(ctx context.Context) (bool, error) {
 		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		return err == nil && strings.TrimSpace(string(body)) == "ok", nil
+		if err == nil && strings.TrimSpace(string(body)) != "ok" {
+			err = fmt.Errorf("/readyz: %s", body)
+		}
+		if err != nil && ctx.Err() == nil {
+			last = err
+		}
+		return err == nil, nil
 	})
+	if err != nil && last != nil {
+		return fmt.Errorf("%w (last answer: %w)", err, last)
+	}
+	return err
 }
 
 // startControllerManager runs the controllers of Options.Controllers, with

@@ -13,6 +13,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
@@ -119,7 +120,7 @@ var _ = Describe("Host processes", func() {
 })
 
 var _ = Describe("A second cluster on the same machine", func() {
-	It("runs beside the first with its own ranges, namespace and cgroup, and leaves nothing behind", func(ctx SpecContext) {
+	It("runs beside the first with its own ranges, namespace and cgroup, leaves nothing behind, and starts again empty on the same state directory", func(ctx SpecContext) {
 		_, err := localcluster.Start(ctx, localcluster.Options{BinDir: binDir(), StateDir: cluster.StateDir(), ImageArchives: images})
 		Expect(err).To(MatchError(ContainSubstring("in use by another local cluster")))
 
@@ -166,7 +167,17 @@ var _ = Describe("A second cluster on the same machine", func() {
 		body, err := get("http://" + net.JoinHostPort(first.Status.PodIP, "8080") + "/")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.TrimSpace(body)).To(Equal("twin"))
-	}, NodeTimeout(4*time.Minute))
+
+		// Started again on the same state directory (a second make demo),
+		// the cluster starts empty: nothing of the stopped cluster's is in
+		// its API server, and its node runs a pod of the same name anew.
+		again, err := localcluster.Start(ctx, localcluster.Options{BinDir: binDir(), StateDir: stateDir, ImageArchives: images, Logger: GinkgoLogr})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { Expect(again.Stop()).To(Succeed()) })
+		err = again.Client().Get(ctx, client.ObjectKey{Name: "twins"}, &corev1.Namespace{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the stopped cluster's namespace: %v", err)
+		bareServer(ctx, again, "twins", "twin")
+	}, NodeTimeout(6*time.Minute))
 })
 
 func pidIn(c *localcluster.Cluster, ns, name string) int {
