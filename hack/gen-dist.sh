@@ -31,7 +31,10 @@ mkdir -p "$out/chart/crds" "$out/chart/templates"
 } >"$out/chart/crds/crds.yaml"
 
 # Everything else but the CRDs and the namespace (the release's namespace,
-# which helm install --create-namespace makes), templated.
+# which helm install --create-namespace makes), templated. Every mention of
+# config/default's namespace becomes the release's: the objects' own, the
+# ServiceAccount in the bindings, the manager's user name in the admission
+# policy and the gateway Service's DNS name in the manager's arguments.
 "$kubectl" kustomize "$root/config/default" | awk -v header="$header" '
 	function flush() {
 		if (doc != "" && doc !~ /\nkind: (CustomResourceDefinition|Namespace)\n/) { printf "%s---\n%s", sep, doc; sep = "" }
@@ -42,7 +45,7 @@ mkdir -p "$out/chart/crds" "$out/chart/templates"
 	{ doc = doc $0 "\n" }
 	END { flush() }
 ' | sed \
-	-e 's|namespace: purge-operator-system|namespace: {{ .Release.Namespace }}|' \
+	-e 's|purge-operator-system|{{ .Release.Namespace }}|g' \
 	-e 's|image: ghcr.io/cacheops/purge-operator:.*|image: "{{ .Values.image.repository }}:{{ .Values.image.tag \| default .Chart.AppVersion }}"|' \
 	-e 's|--cacheproxy-image=ghcr.io/cacheops/cacheproxy:.*|--cacheproxy-image={{ .Values.cacheProxyImage.repository }}:{{ .Values.cacheProxyImage.tag \| default .Chart.AppVersion }}|' \
 	-e 's|^  replicas: 1$|  replicas: {{ .Values.replicas }}|' \

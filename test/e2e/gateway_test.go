@@ -395,7 +395,13 @@ type gatewayAnswer struct {
 // set, is its Host header.
 func callGateway(ctx context.Context, method, path, host string, header map[string]string, body string) gatewayAnswer {
 	GinkgoHelper()
-	req, err := http.NewRequestWithContext(ctx, method, "http://"+gatewayAddress()+path, strings.NewReader(body))
+	return callGatewayAt(ctx, gatewayAddress(), method, path, host, header, body)
+}
+
+// callGatewayAt is callGateway of the gateway at addr.
+func callGatewayAt(ctx context.Context, addr, method, path, host string, header map[string]string, body string) gatewayAnswer {
+	GinkgoHelper()
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+addr+path, strings.NewReader(body))
 	Expect(err).NotTo(HaveOccurred())
 	if host != "" {
 		req.Host = host

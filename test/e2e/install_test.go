@@ -19,6 +19,7 @@ import (
 	"k8s.io/kubectl/pkg/util/podutils"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
+	"github.com/cacheops/purge-operator/test/internal/product"
 )
 
 // The suite installs the product with dist/install.yaml before any spec.
@@ -61,37 +62,52 @@ var _ = Describe("The installed product", func() {
 			Should(Equal(http.StatusOK), "bound to purge-operator-metrics-reader")
 	})
 
-	It("uninstalls cleanly with kubectl delete -f dist/install.yaml and with helm uninstall, and a Purge completes under the Helm chart", Label("install"), func(ctx SpecContext) {
+	It("uninstalls cleanly with kubectl delete -f dist/install.yaml and with helm uninstall, and the Helm chart works in a namespace of the user's choice", Label("install"), func(ctx SpecContext) {
 		// Put the suite's installation back whatever happens here.
 		DeferCleanup(func(ctx SpecContext) {
 			if helmReleased(ctx) {
-				_, _ = helm(ctx, "uninstall", "purge-operator", "-n", operatorNamespace, "--wait", "--timeout=2m")
+				_, _ = helm(ctx, "uninstall", "purge-operator", "-n", helmNamespace, "--wait", "--timeout=2m")
 			}
 			installProduct(ctx)
 		}, NodeTimeout(4*time.Minute))
 
 		began := time.Now()
 		uninstallProduct(ctx)
-		Expect(productLeftovers(ctx)).To(BeEmpty(), "kubectl delete -f dist/install.yaml left these")
+		Expect(productLeftovers(ctx, operatorNamespace)).To(BeEmpty(), "kubectl delete -f dist/install.yaml left these")
 		AddReportEntry("kubectl delete -f dist/install.yaml", time.Since(began).Round(time.Millisecond).String())
 
 		began = time.Now()
 		chart := filepath.Join(paths.root, "dist", "chart")
-		Expect(helm(ctx, "install", "purge-operator", chart, "-n", operatorNamespace, "--create-namespace", "--wait", "--timeout=2m")).
+		Expect(helm(ctx, "install", "purge-operator", chart, "-n", helmNamespace, "--create-namespace", "--wait", "--timeout=2m")).
 			To(ContainSubstring("STATUS: deployed"))
-		waitOperator(ctx)
+		Expect(product.WaitAvailable(ctx, kubectl, helmNamespace)).To(Succeed())
 		AddReportEntry("helm install to manager Available", time.Since(began).Round(time.Millisecond).String())
 
 		// The manager the chart installed works: a Purge of a fleet
 		// completes.
 		f := newFleet(ctx, "helm", 1)
-		warm(ctx, f.pods, "/products/1")
+		warm(ctx, f.pods, "/products/1", "/products/2")
 		f.apply(ctx, purgeFile("helm-purge", []string{"/products/1"}))
 		expectAllSucceeded(f.waitPurge(ctx, "helm-purge", cachev1alpha1.PurgeConditionComplete), f.pods)
+		// What names the release's namespace works too: the CacheProxy's
+		// purge Service points at the gateway there, and the gateway's
+		// Purge, whose requested-by only the manager's ServiceAccount may
+		// write (the admission policy names it), is admitted.
+		f.mustKubectl(ctx, "", "patch", "cacheproxy", "edge", "--type=merge", "-p", `{"spec":{"purgeGateway":{"enabled":true}}}`)
+		Eventually(func() (string, error) {
+			return f.kubectl(ctx, "", "get", "service", "edge-purge", "-o", "jsonpath={.spec.externalName}")
+		}).WithContext(ctx).Should(Equal(product.GatewayService + "." + helmNamespace + ".svc.cluster.local"))
+		token := purgerToken(ctx, f, "cms", true)
+		a := callGatewayAt(ctx, gatewayAddressIn(helmNamespace), "POST", "/service/helm.edge/purge/product-2", "",
+			map[string]string{"Fastly-Key": token, headerPurgeWait: "60s"}, "")
+		Expect(a.status).To(Equal(http.StatusOK), a.body)
+		Expect(a.header.Get("X-Purge-Complete")).To(Equal("true"), a.body)
+		p := f.waitPurge(ctx, a.header.Get("X-Purge-Name"), cachev1alpha1.PurgeConditionComplete)
+		Expect(p.Annotations).To(HaveKeyWithValue(cachev1alpha1.AnnotationRequestedBy, "system:serviceaccount:helm:cms"))
 		mustKubectl(ctx, "", "delete", "namespace", f.ns, "--wait", "--timeout=2m")
 
 		began = time.Now()
-		Expect(helm(ctx, "uninstall", "purge-operator", "-n", operatorNamespace, "--wait", "--timeout=2m")).
+		Expect(helm(ctx, "uninstall", "purge-operator", "-n", helmNamespace, "--wait", "--timeout=2m")).
 			To(ContainSubstring(`release "purge-operator" uninstalled`))
 		// Helm never deletes a chart's crds/ (that would delete every
 		// CacheProxy and Purge of the cluster) nor the namespace
@@ -99,24 +115,28 @@ var _ = Describe("The installed product", func() {
 		// manager wrote in it: the README's uninstall says to delete both,
 		// which leaves nothing. The manager's pod goes with its ReplicaSet,
 		// which the garbage collector deletes after Helm returns.
-		Eventually(func() []string { return productLeftovers(ctx) }).WithContext(ctx).Should(ConsistOf(
+		Eventually(func() []string { return productLeftovers(ctx, helmNamespace) }).WithContext(ctx).Should(ConsistOf(
 			"customresourcedefinition.apiextensions.k8s.io/cacheproxies.cache.cacheops.io",
 			"customresourcedefinition.apiextensions.k8s.io/purges.cache.cacheops.io",
 			"customresourcedefinition.apiextensions.k8s.io/purgetriggers.cache.cacheops.io",
-			"namespace/"+operatorNamespace,
-			"lease.coordination.k8s.io/"+operatorLease+" in "+operatorNamespace,
+			"namespace/"+helmNamespace,
+			"lease.coordination.k8s.io/"+operatorLease+" in "+helmNamespace,
 		), "helm uninstall left more than the CRDs, the namespace and the manager's Lease")
 		mustKubectl(ctx, "", "delete", "-f", filepath.Join(chart, "crds", "crds.yaml"), "--wait", "--timeout=2m")
-		mustKubectl(ctx, "", "delete", "namespace", operatorNamespace, "--wait", "--timeout=2m")
-		Expect(productLeftovers(ctx)).To(BeEmpty(), "the chart's uninstall left these")
+		mustKubectl(ctx, "", "delete", "namespace", helmNamespace, "--wait", "--timeout=2m")
+		Expect(productLeftovers(ctx, helmNamespace)).To(BeEmpty(), "the chart's uninstall left these")
 		AddReportEntry("helm uninstall and the CRDs and namespace deleted", time.Since(began).Round(time.Millisecond).String())
 	})
 })
 
+// helmNamespace is where the Helm spec installs the chart: not
+// config/default's namespace, as a user may choose.
+const helmNamespace = "purge-operator-helm"
+
 // productLeftovers lists the product's objects in the cluster: its CRDs,
-// its namespace and anything in it, its cluster-wide RBAC and admission
-// policy.
-func productLeftovers(ctx context.Context) []string {
+// its namespace (namespace) and anything in it, its cluster-wide RBAC and
+// admission policy.
+func productLeftovers(ctx context.Context, namespace string) []string {
 	GinkgoHelper()
 	var left []string
 	out := mustKubectl(ctx, "", "get", "customresourcedefinitions,clusterroles,clusterrolebindings,validatingadmissionpolicies,validatingadmissionpolicybindings,namespaces", "-o", "name")
@@ -127,12 +147,12 @@ func productLeftovers(ctx context.Context) []string {
 	}
 	// Anything in the namespace, the Lease and Events the manager made
 	// included (an empty answer when it is gone).
-	out = mustKubectl(ctx, "", "get", "all,leases,secrets,configmaps,serviceaccounts,roles,rolebindings", "-n", operatorNamespace,
+	out = mustKubectl(ctx, "", "get", "all,leases,secrets,configmaps,serviceaccounts,roles,rolebindings", "-n", namespace,
 		"--ignore-not-found", "-o", "name")
 	for _, name := range strings.Fields(out) {
 		// What every namespace gets from Kubernetes itself.
 		if name != "serviceaccount/default" && name != "configmap/kube-root-ca.crt" {
-			left = append(left, name+" in "+operatorNamespace)
+			left = append(left, name+" in "+namespace)
 		}
 	}
 	sort.Strings(left)
@@ -157,7 +177,7 @@ func helm(ctx context.Context, args ...string) (string, error) {
 
 // helmReleased reports whether the release purge-operator is installed.
 func helmReleased(ctx context.Context) bool {
-	out, err := helm(ctx, "list", "-n", operatorNamespace, "-q")
+	out, err := helm(ctx, "list", "-n", helmNamespace, "-q")
 	return err == nil && strings.Contains(out, "purge-operator")
 }
 

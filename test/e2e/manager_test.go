@@ -59,7 +59,7 @@ func uninstallProduct(ctx context.Context) {
 // Available (its readiness probe passed).
 func waitOperator(ctx context.Context) {
 	GinkgoHelper()
-	Expect(product.WaitAvailable(ctx, kubectl)).To(Succeed())
+	Expect(product.WaitAvailable(ctx, kubectl, operatorNamespace)).To(Succeed())
 }
 
 // operatorPods returns the manager's live pods (not being deleted).
@@ -121,9 +121,15 @@ func startOperator(ctx context.Context) {
 // the host reaches through kube-proxy, once it has a ready endpoint.
 func gatewayAddress() string {
 	GinkgoHelper()
+	return gatewayAddressIn(operatorNamespace)
+}
+
+// gatewayAddressIn is gatewayAddress of a manager installed in namespace.
+func gatewayAddressIn(namespace string) string {
+	GinkgoHelper()
 	var addr string
 	Eventually(func() (err error) {
-		addr, err = cluster.ServiceAddress(operatorNamespace, product.GatewayService, product.GatewayPort)
+		addr, err = cluster.ServiceAddress(namespace, product.GatewayService, product.GatewayPort)
 		return err
 	}).Should(Succeed())
 	return addr

@@ -26,17 +26,18 @@ func Install(ctx context.Context, kubectl Kubectl, manifest string) error {
 	if _, err := kubectl(ctx, "", args...); err != nil {
 		return fmt.Errorf("the product's CRDs: %w", err)
 	}
-	return WaitAvailable(ctx, kubectl)
+	return WaitAvailable(ctx, kubectl, Namespace)
 }
 
-// WaitAvailable waits until the manager's Deployment is rolled out and
-// Available (its readiness probe passed), two minutes at most.
-func WaitAvailable(ctx context.Context, kubectl Kubectl) error {
+// WaitAvailable waits until the manager's Deployment in namespace (Namespace
+// but for a Helm release elsewhere) is rolled out and Available (its
+// readiness probe passed), two minutes at most.
+func WaitAvailable(ctx context.Context, kubectl Kubectl, namespace string) error {
 	deployment := "deployment/" + Deployment
-	if _, err := kubectl(ctx, "", "rollout", "status", deployment, "-n", Namespace, "--timeout=2m"); err != nil {
+	if _, err := kubectl(ctx, "", "rollout", "status", deployment, "-n", namespace, "--timeout=2m"); err != nil {
 		return fmt.Errorf("the manager's rollout: %w", err)
 	}
-	if _, err := kubectl(ctx, "", "wait", "--for=condition=Available", deployment, "-n", Namespace, "--timeout=2m"); err != nil {
+	if _, err := kubectl(ctx, "", "wait", "--for=condition=Available", deployment, "-n", namespace, "--timeout=2m"); err != nil {
 		return fmt.Errorf("the manager's Deployment: %w", err)
 	}
 	return nil
