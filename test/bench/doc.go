@@ -15,7 +15,8 @@
 //   - Origin protection (protection.go): purge a hot object under load and
 //     count the origin requests that follow.
 //   - Fleet (fleet.go): Purge create→Complete on the local cluster of
-//     test/localcluster with the operator, for 3, 10 and 50 pods.
+//     test/localcluster with the operator installed from dist/install.yaml
+//     (fleet_operator.go), for 3, 10 and 50 pods.
 //
 // Servers (servers.go) get free loopback ports at run time, their own
 // scratch directories, and run in their own process groups so that
