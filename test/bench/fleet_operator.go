@@ -99,8 +99,9 @@ func newManagerMetrics(ctx context.Context, c client.Client) (*managerMetrics, e
 		}},
 	}
 	// The API server's authorizer learns of the new binding shortly after
-	// it is created: until then the manager answers 403.
-	deadline := time.Now().Add(30 * time.Second)
+	// it is created; a 403 the manager got before that, it keeps for 30 s
+	// (controller-runtime's authorization cache of denials).
+	deadline := time.Now().Add(time.Minute)
 	for {
 		_, err := m.scrape(ctx)
 		if err == nil {

@@ -33,7 +33,10 @@ var _ = Describe("The installed product", func() {
 		Expect(podutils.IsPodReady(pod)).To(BeTrue())
 		Expect(pod.Spec.ServiceAccountName).To(Equal("purge-operator-controller-manager"))
 		Expect(pod.Spec.Containers[0].Image).To(Equal("ghcr.io/cacheops/purge-operator:v0.1.0"), "the image make images built")
-		Expect(leaseHolder(ctx, Default)).To(HavePrefix(pod.Name+"_"), "it leads")
+		// Ready is not leading: /readyz answers as soon as the manager
+		// serves probes, and it takes the Lease a moment later.
+		Eventually(func(g Gomega) string { return leaseHolder(ctx, g) }).WithContext(ctx).
+			Should(HavePrefix(pod.Name+"_"), "it leads")
 		// The restricted Pod Security level (the namespace enforces it) is
 		// applied by the container runtime: not root, no capabilities,
 		// seccomp filtering.
