@@ -30,12 +30,16 @@ type asset struct {
 	etag        string
 }
 
-// assets are the files under web/ but index.html and style.css (which
-// index.html holds), by URL path (/assets/app.js).
+// inlined are the files under web/ that index.html holds, not served
+// apart.
+var inlined = map[string]bool{"web/index.html": true, "web/style.css": true, "web/boot.js": true}
+
+// assets are the files under web/ but those index.html holds, by URL path
+// (/assets/app.js).
 var assets = func() map[string]*asset {
 	m := map[string]*asset{}
 	err := fs.WalkDir(web, "web", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || name == "web/index.html" || name == "web/style.css" {
+		if err != nil || d.IsDir() || inlined[name] {
 			return err
 		}
 		b, err := web.ReadFile(name)
@@ -61,8 +65,8 @@ var assets = func() map[string]*asset {
 	return m
 }()
 
-// modules are the page's JavaScript modules, preloaded by index.html so
-// the browser fetches them at once instead of import by import.
+// modules are the page's JavaScript modules, which web/boot.js preloads
+// so the browser fetches them at once instead of import by import.
 var modules = func() []string {
 	var names []string
 	for _, name := range slices.Sorted(maps.Keys(assets)) {
@@ -105,17 +109,25 @@ func assetHandler() http.Handler {
 // its meta tags, where the page's script reads them.
 var page = template.Must(template.ParseFS(web, "web/index.html"))
 
-// pageStyle is web/style.css, which index.html holds in a <style> element:
-// the first paint then waits for no request but the page itself. The
-// Content-Security-Policy allows that one inline style by its hash.
-var pageStyle, pageStyleHash = func() (template.CSS, string) {
-	b, err := web.ReadFile("web/style.css")
+// pageStyle is web/style.css, which index.html holds in a <style> element
+// so the first paint waits for no request but the page itself, and
+// pageBoot is web/boot.js, its one <script>, which loads the app. The
+// Content-Security-Policy allows these two by their hashes.
+var (
+	pageStyle, pageStyleHash = readInlined("web/style.css")
+	pageBoot, pageBootHash   = readInlined("web/boot.js")
+)
+
+// readInlined reads a file index.html holds, and its hash as a
+// Content-Security-Policy source.
+func readInlined(name string) (content, hash string) {
+	b, err := web.ReadFile(name)
 	if err != nil {
 		panic(err) // the embedded tree is fixed at build time
 	}
 	sum := sha256.Sum256(b)
-	return template.CSS(b), "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
-}()
+	return string(b), "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
 
 // pageData is what index.html is filled with.
 type pageData struct {
@@ -123,6 +135,7 @@ type pageData struct {
 	Namespace string
 	Modules   []string
 	Style     template.CSS
+	Boot      template.JS
 	// Home is set on the first screen's paths: the page then holds its
 	// two panels, headings included, so the first paint shows them
 	// before any script has run.
@@ -133,7 +146,7 @@ type pageData struct {
 // routes on the path).
 func (s *server) servePage(w http.ResponseWriter, r *http.Request) {
 	var b bytes.Buffer
-	data := pageData{Token: s.token, Namespace: s.opts.Namespace, Modules: modules, Style: pageStyle,
+	data := pageData{Token: s.token, Namespace: s.opts.Namespace, Modules: modules, Style: template.CSS(pageStyle), Boot: template.JS(pageBoot),
 		Home: r.URL.Path == "/" || r.URL.Path == "/history"}
 	if err := page.Execute(&b, data); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
@@ -11,22 +10,23 @@ import (
 	"testing"
 )
 
-// The inline style is allowed by its hash: if what index.html renders
-// differed from what was hashed (escaping, say), the browser would drop
-// every style of the page.
-func TestPageStyleIsAllowedByItsHash(t *testing.T) {
-	var b bytes.Buffer
-	if err := page.Execute(&b, pageData{Token: "t", Namespace: "web", Modules: modules, Style: pageStyle}); err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindSubmatch(b.Bytes())
-	if m == nil || len(m[1]) < 1000 {
-		t.Fatalf("no inline style in the page:\n%s", b.Bytes())
-	}
-	sum := sha256.Sum256(m[1])
-	hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
-	if !strings.Contains(contentSecurityPolicy, "style-src "+hash+";") {
-		t.Errorf("the policy %q does not allow the style rendered (%s)", contentSecurityPolicy, hash)
+// The inline style and script are allowed by their hashes: if what the
+// page holds differed from what was hashed (escaping, say), the browser
+// would drop every style of the page, or never start the app.
+func TestInlinedStyleAndScriptAreAllowedByTheirHashes(t *testing.T) {
+	s := &server{opts: Options{Namespace: "web"}, token: "t"}
+	w := httptest.NewRecorder()
+	s.servePage(w, httptest.NewRequest(http.MethodGet, "/", nil))
+	for _, c := range []struct{ element, directive string }{{"style", "style-src"}, {`script type="module"`, "script-src"}} {
+		m := regexp.MustCompile(`(?s)<` + c.element + `>(.*?)</`).FindSubmatch(w.Body.Bytes())
+		if m == nil || len(m[1]) < 500 {
+			t.Fatalf("no inline <%s> in the page:\n%s", c.element, w.Body.Bytes())
+		}
+		sum := sha256.Sum256(m[1])
+		hash := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+		if !regexp.MustCompile(c.directive + ` [^;]*` + regexp.QuoteMeta(hash) + `;`).MatchString(contentSecurityPolicy) {
+			t.Errorf("the policy %q does not allow the <%s> rendered (%s)", contentSecurityPolicy, c.element, hash)
+		}
 	}
 }
 
@@ -43,10 +43,19 @@ func TestHomePageHoldsItsPanels(t *testing.T) {
 				t.Errorf("%s: holds %s: %v, want %v", path, panel, got, want)
 			}
 		}
-		// The scripts come after the page's content, so the parser does
-		// not stop at them before it.
-		if strings.Index(body, `<script type="module"`) < strings.Index(body, `<main id="main">`) {
+		// Nothing is fetched before the first paint: the page's one
+		// script is inline, after the content, and loads the modules
+		// itself.
+		if strings.Index(body, `<script type="module">`) < strings.Index(body, `<main id="main">`) {
 			t.Errorf("%s: the script comes before the content", path)
+		}
+		for _, fetch := range []string{"<script src", `<script type="module" src`, `rel="modulepreload"`, `rel="stylesheet"`} {
+			if strings.Contains(body, fetch) {
+				t.Errorf("%s: the page as served fetches something (%s)", path, fetch)
+			}
+		}
+		if !strings.Contains(body, `<meta name="dashboard-modules" content="/assets/api.js /assets/app.js`) {
+			t.Errorf("%s: the page does not list the modules for web/boot.js", path)
 		}
 	}
 }

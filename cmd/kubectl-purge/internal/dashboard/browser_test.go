@@ -131,10 +131,17 @@ func (t *tab) run(steps ...chromedp.Action[chromedp.Void]) {
 	Expect(chromedp.Do(t.ctx, steps...)).To(Succeed())
 }
 
-// open loads url and waits for the page's scripts to have run. A load
-// that Chromium gave up because the machine's network changed (other
-// work on a shared machine adds and removes interfaces) is tried again.
+// open loads url and waits for the page's scripts to have run.
 func (t *tab) open(url string) {
+	GinkgoHelper()
+	t.navigate(url)
+	Eventually(t.evalFunc(`performance.getEntriesByName('dashboard-shell').length`)).Should(BeNumerically("==", 1))
+}
+
+// navigate loads url. A load that Chromium gave up because the machine's
+// network changed (other work on a shared machine adds and removes
+// interfaces) is tried again.
+func (t *tab) navigate(url string) {
 	GinkgoHelper()
 	var err error
 	Eventually(func() bool {
@@ -143,7 +150,6 @@ func (t *tab) open(url string) {
 		return !errors.As(err, &load) || load.ErrorText != "net::ERR_NETWORK_CHANGED"
 	}).Should(BeTrue(), "loading %s: the network keeps changing", url)
 	Expect(err).NotTo(HaveOccurred(), "loading %s", url)
-	Eventually(t.evalFunc(`performance.getEntriesByName('dashboard-shell').length`)).Should(BeNumerically("==", 1))
 }
 
 // eval evaluates a JavaScript expression in the page.

@@ -3,6 +3,10 @@ package dashboard_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,12 +27,68 @@ import (
 // maxFirstLoadBytes bounds what the first load of the page transfers.
 const maxFirstLoadBytes = 300_000
 
-// firstLoads is how many first visits the spec times: one is noise on a
-// shared machine. tracedLoads more are traced (tracing slows them).
+// firstLoads is how many first visits of the dashboard the spec times,
+// each followed by one of the baseline page: one is noise on a shared
+// machine, and the baseline, loaded under the same load, says how much of
+// a time is the machine's. tracedLoads more of each are traced (tracing
+// slows them).
 const (
-	firstLoads  = 5
+	firstLoads  = 15
 	tracedLoads = 3
 )
+
+// baselinePage is the least a page can be: one line of text, no style, no
+// script. What the browser takes to paint it on this machine at this
+// moment is the floor under any page's first paint.
+const baselinePage = "<!doctype html><title>Baseline</title><p>Baseline page.</p>"
+
+// serveBaseline serves baselinePage on a loopback port until the spec
+// ends, and returns its URL.
+func serveBaseline() string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = io.WriteString(w, baselinePage)
+	}))
+	DeferCleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+// percentile is the nearest-rank p-th percentile (0 < p <= 100) of sorted.
+func percentile(sorted []float64, p float64) float64 {
+	return sorted[int(math.Ceil(p/100*float64(len(sorted))))-1]
+}
+
+// paintTimes is a series of first contentful paints, in ms.
+type paintTimes []float64
+
+func (pt paintTimes) String() string {
+	s := slices.Sorted(slices.Values(pt))
+	return fmt.Sprintf("median %.0f ms, p90 %.0f ms (best %.0f, worst %.0f, %d loads)",
+		percentile(s, 50), percentile(s, 90), s[0], s[len(s)-1], len(s))
+}
+
+func (pt paintTimes) median() float64 {
+	return percentile(slices.Sorted(slices.Values(pt)), 50)
+}
+
+// firstPaint loads url in a new tab, cache disabled (a first visit), and
+// returns its first contentful paint in ms from navigation start; loaded
+// waits for the page to be loaded enough to close the tab.
+func firstPaint(url string, loaded func(t *tab)) float64 {
+	GinkgoHelper()
+	t := newTab()
+	// An open dashboard keeps working (its streams): close it before the
+	// next load, whose renderer may be the same process.
+	defer t.close()
+	t.disableCache()
+	t.navigate(url)
+	loaded(t)
+	// Chromium reports a paint once the frame is presented, which on a
+	// loaded machine may come after the page is idle.
+	Eventually(t.evalFunc(`performance.getEntriesByName("first-contentful-paint").length`)).Should(BeNumerically("==", 1))
+	return t.eval(`performance.getEntriesByName("first-contentful-paint")[0].startTime`).(float64)
+}
 
 // loadAverage is the machine's load average, as uptime prints it, for the
 // report beside the times it explains.
@@ -89,6 +149,19 @@ func (tr *transfer) total() (bytes int, requests int) {
 	return int(sum), len(tr.urls)
 }
 
+// bytesOf is the bytes received for url, headers included.
+func (tr *transfer) bytesOf(url string) int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var sum float64
+	for id, u := range tr.urls {
+		if u == url {
+			sum += tr.finished[id] + tr.open[id]
+		}
+	}
+	return int(sum)
+}
+
 // disableCache makes the tab's loads first visits.
 func (t *tab) disableCache() {
 	GinkgoHelper()
@@ -99,7 +172,7 @@ func (t *tab) disableCache() {
 }
 
 var _ = Describe("kubectl purge dashboard's first load", func() {
-	It("transfers under 300,000 bytes until idle and renders the first screen quickly", func() {
+	It("transfers under 300,000 bytes until idle and paints the first screen about as soon as a one-line page", func() {
 		ns := newNamespace()
 		newFleet(ns, "edge", 3)
 		ctx := context.Background()
@@ -111,68 +184,74 @@ var _ = Describe("kubectl purge dashboard's first load", func() {
 			})).To(Succeed())
 		}
 		d := startDashboard(adminKubeconfig, ns)
-		// Each load is a new tab with the cache disabled: a first visit.
+		baseline := serveBaseline()
 		var report strings.Builder
 		fmt.Fprintf(&report, "machine load (1, 5, 15 min): %s\n", loadAverage())
-		var fcps []float64
-		var bytes int
-		for load := range firstLoads {
-			t := newTab()
-			var tr transfer
-			tr.listen(t.ctx)
-			t.disableCache()
-			t.open(d.url)
-			// Idle: History shows the 40 Purges, the namespaces and the
-			// CacheProxies arrived, and no request is in flight but the
-			// History stream.
+
+		// The first visit's bytes, until the page is idle: History shows
+		// the 40 Purges, the namespaces and the CacheProxies arrived, and
+		// no request is in flight but the History stream.
+		idle := func(t *tab) {
 			Eventually(t.rows("History")).Should(HaveLen(40))
 			Eventually(t.evalFunc(`document.querySelector("select[aria-describedby]").value`)).Should(Equal("edge"))
 			Eventually(t.evalFunc(`document.getElementById("user").textContent`)).Should(Equal("admin"))
-			Eventually(func() int { n, _ := tr.total(); return n }).Should(BeNumerically(">", 0))
-			n, requests := tr.total()
-			mark := func(name string) float64 {
-				v, err := chromedp.Run(t.ctx, chromedp.Evaluate[float64](fmt.Sprintf(`performance.getEntriesByName(%q)[0].startTime`, name)))
-				Expect(err).NotTo(HaveOccurred(), name)
-				return v
-			}
-			nav := func(field string) float64 {
-				v, err := chromedp.Run(t.ctx, chromedp.Evaluate[float64](`performance.getEntriesByType("navigation")[0].`+field))
-				Expect(err).NotTo(HaveOccurred(), field)
-				return v
-			}
-			// Chromium reports a paint once the frame is presented, which on a
-			// loaded machine may come after the page is idle.
-			Eventually(t.evalFunc(`performance.getEntriesByName("first-contentful-paint").length`)).Should(BeNumerically("==", 1))
-			fcp := mark("first-contentful-paint")
-			fcps = append(fcps, fcp)
-			if load == 0 {
-				bytes = n
-				fmt.Fprintf(&report, "first load: %d bytes in %d requests (headers included, cache disabled)\n", n, requests)
-			}
-			fmt.Fprintf(&report, "load %d: first contentful paint %.0f ms (page requested %.0f ms, received %.0f ms, parsed %.0f ms); "+
-				"app shell rendered %.0f ms; History with 40 rows %.0f ms (from navigation start)\n",
-				load+1, fcp, nav("requestStart"), nav("responseEnd"), nav("domInteractive"), mark("dashboard-shell"), mark("history-rendered"))
-			// An open dashboard keeps working (its streams): close it
-			// before the next load, whose renderer may be the same process.
-			t.close()
 		}
-		slices.Sort(fcps)
-		fmt.Fprintf(&report, "first contentful paint over %d loads: best %.0f ms, median %.0f ms, worst %.0f ms\n",
-			len(fcps), fcps[0], fcps[len(fcps)/2], fcps[len(fcps)-1])
+		t := newTab()
+		var tr transfer
+		tr.listen(t.ctx)
+		t.disableCache()
+		t.open(d.url)
+		idle(t)
+		Eventually(func() int { n, _ := tr.total(); return n }).Should(BeNumerically(">", 0))
+		bytes, requests := tr.total()
+		t.close()
+		fmt.Fprintf(&report, "first load: %d bytes in %d requests until idle (headers included, cache disabled); the page itself %d bytes\n",
+			bytes, requests, tr.bytesOf(d.url))
+
+		// Fresh loads of the dashboard and of the baseline page in turn,
+		// so both meet the same load.
+		var dash, base paintTimes
+		var shell, history []float64
+		for range firstLoads {
+			dash = append(dash, firstPaint(d.url, func(t *tab) {
+				idle(t)
+				mark := func(name string) float64 {
+					return t.eval(fmt.Sprintf(`performance.getEntriesByName(%q)[0].startTime`, name)).(float64)
+				}
+				shell, history = append(shell, mark("dashboard-shell")), append(history, mark("history-rendered"))
+			}))
+			base = append(base, firstPaint(baseline, func(*tab) {}))
+		}
+		ratio := dash.median() / base.median()
+		fmt.Fprintf(&report, "first contentful paint, dashboard (New purge and History): %s\n", dash)
+		fmt.Fprintf(&report, "first contentful paint, baseline page (%d bytes, one line of text): %s\n", len(baselinePage), base)
+		fmt.Fprintf(&report, "dashboard / baseline, medians: %.2f\n", ratio)
+		slices.Sort(shell)
+		slices.Sort(history)
+		fmt.Fprintf(&report, "after it (from navigation start, medians): the app's scripts rendered the wizard %.0f ms, History with its 40 rows %.0f ms\n",
+			percentile(shell, 50), percentile(history, 50))
+
 		// What the renderer spent until the first paint, which the load
 		// of the machine does not inflate as it does the wall time.
-		var cpus []float64
+		var dashCPU, baseCPU []float64
 		for load := range tracedLoads {
 			t := newTab()
 			t.disableCache()
 			c := t.tracePaint(d.url, func() { Eventually(t.rows("History")).Should(HaveLen(40)) })
 			t.close()
-			cpus = append(cpus, c.MainThreadCPU)
-			fmt.Fprintf(&report, "traced load %d: first contentful paint %.0f ms; before it the renderer's main thread ran %d tasks: %.1f ms of CPU in %.0f ms of wall time\n",
-				load+1, c.FCP, c.Tasks, c.MainThreadCPU, c.MainThreadWall)
+			t = newTab()
+			t.disableCache()
+			b := t.tracePaint(baseline, nil)
+			t.close()
+			dashCPU, baseCPU = append(dashCPU, c.MainThreadCPU), append(baseCPU, b.MainThreadCPU)
+			fmt.Fprintf(&report, "traced load %d: dashboard paints at %.0f ms, its renderer's main thread ran %d tasks before: %.1f ms of CPU in %.0f ms; "+
+				"baseline paints at %.0f ms after %d tasks, %.1f ms of CPU in %.0f ms\n",
+				load+1, c.FCP, c.Tasks, c.MainThreadCPU, c.MainThreadWall, b.FCP, b.Tasks, b.MainThreadCPU, b.MainThreadWall)
 		}
-		slices.Sort(cpus)
-		fmt.Fprintf(&report, "renderer main-thread CPU before the first contentful paint over %d traced loads: median %.1f ms\n", len(cpus), cpus[len(cpus)/2])
+		slices.Sort(dashCPU)
+		slices.Sort(baseCPU)
+		fmt.Fprintf(&report, "renderer main-thread CPU before the first contentful paint, medians of %d traced loads: dashboard %.1f ms, baseline %.1f ms\n",
+			tracedLoads, percentile(dashCPU, 50), percentile(baseCPU, 50))
 		fmt.Fprintf(&report, "machine load at the end (1, 5, 15 min): %s\n", loadAverage())
 		GinkgoWriter.Print(report.String())
 		AddReportEntry("first load", report.String())
@@ -180,10 +259,14 @@ var _ = Describe("kubectl purge dashboard's first load", func() {
 		Expect(os.WriteFile(filepath.Join(stateDir, "first-load.txt"), []byte(report.String()), 0o644)).To(Succeed())
 
 		Expect(bytes).To(BeNumerically("<", maxFirstLoadBytes))
-		// The goal is 200 ms on a desktop; shared CI machines under load
-		// are slower, so the bound checked here only catches regressions
-		// by orders of magnitude. The figure is in the report.
-		Expect(fcps[len(fcps)/2]).To(BeNumerically("<", 3000))
+		// The goal is a paint under 200 ms, about twice the baseline's on
+		// a quiet 2-core machine; under load both are slower, and the
+		// dashboard more (it has more to wait for: seen 1.4 to 3.0 times
+		// the baseline at load averages of 14 to 58), so the bounds
+		// checked here only catch regressions by far. The figures are in
+		// the report.
+		Expect(dash.median()).To(BeNumerically("<", 3000))
+		Expect(ratio).To(BeNumerically("<", 8), "the dashboard paints within eight times the baseline page's time")
 	})
 })
 

@@ -83,8 +83,8 @@ func (s *server) routes() {
 }
 
 // contentSecurityPolicy lets the page load only its own scripts, its one
-// inline style (by hash) and its own API.
-var contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src " + pageStyleHash +
+// inline script and its one inline style (by hash), and its own API.
+var contentSecurityPolicy = "default-src 'none'; script-src 'self' " + pageBootHash + "; style-src " + pageStyleHash +
 	"; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

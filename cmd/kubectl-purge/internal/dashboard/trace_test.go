@@ -52,7 +52,8 @@ type traceEvent struct {
 
 // tracePaint loads url in t with Chromium's tracing on, and reads from the
 // trace what the load cost until its first contentful paint. done waits
-// for the page to be loaded enough to stop tracing.
+// for the page to be loaded enough to stop tracing (nil: its paint is
+// enough).
 func (t *tab) tracePaint(url string, done func()) paintCost {
 	GinkgoHelper()
 	var mu sync.Mutex // guards events
@@ -79,8 +80,10 @@ func (t *tab) tracePaint(url string, done func()) paintCost {
 		IncludedCategories: []string{"devtools.timeline", "toplevel", "loading", "blink.user_timing"},
 	}})
 	Expect(err).NotTo(HaveOccurred())
-	t.open(url)
-	done()
+	t.navigate(url)
+	if done != nil {
+		done()
+	}
 	// Chromium reports a paint once the frame is presented, which on a
 	// loaded machine may come after the page is idle: trace until then.
 	Eventually(t.evalFunc(`performance.getEntriesByName("first-contentful-paint").length`)).Should(BeNumerically("==", 1))

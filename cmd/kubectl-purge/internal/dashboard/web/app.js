@@ -8,7 +8,11 @@ import { detailView } from './detail.js';
 import { fleetsView } from './fleets.js';
 
 const main = document.getElementById('main');
-const nsSelect = document.getElementById('namespace');
+// The page as served shows the namespace as text (a form control costs
+// the first frame more than the rest of the header): the select takes its
+// place.
+const nsSelect = h('select', { id: 'namespace' }, h('option', {}, startNamespace));
+document.getElementById('namespace-box').replaceWith(h('label', { className: 'ns' }, 'Namespace ', nsSelect));
 const ALL = '';
 
 // state is what every view reads: the namespace ('' for all of them).
