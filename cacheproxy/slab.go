@@ -71,7 +71,10 @@ type slabPool struct {
 	classes []slabFree
 	mapped  atomic.Int64 // bytes mapped, for tests and metrics
 	inUse   atomic.Int64 // bytes in blocks handed out and not freed
-	reused  atomic.Int64 // blocks handed out again after a free
+	// handedOut only grows (bytes in every block handed out), so a test
+	// can count its own allocations while cleanups free other blocks.
+	handedOut atomic.Int64
+	reused    atomic.Int64 // blocks handed out again after a free
 }
 
 // slabFree is one size class.
@@ -121,6 +124,7 @@ func (s *slabPool) alloc(n int) (b []byte, blk slabBlock, ok bool) {
 	}
 	cl.mu.Unlock()
 	s.inUse.Add(int64(size))
+	s.handedOut.Add(int64(size))
 	return unsafe.Slice((*byte)(p), n), slabBlock{p: p, class: int32(c)}, true
 }
 
