@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -248,21 +249,27 @@ func expectAllSucceeded(p *cachev1alpha1.Purge, pods []corev1.Pod) {
 
 // expectServiceServes sends requests through the Service, whose
 // connections kube-proxy spreads over the pods at random, until every pod
-// answered (at most 50 per pod), and checks that each answer has the given
-// Cache-Status and one of want's versions, and that together they came
-// from every pod (every version of want was seen).
+// answered, and checks that each answer has the given Cache-Status and one
+// of want's versions, and that together they came from every pod (every
+// version of want was seen).
+//
+// The pods are behind the Service's EndpointSlice when the fleet is ready,
+// but kube-proxy writes its rules a moment later (its sync runs at most
+// once a second, later on a loaded machine), so a pod may be out of reach
+// for the first requests: the loop waits for it rather than giving up
+// after a fixed count. A wrong answer fails at once.
 func (f *fleet) expectServiceServes(ctx context.Context, path string, want map[int]bool, cacheStatus string) {
 	GinkgoHelper()
 	addr := f.serviceAddress(ctx)
 	seen := map[int]bool{}
-	for i := 0; len(seen) < len(want) && i < 50*len(want); i++ {
+	Eventually(func(g Gomega) {
 		r := mustGet(ctx, addr, path)
 		Expect(r.Status).To(Equal(http.StatusOK), "GET %s through the Service", path)
 		Expect(r.CacheStatus).To(ContainSubstring(cacheStatus), "GET %s through the Service", path)
 		Expect(want).To(HaveKey(r.Version), "GET %s through the Service: a version the pods hold", path)
 		seen[r.Version] = true
-	}
-	Expect(seen).To(HaveLen(len(want)), "the Service reached every pod")
+		g.Expect(seen).To(HaveLen(len(want)), "the Service reached every pod")
+	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(20 * time.Millisecond).Should(Succeed())
 }
 
 // purgeFile is the YAML of a simple Purge of urls on the fleet "edge", as a
