@@ -130,9 +130,9 @@ func (p *Proxy) serveFlight(w http.ResponseWriter, r *http.Request, key string, 
 				p.fetchAlone(w, r, key, stale, fwd)
 				return
 			}
-			if o := fl.obj; vary == nil && o != nil && o.vary != nil && o.variant != variantValues(o.vary, r.Header) {
+			if o := fl.obj; vary == nil && o != nil && o.vary() != nil && o.variant() != variantValues(o.vary(), r.Header) {
 				rd.detach()
-				p.otherVariant(w, r, key, stale, o.vary)
+				p.otherVariant(w, r, key, stale, o.vary())
 				return
 			}
 			p.metrics.count(outcomeCollapsed)
@@ -158,7 +158,7 @@ func (p *Proxy) otherVariant(w http.ResponseWriter, r *http.Request, key string,
 	now := p.now()
 	if mine, _ := p.lookup(key, r.Header); mine != nil && mine.fresh(now) {
 		p.metrics.count(outcomeCollapsed)
-		p.serveObject(w, r, mine, now, cacheStatus{fwd: fwdVaryMiss, fwdStatus: mine.status, collapsed: true, ttl: mine.ttl(now), hasTTL: true})
+		p.serveObject(w, r, mine, now, cacheStatus{fwd: fwdVaryMiss, fwdStatus: int(mine.status), collapsed: true, ttl: mine.ttl(now), hasTTL: true})
 		return
 	}
 	p.fetchCoalesced(w, r, key, stale, vary, fwdVaryMiss)
@@ -169,7 +169,7 @@ func (p *Proxy) otherVariant(w http.ResponseWriter, r *http.Request, key string,
 // or the failure itself.
 func (p *Proxy) serveResult(w http.ResponseWriter, r *http.Request, key string, stale *object, vary []string, fwd fwdReason, res *fetchResult, leader bool) {
 	now := p.now()
-	if o := res.share; o != nil && (o.vary == nil || o.variant == variantValues(o.vary, r.Header)) {
+	if o := res.share; o != nil && (o.vary() == nil || o.variant() == variantValues(o.vary(), r.Header)) {
 		cs := res.cs
 		if leader {
 			p.metrics.count(res.outcome)
@@ -192,8 +192,8 @@ func (p *Proxy) serveResult(w http.ResponseWriter, r *http.Request, key string, 
 	case leader:
 		p.metrics.count(outcomeError)
 		writeOriginError(w, http.StatusBadGateway, cacheStatus{fwd: fwd, detail: detailOriginError})
-	case vary == nil && res.share != nil && res.share.vary != nil:
-		p.otherVariant(w, r, key, stale, res.share.vary)
+	case vary == nil && res.share != nil && res.share.vary() != nil:
+		p.otherVariant(w, r, key, stale, res.share.vary())
 	default:
 		p.fetchAlone(w, r, key, stale, fwd)
 	}

@@ -120,11 +120,11 @@ func (f *fill) prepare(out *http.Request) {
 	}
 	if s := f.stale; s != nil && s.hasValidator() {
 		f.conditional = true
-		if s.etag != "" {
-			out.Header.Set("If-None-Match", s.etag)
+		if s.etag() != "" {
+			out.Header.Set("If-None-Match", s.etag())
 		}
-		if s.lastModified != "" {
-			out.Header.Set("If-Modified-Since", s.lastModified)
+		if s.lastModified() != "" {
+			out.Header.Set("If-Modified-Since", s.lastModified())
 		}
 	}
 }

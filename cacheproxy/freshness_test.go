@@ -134,7 +134,7 @@ func TestObjectFreshness(t *testing.T) {
 }
 
 func TestNotModified(t *testing.T) {
-	o := &object{etag: `W/"a"`, lastModified: "Thu, 01 Jan 2026 00:00:00 GMT"}
+	o := &object{parts: &objectParts{etag: `W/"a"`, lastModified: "Thu, 01 Jan 2026 00:00:00 GMT"}}
 	for _, tc := range []struct {
 		h    http.Header
 		want bool

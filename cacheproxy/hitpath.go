@@ -58,8 +58,8 @@ func (p *Proxy) serveFastHit(c *h1conn, req *h1Request) bool {
 	out = append(out, "Age: "...)
 	out = appendInt(out, int64(o.age(now)/time.Second))
 	out = append(out, "\r\nCache-Status: "...)
-	if o.upstreamStatus != "" {
-		out = append(out, o.upstreamStatus...)
+	if us := o.upstreamStatus(); us != "" {
+		out = append(out, us...)
 		out = append(out, ", "...)
 	}
 	out = cacheStatus{hit: true, ttl: o.ttl(now), hasTTL: true}.appendTo(out)

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
 
 // Memory benchmarks with objects as the invalidation benchmark stores them
@@ -73,8 +75,9 @@ func storeSmall(p *Proxy, n int) {
 		_ = resp.Body.Close()
 		tags := takeTags(resp.Header)
 		resp.Header["Content-Length"] = contentLength(len(o.body))
-		obj := &object{key: "www.example.com" + path, status: http.StatusOK, parts: &objectParts{header: headerList(resp.Header), tags: tags},
-			body: slices.Clone(o.body), etag: resp.Header.Get("Etag"), lastModified: resp.Header.Get("Last-Modified"),
+		obj := &object{key: "www.example.com" + path, status: http.StatusOK,
+			parts:    &objectParts{header: headerList(resp.Header), tags: tags, etag: resp.Header.Get("Etag"), lastModified: resp.Header.Get("Last-Modified")},
+			body:     slices.Clone(o.body),
 			storedAt: now, responseTime: now, lifetime: time.Hour}
 		obj.seal()
 		p.store.insert(obj, nil)
@@ -82,30 +85,47 @@ func storeSmall(p *Proxy, n int) {
 }
 
 // BenchmarkMemoryPerObjectParsed is BenchmarkMemoryPerObject for objects as
-// the invalidation benchmark stores them: the live heap, the slab blocks
-// (slab.go) and the charge per object. RSS follows the heap the collector
-// lets grow before it runs again (GOGC=100: twice the live heap) plus the
-// slabs.
+// the invalidation benchmark stores them (256-byte bodies, and 1 KiB ones
+// as make bench's memory section stores them too): the live heap, the
+// slab blocks (slab.go), the runtime's memory outside the heap (other-B:
+// cleanup records, specials) and the charge per object. RSS follows the
+// heap the collector lets grow before it runs again (GOGC=100: twice the
+// live heap) plus the slabs and the runtime's other memory.
 func BenchmarkMemoryPerObjectParsed(b *testing.B) {
-	const n = 100_000
-	var heapPer, slabPer, chargedPer float64
-	for range b.N {
-		b.StopTimer()
-		p := newBenchProxy(b, newParsedOrigin(256), 1<<30)
-		before := heapInUse()
-		slabBefore := slabs.inUse.Load()
-		b.StartTimer()
-		fillSmall(b, p, n)
-		b.StopTimer()
-		heapPer = float64(heapInUse()-before) / n
-		slabPer = float64(slabs.inUse.Load()-slabBefore) / n
-		chargedPer = float64(p.stats().Bytes) / n
-		p.Close()
+	for _, size := range []int{256, 1 << 10} {
+		b.Run(fmt.Sprintf("body=%dB", size), func(b *testing.B) {
+			const n = 100_000
+			var heapPer, slabPer, otherPer, chargedPer float64
+			for range b.N {
+				b.StopTimer()
+				p := newBenchProxy(b, newParsedOrigin(size), 1<<30)
+				before := heapInUse()
+				slabBefore, otherBefore := slabs.inUse.Load(), runtimeOtherBytes()
+				b.StartTimer()
+				fillSmall(b, p, n)
+				b.StopTimer()
+				heapPer = float64(heapInUse()-before) / n
+				slabPer = float64(slabs.inUse.Load()-slabBefore) / n
+				otherPer = float64(runtimeOtherBytes()-otherBefore) / n
+				chargedPer = float64(p.stats().Bytes) / n
+				p.Close()
+			}
+			b.ReportMetric(heapPer, "heap-B/obj")
+			b.ReportMetric(slabPer, "slab-B/obj")
+			b.ReportMetric(otherPer, "other-B/obj")
+			b.ReportMetric(chargedPer, "charged-B/obj")
+			b.ReportMetric(2*heapPer+slabPer+otherPer, "rss-gogc100-B/obj")
+		})
 	}
-	b.ReportMetric(heapPer, "heap-B/obj")
-	b.ReportMetric(slabPer, "slab-B/obj")
-	b.ReportMetric(chargedPer, "charged-B/obj")
-	b.ReportMetric(heapPer+slabPer-256, "overhead-B/obj")
+}
+
+// runtimeOtherBytes is the runtime's memory that is neither heap nor
+// stacks: its metadata and the fixed-size records (among them those of
+// runtime.AddCleanup) it allocates outside the heap.
+func runtimeOtherBytes() int64 {
+	s := []rtmetrics.Sample{{Name: "/memory/classes/other:bytes"}, {Name: "/memory/classes/metadata/other:bytes"}}
+	rtmetrics.Read(s)
+	return int64(s[0].Value.Uint64() + s[1].Value.Uint64())
 }
 
 // BenchmarkHitDuringGC fills a cache with a million 256-byte objects, then
@@ -240,4 +260,59 @@ func gcCPUSeconds() float64 {
 	s := []rtmetrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
 	rtmetrics.Read(s)
 	return s[0].Value.Float64()
+}
+
+// BenchmarkPurgeBesideStoredObjects times what make bench's invalidation
+// run times, in process: 1,000 single-URL purges one after another and a
+// tag purge of 10,000 objects, with 300,000 objects stored, at GOGC 100
+// (headroom 0) and as TuneGC sets it with a headroom of 64 MiB: what the
+// smaller RSS of a tuned collector costs purges. Each op is one purge.
+func BenchmarkPurgeBesideStoredObjects(b *testing.B) {
+	const stored = 300_000
+	for _, headroom := range []int64{0, 64 << 20} {
+		b.Run(fmt.Sprintf("headroom=%dMiB", headroom>>20), func(b *testing.B) {
+			p := newBenchProxy(b, newParsedOrigin(256), 4<<30)
+			storeSmall(p, stored)
+			if headroom > 0 {
+				ctx, cancel := context.WithCancel(b.Context())
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					TuneGC(ctx, headroom, 10*time.Millisecond)
+				}()
+				defer func() {
+					cancel()
+					<-done
+				}()
+			}
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			cycles := ms.NumGC
+			gcCPU := gcCPUSeconds()
+			b.ResetTimer()
+			start := time.Now()
+			for i := range b.N {
+				req := admin.InvalidationRequest{ID: "u" + strconv.Itoa(i), Mode: admin.ModeSimple,
+					URLs: []string{"https://www.example.com/small/" + strconv.Itoa(100_000+i%100_000)}}
+				if _, err := p.invalidate(b.Context(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			purges := time.Since(start)
+			start = time.Now()
+			res, err := p.invalidate(b.Context(), admin.InvalidationRequest{ID: "tag", Mode: admin.ModeSimple, Tags: []string{"k25"}})
+			tag := time.Since(start)
+			b.StopTimer()
+			if err != nil || res.Invalidated != 10_000 {
+				b.Fatalf("tag purge: %d invalidated, error %v", res.Invalidated, err)
+			}
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(purges.Microseconds())/float64(b.N), "us/purge")
+			b.ReportMetric(float64(tag.Milliseconds()), "tag-ms")
+			b.ReportMetric(float64(ms.NumGC-cycles), "gc-cycles")
+			b.ReportMetric(gcCPUSeconds()-gcCPU, "gc-cpu-s")
+			b.ReportMetric(float64(gogc()), "gogc")
+		})
+	}
 }

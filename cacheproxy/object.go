@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // object is one stored response: one Vary variant of one URL. Its exported
@@ -14,30 +15,31 @@ import (
 // object that shares the body. Fields marked "guarded by shard.mu" belong to
 // the store; the atomics may be touched by anyone.
 //
-// A fetch builds an object with its header and tags (parts), then seal
-// packs it (objectdata.go): the key, the upstream Cache-Status, the
-// validators and the tags into one pointer-free allocation on the Go heap
-// (meta), the rendered response head and the body up to 16 KiB into a
+// A fetch builds an object with its header, tags and validators (parts),
+// then seal packs it (objectdata.go): the key, the upstream Cache-Status,
+// the validators and the tags into one pointer-free allocation on the Go
+// heap (meta), the rendered response head and the body up to 16 KiB into a
 // block outside it (data, slab.go), with the struct's strings and body
 // pointing into them. A million stored objects are then two million heap
 // objects for the collector to mark (the struct and its meta, which it
 // does not scan), not twenty million, and most of their bytes are not on
 // the Go heap at all.
+//
+// The struct is what a stored object costs the Go heap besides its meta
+// and its index entries, and at GOGC=100 it costs twice that in RSS: what
+// every stored object needs is kept here, in fields no wider than their
+// values need; what only some need (the Vary values of a variant) or only
+// a fetch needs (parts) is behind a pointer. 216 bytes, the 224 B size
+// class (TestObjectStaysSmall).
 type object struct {
-	key     string   // primary key (key.go); in meta once sealed
-	variant string   // variantValues(vary, request header) of the request that fetched it
-	vary    []string // canonical field names from Vary, sorted; nil without Vary
+	key  string // primary key (key.go); the start of meta once sealed
+	meta string // once sealed: upstream Cache-Status | Etag | Last-Modified | tags, after the key in one allocation
 
-	status int
-	parts  *objectParts // the object as a fetch builds it; nil once sealed
-	data   []byte       // rendered head and packed body (objectdata.go); nil before seal
-	body   []byte       // in data once sealed, up to maxPackedBody
-	// upstreamStatus is the origin's own Cache-Status value, if any; ours is
-	// appended to it (RFC 9211 §2: the closest cache to the user comes last).
-	upstreamStatus string
-	etag           string // in meta once sealed, as are lastModified, upstreamStatus and tags
-	lastModified   string
-	tags           string // the sealed tags, separated by '\n' (tagList)
+	variantOf *variant     // the Vary fields and the request's values that select this variant; nil without Vary
+	parts     *objectParts // the object as a fetch builds it; nil once sealed
+	served    atomic.Pointer[servedHeader]
+	data      unsafe.Pointer // rendered head and packed body (objectdata.go); nil before seal
+	body      []byte         // in data once sealed, up to maxPackedBody
 
 	storedAt     int64 // unix nanos when the origin last vouched for the content (request time of the fetch or revalidation)
 	responseTime int64 // unix nanos when the response arrived
@@ -46,21 +48,58 @@ type object struct {
 	swr          time.Duration // stale-while-revalidate window past lifetime (RFC 5861)
 	sie          time.Duration // stale-if-error window past lifetime (RFC 5861)
 	size         int64         // bytes charged to the cache
-	headEnd      uint32        // data[:headEnd] is the rendered head (wirehead.go)
-	noCache      bool
-	noStale      bool
-	fast         bool // the fast path may write the rendered head (wirehead.go)
-	inSlab       bool // data is a slab block (slab.go), not on the Go heap
 
-	banSeq       atomic.Uint64                // newest ban this object was checked against (ban.go)
-	softPurgedAt atomic.Int64                 // unix nanos of a soft purge, 0 if none
-	visited      atomic.Bool                  // SIEVE visited bit, set on hits
-	served       atomic.Pointer[servedHeader] // what the full handler serves, decoded on first use
+	banSeq       atomic.Uint64 // newest ban this object was checked against (ban.go)
+	softPurgedAt atomic.Int64  // unix nanos of a soft purge, 0 if none
 
 	// Guarded by the owning shard's mu.
-	removed      bool    // no longer in the store
 	newer, older *object // SIEVE queue: head is newest
 	nextVariant  *object // next (older) variant of the same key
+
+	// Lengths of the upstream Cache-Status, Etag and Last-Modified in meta
+	// (the tags are the rest).
+	upstreamLen, etagLen, lastModifiedLen uint32
+	headEnd                               uint32      // data[:headEnd] is the rendered head (wirehead.go)
+	visited                               atomic.Bool // SIEVE visited bit, set on hits
+	status                                uint16
+	noCache                               bool
+	noStale                               bool
+	fast                                  bool // the fast path may write the rendered head (wirehead.go)
+	inSlab                                bool // data is a slab block (slab.go), not on the Go heap
+	removed                               bool // no longer in the store; guarded by the owning shard's mu
+}
+
+// variant is what selects one Vary variant of a URL: the canonical field
+// names from the response's Vary, sorted, and the values
+// (variantValues(fields, request header)) of the request that fetched it.
+type variant struct {
+	fields []string
+	values string
+}
+
+// vary is the object's Vary fields, nil without Vary.
+func (o *object) vary() []string {
+	if o.variantOf == nil {
+		return nil
+	}
+	return o.variantOf.fields
+}
+
+// variant is variantValues(o.vary(), request header) of the request that
+// fetched o; empty without Vary.
+func (o *object) variant() string {
+	if o.variantOf == nil {
+		return ""
+	}
+	return o.variantOf.values
+}
+
+// newVariant is the variant of fields and values, nil when both are empty.
+func newVariant(fields []string, values string) *variant {
+	if fields == nil && values == "" {
+		return nil
+	}
+	return &variant{fields: fields, values: values}
 }
 
 // storedResponse is what an object is made of, besides its storage
@@ -87,23 +126,20 @@ func newObject(r storedResponse, pol policy) *object {
 	delete(r.header, "Age")
 	delete(r.header, "Content-Length")
 	o := &object{
-		key:            r.key,
-		vary:           r.vary,
-		variant:        r.variant,
-		status:         r.status,
-		parts:          &objectParts{header: ownedHeaderList(r.header), tags: r.tags},
-		body:           r.body,
-		upstreamStatus: r.upstreamStatus,
-		etag:           r.header.Get("Etag"),
-		lastModified:   r.header.Get("Last-Modified"),
-		storedAt:       r.requestTime,
-		responseTime:   r.responseTime,
-		initialAge:     r.initialAge,
-		lifetime:       pol.lifetime,
-		swr:            pol.swr,
-		sie:            pol.sie,
-		noCache:        pol.noCache,
-		noStale:        pol.noStale,
+		key:       r.key,
+		variantOf: newVariant(r.vary, r.variant),
+		status:    uint16(r.status),
+		parts: &objectParts{header: ownedHeaderList(r.header), tags: r.tags, upstreamStatus: r.upstreamStatus,
+			etag: r.header.Get("Etag"), lastModified: r.header.Get("Last-Modified")},
+		body:         r.body,
+		storedAt:     r.requestTime,
+		responseTime: r.responseTime,
+		initialAge:   r.initialAge,
+		lifetime:     pol.lifetime,
+		swr:          pol.swr,
+		sie:          pol.sie,
+		noCache:      pol.noCache,
+		noStale:      pol.noStale,
 	}
 	o.banSeq.Store(r.banSeq)
 	return o
@@ -205,7 +241,7 @@ func (o *object) staleUsable(now int64, window time.Duration, softGrace time.Dur
 }
 
 // hasValidator reports whether a conditional request can revalidate o.
-func (o *object) hasValidator() bool { return o.etag != "" || o.lastModified != "" }
+func (o *object) hasValidator() bool { return o.etag() != "" || o.lastModified() != "" }
 
 // contentLength is the stored Content-Length field value.
 func contentLength(n int) []string { return []string{strconv.Itoa(n)} }

@@ -10,12 +10,13 @@ import (
 
 // A sealed object is its struct and two blocks of bytes without pointers:
 //
-//	meta: key | upstream Cache-Status | Etag | Last-Modified | tags, '\n' between
+//	meta: key | upstream Cache-Status | Etag | Last-Modified | tags, '\n' between tags
 //	data: rendered head | body
 //
 // (the body in data only up to maxPackedBody). meta is on the Go heap: its
-// strings (the struct's key, upstreamStatus, etag, lastModified and tags
-// point into it) may be kept by anyone. data is in a slab block outside
+// strings (the struct's key and meta, and what upstreamStatus, etag,
+// lastModified and tagList return, point into it) may be kept by anyone;
+// the struct keeps their lengths, not a string header each. data is in a slab block outside
 // the Go heap when it fits one (slab.go): it is most of a small object's
 // bytes, and there it costs its size, not twice its size, and nothing to
 // the collector; it is freed once the object is unreachable, so what is
@@ -34,29 +35,33 @@ const maxPackedBody = 16 << 10
 
 // objectParts is an object as a fetch builds it, before seal.
 type objectParts struct {
-	header []headerField // served as is: no hop-by-hop, tag, Age or Cache-Status fields
-	tags   []string
+	header         []headerField // served as is: no hop-by-hop, tag, Age or Cache-Status fields
+	tags           []string
+	upstreamStatus string // the origin's own Cache-Status value, if any
+	etag           string
+	lastModified   string
 }
 
 // seal packs the object into meta and data and computes its size. It is
 // called once, before the object is stored or handed to anyone, by the
-// goroutine that built it. It leaves vary and variant alone: the waiters of
-// a fill read them while it runs (coalesce.go); variant is empty but for
-// objects with Vary.
+// goroutine that built it; sealing a sealed object does nothing. It leaves
+// variantOf alone: the waiters of a fill read it while it runs
+// (coalesce.go).
 func (o *object) seal() {
-	if o.data == nil {
-		if o.parts == nil {
-			o.parts = &objectParts{}
-		}
-		o.sealMeta()
-		o.sealData()
-		o.parts = nil
+	if o.data != nil {
+		return
 	}
-	o.size = int64(objectOverhead) + int64(len(o.key)+len(o.upstreamStatus)+len(o.etag)+len(o.lastModified)+len(o.tags))
+	if o.parts == nil {
+		o.parts = &objectParts{}
+	}
+	o.sealMeta()
+	dataLen := o.sealData()
+	o.parts = nil
+	o.size = int64(objectOverhead) + int64(len(o.key)+len(o.meta))
 	if o.inSlab {
-		o.size += int64(slabClassSize(slabClass(len(o.data))))
+		o.size += int64(slabClassSize(slabClass(dataLen)))
 	} else {
-		o.size += int64(cap(o.data))
+		o.size += int64(dataLen)
 	}
 	if len(o.body) > maxPackedBody {
 		o.size += int64(len(o.body))
@@ -64,43 +69,72 @@ func (o *object) seal() {
 	for range o.tagList() {
 		o.size += 64 // its entry in the shard's tag index
 	}
-	o.size += int64(len(o.variant))
-	for _, v := range o.vary {
-		o.size += int64(len(v)) + 16
+	if v := o.variantOf; v != nil {
+		o.size += int64(len(v.values)) + 48 // and the variant struct
+		for _, f := range v.fields {
+			o.size += int64(len(f)) + 16
+		}
 	}
 }
 
 // sealMeta packs the key, upstream Cache-Status, validators and tags into
-// one allocation on the Go heap.
+// one allocation on the Go heap. A value too long for its length field
+// (4 GiB) cannot arrive: response heads are bounded far below that.
 func (o *object) sealMeta() {
-	n := len(o.key) + len(o.upstreamStatus) + len(o.etag) + len(o.lastModified)
-	for _, t := range o.parts.tags {
+	pt := o.parts
+	n := len(o.key) + len(pt.upstreamStatus) + len(pt.etag) + len(pt.lastModified)
+	for _, t := range pt.tags {
 		n += len(t) + 1
 	}
 	meta := make([]byte, 0, n)
-	str := func(s string) string {
-		at := len(meta)
-		meta = append(meta, s...)
-		return dataString(meta, at, len(s))
-	}
-	o.key, o.upstreamStatus = str(o.key), str(o.upstreamStatus)
-	o.etag, o.lastModified = str(o.etag), str(o.lastModified)
-	tagsAt := len(meta)
-	for i, t := range o.parts.tags {
+	meta = append(meta, o.key...)
+	meta = append(meta, pt.upstreamStatus...)
+	meta = append(meta, pt.etag...)
+	meta = append(meta, pt.lastModified...)
+	for i, t := range pt.tags {
 		if i > 0 {
 			meta = append(meta, '\n')
 		}
 		meta = append(meta, t...)
 	}
-	o.tags = dataString(meta, tagsAt, len(meta)-tagsAt)
+	o.key = dataString(meta, 0, len(o.key))
+	o.meta = dataString(meta, len(o.key), len(meta)-len(o.key))
+	o.upstreamLen, o.etagLen, o.lastModifiedLen = uint32(len(pt.upstreamStatus)), uint32(len(pt.etag)), uint32(len(pt.lastModified))
+}
+
+// upstreamStatus is the origin's own Cache-Status value, if any; ours is
+// appended to it (RFC 9211 §2: the closest cache to the user comes last).
+func (o *object) upstreamStatus() string {
+	if o.parts != nil {
+		return o.parts.upstreamStatus
+	}
+	return o.meta[:o.upstreamLen]
+}
+
+// etag is the stored Etag field value, if any.
+func (o *object) etag() string {
+	if o.parts != nil {
+		return o.parts.etag
+	}
+	at := o.upstreamLen
+	return o.meta[at : at+o.etagLen]
+}
+
+// lastModified is the stored Last-Modified field value, if any.
+func (o *object) lastModified() string {
+	if o.parts != nil {
+		return o.parts.lastModified
+	}
+	at := o.upstreamLen + o.etagLen
+	return o.meta[at : at+o.lastModifiedLen]
 }
 
 // sealData renders the head and packs it with a body of up to
 // maxPackedBody bytes into a slab block, or onto the Go heap when no block
-// fits.
-func (o *object) sealData() {
+// fits, and returns the length of data.
+func (o *object) sealData() int {
 	packBody := len(o.body) <= maxPackedBody
-	hl := headLen(o.status, o.parts.header)
+	hl := headLen(int(o.status), o.parts.header)
 	n := hl
 	if packBody {
 		n += len(o.body)
@@ -111,7 +145,7 @@ func (o *object) sealData() {
 	}
 	// data[:0:hl]: were headLen short of what appendHead writes, append
 	// would move the head rather than write past it.
-	head, fast := appendHead(data[:0:hl], o.status, o.parts.header)
+	head, fast := appendHead(data[:0:hl], int(o.status), o.parts.header)
 	if len(head) != hl {
 		if inSlab {
 			slabs.free(blk)
@@ -124,11 +158,12 @@ func (o *object) sealData() {
 		copy(data[hl:], o.body)
 		o.body = data[hl:n:n]
 	}
-	o.data, o.headEnd, o.fast = data[:n:n], uint32(hl), fast
+	o.data, o.headEnd, o.fast = unsafe.Pointer(unsafe.SliceData(data)), uint32(hl), fast
 	if inSlab {
 		o.inSlab = true
-		slabs.freeWhenUnreachable(o, blk)
+		freeWhenUnreachable(o, blk)
 	}
+	return n
 }
 
 // dataString is data[at:at+n] as a string sharing data's memory.
@@ -141,7 +176,7 @@ func dataString(data []byte, at, n int) string {
 
 // head is the object's rendered response head (wirehead.go).
 // Like the body, it is in data: it must not outlive the object.
-func (o *object) head() []byte { return o.data[:o.headEnd] }
+func (o *object) head() []byte { return unsafe.Slice((*byte)(o.data), o.headEnd) }
 
 // tagList yields the object's tags.
 func (o *object) tagList() iter.Seq[string] {
@@ -154,7 +189,7 @@ func (o *object) tagList() iter.Seq[string] {
 			}
 			return
 		}
-		for rest := o.tags; rest != ""; {
+		for rest := o.meta[o.upstreamLen+o.etagLen+o.lastModifiedLen:]; rest != ""; {
 			t, after, _ := strings.Cut(rest, "\n")
 			if !yield(t) {
 				return
@@ -216,7 +251,7 @@ func (o *object) hitValues(ageSec, ttlSec int64, cs cacheStatus) (age, status []
 	sh := o.served.Load()
 	if sh == nil || sh.ageSec != ageSec || sh.ttlSec != ttlSec {
 		sh = &servedHeader{fields: fields, ageSec: ageSec, ttlSec: ttlSec,
-			age: []string{strconv.FormatInt(ageSec, 10)}, status: []string{cs.after(o.upstreamStatus)}}
+			age: []string{strconv.FormatInt(ageSec, 10)}, status: []string{cs.after(o.upstreamStatus())}}
 		o.served.Store(sh)
 	}
 	return sh.age, sh.status

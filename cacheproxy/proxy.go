@@ -349,7 +349,7 @@ func (p *Proxy) serveObject(w http.ResponseWriter, r *http.Request, o *object, n
 		h["Age"], h["Cache-Status"] = o.hitValues(ageSec, ttlSec, cs)
 	} else {
 		h["Age"] = []string{strconv.FormatInt(ageSec, 10)}
-		h["Cache-Status"] = []string{cs.after(o.upstreamStatus)}
+		h["Cache-Status"] = []string{cs.after(o.upstreamStatus())}
 	}
 	if o.status == http.StatusOK && notModified(r.Header, o) {
 		delete(h, "Content-Length")
@@ -363,7 +363,7 @@ func (p *Proxy) serveObject(w http.ResponseWriter, r *http.Request, o *object, n
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(o.body))
 		return
 	}
-	w.WriteHeader(o.status)
+	w.WriteHeader(int(o.status))
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(o.body)
 	}

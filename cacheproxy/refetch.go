@@ -117,11 +117,11 @@ func (p *Proxy) refetch(t refetchTarget, soft bool) error {
 // fetched o.
 func variantHeader(o *object) http.Header {
 	h := make(http.Header)
-	if o == nil || o.vary == nil {
+	if o == nil || o.vary() == nil {
 		return h
 	}
-	values := strings.Split(o.variant, "\x00")
-	for i, name := range o.vary {
+	values := strings.Split(o.variant(), "\x00")
+	for i, name := range o.vary() {
 		if i < len(values) && values[i] != "\x01" {
 			h.Set(name, values[i])
 		}

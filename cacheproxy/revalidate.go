@@ -45,7 +45,7 @@ func (o *object) refreshed(h http.Header, tags []string, requestTime, now int64)
 	}
 	// The request that fetched o selected the variant; its Vary fields are
 	// what decide needs of it (Authorization never varies a stored object).
-	pol := decide(http.Header{}, o.status, merged, date)
+	pol := decide(http.Header{}, int(o.status), merged, date)
 	if !pol.store {
 		return nil
 	}
@@ -53,8 +53,8 @@ func (o *object) refreshed(h http.Header, tags []string, requestTime, now int64)
 		tags = o.tagSlice()
 	}
 	n := newObject(storedResponse{
-		key: o.key, vary: o.vary, variant: o.variant,
-		status: o.status, header: merged, body: o.body, tags: tags, upstreamStatus: o.upstreamStatus,
+		key: o.key, vary: o.vary(), variant: o.variant(),
+		status: int(o.status), header: merged, body: o.body, tags: tags, upstreamStatus: o.upstreamStatus(),
 		requestTime: requestTime, responseTime: now,
 		initialAge: initialAge(h, time.Unix(0, requestTime), time.Unix(0, now), date),
 		banSeq:     o.banSeq.Load(),
@@ -69,25 +69,25 @@ func (o *object) refreshed(h http.Header, tags []string, requestTime, now int64)
 // If-Modified-Since, against a stored 200 (RFC 9110 §13.2.2).
 func notModified(req http.Header, o *object) bool {
 	if inm := req["If-None-Match"]; inm != nil {
-		if o.etag == "" {
+		if o.etag() == "" {
 			return false
 		}
 		for _, line := range inm {
 			for tag := range strings.SplitSeq(line, ",") {
 				tag = strings.TrimSpace(tag)
-				if tag == "*" || weakEqual(tag, o.etag) {
+				if tag == "*" || weakEqual(tag, o.etag()) {
 					return true
 				}
 			}
 		}
 		return false
 	}
-	if ims := req["If-Modified-Since"]; ims != nil && o.lastModified != "" {
+	if ims := req["If-Modified-Since"]; ims != nil && o.lastModified() != "" {
 		since, ok := parseHTTPDate(ims[0])
 		if !ok {
 			return false
 		}
-		lm, ok := parseHTTPDate(o.lastModified)
+		lm, ok := parseHTTPDate(o.lastModified())
 		return ok && !lm.After(since)
 	}
 	return false
@@ -103,7 +103,7 @@ func weakEqual(a, b string) bool {
 // it or RefreshConcurrency are running. It replays the triggering request's fields, so the same variant is
 // fetched, and revalidates conditionally when the object has validators.
 func (p *Proxy) refreshInBackground(r *http.Request, key string, stale *object) {
-	id := key + "\x00" + stale.variant
+	id := key + "\x00" + stale.variant()
 	p.refreshMu.Lock()
 	if _, running := p.refreshing[id]; running {
 		p.refreshMu.Unlock()

@@ -98,26 +98,27 @@ func lookupVariant[K, V string | []byte](sh *shard, key K, values func(fields []
 	if head == nil {
 		return nil, nil
 	}
-	if head.vary == nil && head.nextVariant == nil {
+	if head.variantOf == nil && head.nextVariant == nil {
 		return head, nil // the common case: no Vary
 	}
 	var lastFields []string
 	var v V
 	for o := head; o != nil; o = o.nextVariant {
-		if o.vary == nil {
-			if o.variant == "" {
-				return o, head.vary
+		fields := o.vary()
+		if fields == nil {
+			if o.variant() == "" {
+				return o, head.vary()
 			}
 			continue
 		}
-		if lastFields == nil || !slices.Equal(o.vary, lastFields) {
-			lastFields, v = o.vary, values(o.vary)
+		if lastFields == nil || !slices.Equal(fields, lastFields) {
+			lastFields, v = fields, values(fields)
 		}
-		if o.variant == string(v) {
-			return o, head.vary
+		if o.variant() == string(v) {
+			return o, head.vary()
 		}
 	}
-	return nil, head.vary
+	return nil, head.vary()
 }
 
 // variants returns every stored variant of key.
@@ -153,7 +154,7 @@ func (s *store) insert(o *object, keep func(*object) bool) bool {
 	for v := sh.entries[o.key]; v != nil; {
 		next := v.nextVariant
 		n++
-		if v.variant == o.variant || n >= maxVariants {
+		if v.variant() == o.variant() || n >= maxVariants {
 			freed += v.size
 			dropped++
 			sh.unlink(v)
@@ -196,7 +197,7 @@ func (sh *shard) admits(o *object, keep func(*object) bool) bool {
 		return false
 	}
 	for v := sh.entries[o.key]; v != nil; v = v.nextVariant {
-		if v.variant == o.variant && v.storedAt > o.storedAt {
+		if v.variant() == o.variant() && v.storedAt > o.storedAt {
 			return false
 		}
 	}

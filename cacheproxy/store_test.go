@@ -21,8 +21,7 @@ func TestStoreAccounting(t *testing.T) {
 			key := "h/k" + strconv.Itoa(r.IntN(200))
 			o := &object{key: key, body: make([]byte, r.IntN(2000)), parts: &objectParts{tags: []string{"t" + strconv.Itoa(r.IntN(5))}}}
 			if r.IntN(2) == 0 {
-				o.vary = []string{"Accept-Language"}
-				o.variant = strconv.Itoa(r.IntN(maxVariants + 4))
+				o.variantOf = newVariant([]string{"Accept-Language"}, strconv.Itoa(r.IntN(maxVariants+4)))
 			}
 			o.seal()
 			s.insert(o, nil)
@@ -101,7 +100,7 @@ func TestCountBannedAgreesWithAWalk(t *testing.T) {
 		}
 		o := &object{key: key, storedAt: int64(r.IntN(10))}
 		if r.IntN(4) == 0 {
-			o.vary, o.variant = []string{"Accept-Language"}, segment()
+			o.variantOf = newVariant([]string{"Accept-Language"}, segment())
 		}
 		o.seal()
 		p.store.insert(o, nil)
