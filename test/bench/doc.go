@@ -12,6 +12,10 @@
 //     cacheproxy, then in one Varnish: ban registration and when it takes
 //     effect, hits with active bans, 1,000 purges, a tag purge of 10,000
 //     objects, memory per object.
+//   - Memory per object (memory.go): each server alone filled with 256-byte
+//     and with 1 KiB objects, RSS fitted against the object count;
+//     cacheproxy also with --gc-headroom, and its purges timed beside the
+//     stored objects in each configuration.
 //   - Origin protection (protection.go): purge a hot object under load and
 //     count the origin requests that follow.
 //   - Fleet (fleet.go): Purge create→Complete on the local cluster of

@@ -23,6 +23,7 @@ type Results struct {
 
 	DataPath     *DataPathResult     `json:"dataPath,omitempty"`
 	Invalidation *InvalidationResult `json:"invalidation,omitempty"`
+	Memory       *MemoryResult       `json:"memory,omitempty"`
 	Protection   *ProtectionResult   `json:"originProtection,omitempty"`
 	Fleet        *FleetResult        `json:"fleet,omitempty"`
 	Profile      *ProfileResult      `json:"profile,omitempty"`
@@ -56,6 +57,9 @@ func (r *Results) Markdown() string {
 	}
 	if r.Invalidation != nil {
 		r.Invalidation.markdown(&b)
+	}
+	if r.Memory != nil {
+		r.Memory.markdown(&b)
 	}
 	if r.Protection != nil {
 		r.Protection.markdown(&b)

@@ -42,6 +42,7 @@ func main() {
 const (
 	sectionDataPath     = "datapath"
 	sectionInvalidation = "invalidation"
+	sectionMemory       = "memory"
 	sectionProtection   = "protection"
 	sectionFleet        = "fleet"
 	sectionProfile      = "profile"
@@ -49,7 +50,7 @@ const (
 )
 
 var (
-	sections = []string{sectionDataPath, sectionInvalidation, sectionProtection, sectionFleet, sectionGateway, sectionProfile}
+	sections = []string{sectionDataPath, sectionInvalidation, sectionMemory, sectionProtection, sectionFleet, sectionGateway, sectionProfile}
 	optional = map[string]bool{sectionProfile: true}
 )
 
@@ -61,12 +62,14 @@ type flags struct {
 	commit, command               string
 	rounds, connections           int
 	objects, fleetObjects         int
+	memoryObjects                 int
 	fleetPurges                   int
 	duration                      time.Duration
 	fleetSizes, scenarios         string
 	keepGoing, keepWork           bool
 	dataPath                      bench.DataPathOptions
 	invalidation                  bench.InvalidationOptions
+	memory                        bench.MemoryOptions
 	protection                    bench.ProtectionOptions
 	fleet                         bench.FleetOptions
 	profile                       bench.ProfileOptions
@@ -92,6 +95,7 @@ func parseFlags() (*flags, error) {
 	flag.DurationVar(&f.duration, "duration", 0, "data path wrk run length, whole seconds (default 4s, short 2s)")
 	flag.IntVar(&f.connections, "connections", 64, "wrk connections, and concurrent clients in origin protection")
 	flag.IntVar(&f.objects, "objects", 0, "objects in the invalidation cache (default 1000000, short 50000)")
+	flag.IntVar(&f.memoryObjects, "memory-objects", 0, "objects per server and body size in the memory section (default 300000, short 50000)")
 	flag.StringVar(&f.scenarios, "scenarios", "", "comma-separated data path scenarios (default all: hit-1k-hot,hit-1k-10k,hit-100k-hot,hit-1m-hot,miss-1k)")
 	flag.StringVar(&f.fleetSizes, "fleet-sizes", "", "comma-separated fleet sizes (default 3,10,50, short 3,10)")
 	flag.IntVar(&f.fleetObjects, "fleet-objects", 0, "objects per fleet pod (default 10000, short 1000)")
@@ -166,6 +170,15 @@ func parseFlags() (*flags, error) {
 		Connections:  f.connections,
 		Threads:      1,
 		CacheSize:    4 << 30,
+	}
+	f.memory = bench.MemoryOptions{
+		Objects:     pick(f.memoryObjects, 300_000, 50_000),
+		Checkpoints: pick(0, 6, 2),
+		FillWorkers: 32,
+		Classes:     []string{"small", "1k"},
+		Purges:      1000,
+		CacheSize:   4 << 30,
+		Headroom:    "64Mi",
 	}
 	f.protection = bench.ProtectionOptions{
 		Connections: f.connections,
@@ -337,6 +350,8 @@ func runSection(ctx context.Context, env *bench.Env, f *flags, name string, res 
 		res.DataPath, err = bench.RunDataPath(ctx, env, f.dataPath)
 	case sectionInvalidation:
 		res.Invalidation, err = bench.RunInvalidation(ctx, env, f.invalidation)
+	case sectionMemory:
+		res.Memory, err = bench.RunMemory(ctx, env, f.memory)
 	case sectionProtection:
 		res.Protection, err = bench.RunProtection(ctx, env, f.protection)
 	case sectionFleet:
