@@ -135,7 +135,7 @@ func memoryOn(ctx context.Context, env *Env, srv memoryServer, class string, bod
 		xs, rss, goal = append(xs, float64(p.Objects)), append(rss, float64(p.RSS)), append(goal, float64(p.NextGC))
 	}
 	r.BytesPerObject, _ = LinearFit(xs, rss)
-	if srv.kind == KindCacheproxy {
+	if srv.kind != KindVarnish {
 		r.HeapGoalPerObject, _ = LinearFit(xs, goal)
 	}
 	if n := objectCount(ctx, s); n >= 0 && n != int64(o.Objects) {

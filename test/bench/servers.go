@@ -331,7 +331,7 @@ func nextID(what string) string {
 // Varnish and (with the module) nginx.
 func (s *Server) PurgeURL(ctx context.Context, path string, soft bool) error {
 	switch s.Kind {
-	case KindCacheproxy:
+	case KindCacheproxy, KindCacheproxyBefore:
 		mode := admin.ModeSimple
 		if soft {
 			mode = admin.ModeSoft
@@ -425,7 +425,7 @@ func (s *Server) VarnishCounter(ctx context.Context, name string) (int64, error)
 // goHeapGoal is cacheproxy's go_memstats_next_gc_bytes from its metrics,
 // 0 for other servers or when unreadable.
 func (s *Server) goHeapGoal(ctx context.Context) int64 {
-	if s.Kind != KindCacheproxy {
+	if s.Kind != KindCacheproxy && s.Kind != KindCacheproxyBefore {
 		return 0
 	}
 	v, err := scrapeGauge(ctx, s.adminURL+admin.MetricsPath, "go_memstats_next_gc_bytes")
