@@ -120,11 +120,13 @@ func (f *fill) prepare(out *http.Request) {
 	}
 	if s := f.stale; s != nil && s.hasValidator() {
 		f.conditional = true
-		if s.etag() != "" {
-			out.Header.Set("If-None-Match", s.etag())
+		// Copies: the values are in the stale copy's data (objectdata.go),
+		// and the request may outlive it.
+		if etag := s.etag(); etag != "" {
+			out.Header.Set("If-None-Match", strings.Clone(etag))
 		}
-		if s.lastModified() != "" {
-			out.Header.Set("If-Modified-Since", s.lastModified())
+		if lm := s.lastModified(); lm != "" {
+			out.Header.Set("If-Modified-Since", strings.Clone(lm))
 		}
 	}
 }

@@ -16,24 +16,24 @@ import (
 // the store; the atomics may be touched by anyone.
 //
 // A fetch builds an object with its header, tags and validators (parts),
-// then seal packs it (objectdata.go): the key, the upstream Cache-Status,
-// the validators and the tags into one pointer-free allocation on the Go
-// heap (meta), the rendered response head and the body up to 16 KiB into a
-// block outside it (data, slab.go), with the struct's strings and body
-// pointing into them. A million stored objects are then two million heap
-// objects for the collector to mark (the struct and its meta, which it
-// does not scan), not twenty million, and most of their bytes are not on
-// the Go heap at all.
+// then seal packs it (objectdata.go): the rendered response head, the body
+// up to 16 KiB, the upstream Cache-Status and the tags into one block
+// outside the Go heap (data, slab.go), with the struct's body pointing
+// into it, and the key into an allocation of its own (the store's index
+// keeps it). A million stored objects are then two million heap objects
+// for the collector to mark (the struct and its key, which it does not
+// scan), not twenty million, and most of their bytes are not on the Go
+// heap at all.
 //
-// The struct is what a stored object costs the Go heap besides its meta
-// and its index entries, and at GOGC=100 it costs twice that in RSS: what
+// The struct is what a stored object costs the Go heap besides its key and
+// its index entries, and at GOGC=100 it costs twice that in RSS: what
 // every stored object needs is kept here, in fields no wider than their
 // values need; what only some need (the Vary values of a variant) or only
-// a fetch needs (parts) is behind a pointer. 216 bytes, the 224 B size
-// class (TestObjectStaysSmall).
+// a fetch needs (parts) is behind a pointer; strings in data are lengths,
+// not string headers. 192 bytes, a size class of its own
+// (TestObjectStaysSmall).
 type object struct {
-	key  string // primary key (key.go); the start of meta once sealed
-	meta string // once sealed: upstream Cache-Status | Etag | Last-Modified | tags, after the key in one allocation
+	key string // primary key (key.go); its own allocation once sealed
 
 	variantOf *variant     // the Vary fields and the request's values that select this variant; nil without Vary
 	parts     *objectParts // the object as a fetch builds it; nil once sealed
@@ -56,17 +56,15 @@ type object struct {
 	newer, older *object // SIEVE queue: head is newest
 	nextVariant  *object // next (older) variant of the same key
 
-	// Lengths of the upstream Cache-Status, Etag and Last-Modified in meta
-	// (the tags are the rest).
-	upstreamLen, etagLen, lastModifiedLen uint32
-	headEnd                               uint32      // data[:headEnd] is the rendered head (wirehead.go)
-	visited                               atomic.Bool // SIEVE visited bit, set on hits
-	status                                uint16
-	noCache                               bool
-	noStale                               bool
-	fast                                  bool // the fast path may write the rendered head (wirehead.go)
-	inSlab                                bool // data is a slab block (slab.go), not on the Go heap
-	removed                               bool // no longer in the store; guarded by the owning shard's mu
+	headEnd              uint32      // data[:headEnd] is the rendered head (wirehead.go)
+	upstreamLen, tagsLen uint32      // the upstream Cache-Status and the tags in data (objectdata.go)
+	visited              atomic.Bool // SIEVE visited bit, set on hits
+	status               uint16
+	noCache              bool
+	noStale              bool
+	fast                 bool // the fast path may write the rendered head (wirehead.go)
+	inSlab               bool // data is a slab block (slab.go), not on the Go heap
+	removed              bool // no longer in the store; guarded by the owning shard's mu
 }
 
 // variant is what selects one Vary variant of a URL: the canonical field
@@ -152,19 +150,19 @@ type headerField struct {
 	values []string
 }
 
-// objectOverhead is the memory an object costs beyond its meta (key,
-// validators, upstream Cache-Status, tags), its data (rendered head and
-// packed body, charged at its slab block's size class), its variant and
-// its Vary names: the struct, its map slot, its key's place in the shard's
-// B-tree, its place in the SIEVE queue, the cleanup that frees its block
-// (slab.go); seal adds 64 B per tag for its entry in the tag index. A heap
-// profile of BenchmarkMemoryPerObjectParsed (objects as the invalidation
-// benchmark stores them, three tags) showed the map slot and B-tree item
-// at about 63 B and the three tag entries at about 82 B; the struct is
-// now 312 B (the 320 B size class). make bench's invalidation run
-// measured about 760 B of live heap per such object with its data in a
-// slab (meta included), so the constant covers that, erring on the safe
-// side (under-charging would let the heap outgrow --memory-limit). It also
+// objectOverhead is the memory an object costs beyond its key, its data
+// (rendered head, packed body, upstream Cache-Status and tags, charged at
+// its slab block's size class), its variant and its Vary names: the
+// struct, its map slot, its key's place in the shard's B-tree, its place
+// in the SIEVE queue, the cleanup that frees its block (slab.go); seal
+// adds 64 B per tag for its entry in the tag index. A heap profile of
+// BenchmarkMemoryPerObjectParsed (objects as the invalidation benchmark
+// stores them, three tags) showed the map slot and B-tree item at about
+// 65 B, the three tag entries at about 80 B and the cleanup at 32 B; the
+// struct is 192 B. That is about 400 B of live heap per such object
+// besides its key, which at GOGC=100 the collector lets grow to twice: the
+// constant covers the live heap with room, erring on the safe side
+// (under-charging would let the heap outgrow --memory-limit). It also
 // covers the header an object served by the full handler decodes once
 // (servedHeader, a copy of the head and about 60 B per field).
 const objectOverhead = 600

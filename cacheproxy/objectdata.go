@@ -8,24 +8,24 @@ import (
 	"unsafe"
 )
 
-// A sealed object is its struct and two blocks of bytes without pointers:
+// A sealed object is its struct, its key and one block of bytes without
+// pointers:
 //
-//	meta: key | upstream Cache-Status | Etag | Last-Modified | tags, '\n' between tags
-//	data: rendered head | body
+//	data: rendered head | body | upstream Cache-Status | tags, '\n' between tags
 //
-// (the body in data only up to maxPackedBody). meta is on the Go heap: its
-// strings (the struct's key and meta, and what upstreamStatus, etag,
-// lastModified and tagList return, point into it) may be kept by anyone;
-// the struct keeps their lengths, not a string header each. data is in a slab block outside
-// the Go heap when it fits one (slab.go): it is most of a small object's
-// bytes, and there it costs its size, not twice its size, and nothing to
-// the collector; it is freed once the object is unreachable, so what is
-// made from it (the head and body the fast path writes) must not outlive
-// the object. The rendered head (wirehead.go) is what the fast path
-// writes; the full handler decodes it once, into strings of its own, into
-// the header it serves (servedHeader). Neither block is written after
-// seal: the strings made from meta with unsafe.String stay immutable, as
-// Go strings must.
+// (the body in data only up to maxPackedBody). data is in a slab block
+// outside the Go heap when it fits one (slab.go): it is most of a small
+// object's bytes, and there it costs its size, not twice its size, and
+// nothing to the collector. It is freed once the object is unreachable, so
+// what is made from it (the head and body the fast path writes, and the
+// strings upstreamStatus, etag, lastModified and tagList return) must not
+// outlive the object; tagSlice copies. The validators are read from the
+// rendered head (wirehead.go), where they are anyway. The key, which the
+// store's index keeps, is the object's one allocation on the Go heap
+// besides its struct. The rendered head is what the fast path writes; the
+// full handler decodes it once, into strings of its own, into the header
+// it serves (servedHeader). data is not written after seal: the strings
+// made from it with unsafe.String stay immutable, as Go strings must.
 
 // maxPackedBody is the largest body seal copies into data. A larger one
 // keeps its own allocation (one more object to mark is nothing next to its
@@ -42,11 +42,10 @@ type objectParts struct {
 	lastModified   string
 }
 
-// seal packs the object into meta and data and computes its size. It is
-// called once, before the object is stored or handed to anyone, by the
-// goroutine that built it; sealing a sealed object does nothing. It leaves
-// variantOf alone: the waiters of a fill read it while it runs
-// (coalesce.go).
+// seal packs the object into data and computes its size. It is called
+// once, before the object is stored or handed to anyone, by the goroutine
+// that built it; sealing a sealed object does nothing. It leaves variantOf
+// alone: the waiters of a fill read it while it runs (coalesce.go).
 func (o *object) seal() {
 	if o.data != nil {
 		return
@@ -54,10 +53,10 @@ func (o *object) seal() {
 	if o.parts == nil {
 		o.parts = &objectParts{}
 	}
-	o.sealMeta()
+	o.key = strings.Clone(o.key) // its own allocation, nothing more: the index keeps it
 	dataLen := o.sealData()
 	o.parts = nil
-	o.size = int64(objectOverhead) + int64(len(o.key)+len(o.meta))
+	o.size = int64(objectOverhead) + int64(len(o.key))
 	if o.inSlab {
 		o.size += int64(slabClassSize(slabClass(dataLen)))
 	} else {
@@ -77,93 +76,115 @@ func (o *object) seal() {
 	}
 }
 
-// sealMeta packs the key, upstream Cache-Status, validators and tags into
-// one allocation on the Go heap. A value too long for its length field
-// (4 GiB) cannot arrive: response heads are bounded far below that.
-func (o *object) sealMeta() {
-	pt := o.parts
-	n := len(o.key) + len(pt.upstreamStatus) + len(pt.etag) + len(pt.lastModified)
-	for _, t := range pt.tags {
-		n += len(t) + 1
-	}
-	meta := make([]byte, 0, n)
-	meta = append(meta, o.key...)
-	meta = append(meta, pt.upstreamStatus...)
-	meta = append(meta, pt.etag...)
-	meta = append(meta, pt.lastModified...)
-	for i, t := range pt.tags {
-		if i > 0 {
-			meta = append(meta, '\n')
-		}
-		meta = append(meta, t...)
-	}
-	o.key = dataString(meta, 0, len(o.key))
-	o.meta = dataString(meta, len(o.key), len(meta)-len(o.key))
-	o.upstreamLen, o.etagLen, o.lastModifiedLen = uint32(len(pt.upstreamStatus)), uint32(len(pt.etag)), uint32(len(pt.lastModified))
-}
-
-// upstreamStatus is the origin's own Cache-Status value, if any; ours is
-// appended to it (RFC 9211 §2: the closest cache to the user comes last).
-func (o *object) upstreamStatus() string {
-	if o.parts != nil {
-		return o.parts.upstreamStatus
-	}
-	return o.meta[:o.upstreamLen]
-}
-
-// etag is the stored Etag field value, if any.
-func (o *object) etag() string {
-	if o.parts != nil {
-		return o.parts.etag
-	}
-	at := o.upstreamLen
-	return o.meta[at : at+o.etagLen]
-}
-
-// lastModified is the stored Last-Modified field value, if any.
-func (o *object) lastModified() string {
-	if o.parts != nil {
-		return o.parts.lastModified
-	}
-	at := o.upstreamLen + o.etagLen
-	return o.meta[at : at+o.lastModifiedLen]
-}
-
 // sealData renders the head and packs it with a body of up to
-// maxPackedBody bytes into a slab block, or onto the Go heap when no block
-// fits, and returns the length of data.
+// maxPackedBody bytes, the upstream Cache-Status and the tags into a slab
+// block, or onto the Go heap when no block fits, and returns the length of
+// data. A value too long for its length field (4 GiB) cannot arrive:
+// response heads are bounded far below that.
 func (o *object) sealData() int {
+	pt := o.parts
 	packBody := len(o.body) <= maxPackedBody
-	hl := headLen(int(o.status), o.parts.header)
-	n := hl
+	hl := headLen(int(o.status), pt.header)
+	bl := 0
 	if packBody {
-		n += len(o.body)
+		bl = len(o.body)
 	}
+	tl := max(len(pt.tags)-1, 0)
+	for _, t := range pt.tags {
+		tl += len(t)
+	}
+	extra := len(pt.upstreamStatus) + tl
+	n := hl + bl + extra
 	data, blk, inSlab := slabs.alloc(n)
 	if !inSlab {
 		data = make([]byte, n)
 	}
 	// data[:0:hl]: were headLen short of what appendHead writes, append
 	// would move the head rather than write past it.
-	head, fast := appendHead(data[:0:hl], int(o.status), o.parts.header)
+	head, fast := appendHead(data[:0:hl], int(o.status), pt.header)
 	if len(head) != hl {
 		if inSlab {
 			slabs.free(blk)
 			inSlab = false
 		}
-		hl, n = len(head), n-hl+len(head)
+		hl, n = len(head), len(head)+bl+extra
 		data = append(head, make([]byte, n-len(head))...)
 	}
 	if packBody {
 		copy(data[hl:], o.body)
-		o.body = data[hl:n:n]
+		o.body = data[hl : hl+bl : hl+bl]
+	}
+	rest := append(data[hl+bl:hl+bl], pt.upstreamStatus...)
+	for i, t := range pt.tags {
+		if i > 0 {
+			rest = append(rest, '\n')
+		}
+		rest = append(rest, t...)
 	}
 	o.data, o.headEnd, o.fast = unsafe.Pointer(unsafe.SliceData(data)), uint32(hl), fast
+	o.upstreamLen, o.tagsLen = uint32(len(pt.upstreamStatus)), uint32(tl)
 	if inSlab {
 		o.inSlab = true
 		freeWhenUnreachable(o, blk)
 	}
 	return n
+}
+
+// extra is the upstream Cache-Status and the tags in data, after the head
+// and the packed body.
+func (o *object) extra() string {
+	at := int(o.headEnd)
+	if len(o.body) <= maxPackedBody {
+		at += len(o.body)
+	}
+	return unsafe.String((*byte)(unsafe.Add(o.data, at)), int(o.upstreamLen+o.tagsLen))
+}
+
+// upstreamStatus is the origin's own Cache-Status value, if any; ours is
+// appended to it (RFC 9211 §2: the closest cache to the user comes last).
+// Like the body, it is in data once sealed: it must not outlive o.
+func (o *object) upstreamStatus() string {
+	if o.parts != nil {
+		return o.parts.upstreamStatus
+	}
+	if o.upstreamLen == 0 {
+		return ""
+	}
+	return o.extra()[:o.upstreamLen]
+}
+
+// etag is the stored Etag field value, if any. Once sealed, it is in the
+// rendered head: it must not outlive o.
+func (o *object) etag() string {
+	if o.parts != nil {
+		return o.parts.etag
+	}
+	return o.headValue("\r\nEtag: ")
+}
+
+// lastModified is the stored Last-Modified field value, if any. Once
+// sealed, it is in the rendered head: it must not outlive o.
+func (o *object) lastModified() string {
+	if o.parts != nil {
+		return o.parts.lastModified
+	}
+	return o.headValue("\r\nLast-Modified: ")
+}
+
+// headValue is the value of the first field line of the rendered head
+// that starts with line ("\r\n", the canonical name, ": "), "" if none:
+// the value newObject took with http.Header.Get, as net/http writes it
+// (wireValue; a value that differs, one with CR or LF in it, the origin's
+// client never hands over).
+func (o *object) headValue(line string) string {
+	head := o.head()
+	i := bytes.Index(head, []byte(line))
+	if i < 0 {
+		return ""
+	}
+	at := i + len(line)
+	end := at + bytes.Index(head[at:], []byte("\r\n"))
+	return dataString(head, at, end-at)
 }
 
 // dataString is data[at:at+n] as a string sharing data's memory.
@@ -189,7 +210,7 @@ func (o *object) tagList() iter.Seq[string] {
 			}
 			return
 		}
-		for rest := o.meta[o.upstreamLen+o.etagLen+o.lastModifiedLen:]; rest != ""; {
+		for rest := o.extra()[o.upstreamLen:]; rest != ""; {
 			t, after, _ := strings.Cut(rest, "\n")
 			if !yield(t) {
 				return
@@ -207,11 +228,12 @@ func (o *object) partTags() []string {
 	return o.parts.tags
 }
 
-// tagSlice returns the object's tags in a new slice, nil if none.
+// tagSlice returns copies of the object's tags on the Go heap (they may
+// outlive o) in a new slice, nil if none.
 func (o *object) tagSlice() []string {
 	var tags []string
 	for t := range o.tagList() {
-		tags = append(tags, t)
+		tags = append(tags, strings.Clone(t))
 	}
 	return tags
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // Slabs: memory outside the Go heap for the part of a stored object that
-// is most of its bytes and holds no pointers, its rendered head and (up to
-// maxPackedBody) its body (objectdata.go).
+// is most of its bytes and holds no pointers: its rendered head, (up to
+// maxPackedBody) its body, its upstream Cache-Status and its tags
+// (objectdata.go).
 //
 // Why: memory on the Go heap costs twice its size in RSS, since the
 // collector lets the heap grow to twice what it found live before it runs
@@ -25,9 +26,11 @@ import (
 // a body holds the object (a local variable, kept alive past the write
 // with runtime.KeepAlive) until the write returned. The rule for readers:
 // a slice or string made from an object's data must not outlive the last
-// use of the object. Strings that may outlive it (the key, validators,
-// tags, the upstream Cache-Status, the fields the full handler decodes)
-// are on the Go heap, in the object's meta (objectdata.go).
+// use of the object: what is made from data (the head, the body, the
+// validators, the upstream Cache-Status, the tags) is copied by whoever
+// keeps it longer (the key index, the tag index, a revalidation request,
+// the fields the full handler decodes). The key is on the Go heap
+// (objectdata.go).
 //
 // Size classes: multiples of 16 bytes up to 1 KiB, then sixteen classes
 // per power of two (at most 1/16 wasted) up to maxSlabBlock. Each class

@@ -161,8 +161,8 @@ func (s *store) insert(o *object, keep func(*object) bool) bool {
 		}
 		v = next
 	}
-	// The index and the map take o's key string, which points into o's
-	// data: a key string of a variant that left would keep its data alive.
+	// The index and the map take o's key string: a key string of a
+	// variant that left would keep its allocation alive.
 	sh.keys.ReplaceOrInsert(o.key)
 	o.nextVariant = sh.entries[o.key]
 	sh.entries[o.key] = o

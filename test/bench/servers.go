@@ -382,15 +382,21 @@ func httpPurgeWith(ctx context.Context, c *http.Client, base, method, path strin
 
 // Invalidate calls cacheproxy's admin API.
 func (s *Server) Invalidate(ctx context.Context, req admin.InvalidationRequest) (admin.InvalidationResult, error) {
-	if s.Kind != KindCacheproxy {
+	if !s.isCacheproxy() {
 		return admin.InvalidationResult{}, ErrUnsupported
 	}
 	return s.admin.Invalidate(ctx, s.adminURL, req)
 }
 
+// isCacheproxy reports whether s is cacheproxy, of this commit or the
+// baseline's: both have the admin API.
+func (s *Server) isCacheproxy() bool {
+	return s.Kind == KindCacheproxy || s.Kind == KindCacheproxyBefore
+}
+
 // Stats is cacheproxy's /v1/stats.
 func (s *Server) Stats(ctx context.Context) (admin.Stats, error) {
-	if s.Kind != KindCacheproxy {
+	if !s.isCacheproxy() {
 		return admin.Stats{}, ErrUnsupported
 	}
 	return s.admin.Stats(ctx, s.adminURL)
@@ -425,7 +431,7 @@ func (s *Server) VarnishCounter(ctx context.Context, name string) (int64, error)
 // goHeapGoal is cacheproxy's go_memstats_next_gc_bytes from its metrics,
 // 0 for other servers or when unreadable.
 func (s *Server) goHeapGoal(ctx context.Context) int64 {
-	if s.Kind != KindCacheproxy && s.Kind != KindCacheproxyBefore {
+	if !s.isCacheproxy() {
 		return 0
 	}
 	v, err := scrapeGauge(ctx, s.adminURL+admin.MetricsPath, "go_memstats_next_gc_bytes")
