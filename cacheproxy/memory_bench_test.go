@@ -216,18 +216,7 @@ func BenchmarkMissBesideStoredObjects(b *testing.B) {
 	storeSmall(p, 300_000)
 	for _, headroom := range []int64{0, 64 << 20, 32 << 20} {
 		b.Run(fmt.Sprintf("headroom=%dMiB", headroom>>20), func(b *testing.B) {
-			if headroom > 0 {
-				ctx, cancel := context.WithCancel(b.Context())
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					TuneGC(ctx, headroom, 10*time.Millisecond)
-				}()
-				defer func() {
-					cancel()
-					<-done
-				}()
-			}
+			defer tuneGCFor(b, headroom)()
 			runtime.GC()
 			var n atomic.Int64
 			w := &benchWriter{h: make(http.Header, 16)}
@@ -254,6 +243,24 @@ func BenchmarkMissBesideStoredObjects(b *testing.B) {
 	}
 }
 
+// tuneGCFor runs TuneGC with headroom (nothing when 0) until the returned
+// function is called, which restores the GC percentage.
+func tuneGCFor(b *testing.B, headroom int64) (stop func()) {
+	if headroom == 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(b.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		TuneGC(ctx, headroom, 10*time.Millisecond)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // gcCPUSeconds is the runtime's estimate of the CPU time the collector took
 // so far.
 func gcCPUSeconds() float64 {
@@ -273,18 +280,7 @@ func BenchmarkPurgeBesideStoredObjects(b *testing.B) {
 		b.Run(fmt.Sprintf("headroom=%dMiB", headroom>>20), func(b *testing.B) {
 			p := newBenchProxy(b, newParsedOrigin(256), 4<<30)
 			storeSmall(p, stored)
-			if headroom > 0 {
-				ctx, cancel := context.WithCancel(b.Context())
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					TuneGC(ctx, headroom, 10*time.Millisecond)
-				}()
-				defer func() {
-					cancel()
-					<-done
-				}()
-			}
+			defer tuneGCFor(b, headroom)()
 			runtime.GC()
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
