@@ -154,19 +154,44 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 		p.inflight.purgeKeys(pl.keys, at, soft)
 		p.inflight.purgeTags(req.Tags, at, soft)
 	}
-	// What a purge allocates per object is what a collection running
-	// beside it makes it pay for (mark assists), the more so under a low
-	// GOGC (gctune.go): a tag purge of 10,000 objects took seconds with
-	// --gc-headroom when it built a refetch list and a set of every
-	// object it matched. Now it appends each target once; the set is kept
-	// only when two names could reach one object, the refetch list only
-	// when a refetch was asked for.
+	wantRefetch := req.Refetch && !req.DryRun
+	targets, refetch := p.purgeTargets(pl, req.Tags, at, earlier, wantRefetch)
+	res.Matched = int64(len(targets))
+	if req.DryRun {
+		return res
+	}
+	for _, o := range targets {
+		if soft {
+			o.softPurgedAt.Store(at)
+			res.Invalidated++
+		} else if p.store.remove(o) {
+			res.Invalidated++
+		}
+	}
+	if wantRefetch {
+		res.Refetched, res.Errors = p.refetchAll(refetch, soft)
+	}
+	return res
+}
+
+// purgeTargets returns the objects stored before at that a purge of pl's
+// keys and of tags matches, each once, leaving out what a ban up to
+// sequence number earlier already invalidated, and, when wantRefetch, what
+// to refetch: each key, and the key of each object a tag matched.
+//
+// What a purge allocates per object is what a collection running
+// beside it makes it pay for (mark assists), the more so under a low
+// GOGC (gctune.go): a tag purge of 10,000 objects took seconds with
+// --gc-headroom when it built a refetch list and a set of every
+// object it matched. Now it appends each target once; the set is kept
+// only when two names could reach one object, the refetch list only
+// when a refetch was asked for.
+func (p *Proxy) purgeTargets(pl plan, tags []string, at int64, earlier uint64, wantRefetch bool) ([]*object, []refetchTarget) {
 	var targets []*object
 	var seen map[*object]struct{}
-	if len(pl.keys)+len(req.Tags) > 1 {
+	if len(pl.keys)+len(tags) > 1 {
 		seen = make(map[*object]struct{})
 	}
-	wantRefetch := req.Refetch && !req.DryRun
 	var refetch []refetchTarget
 	var refetchIdx map[string]int
 	if wantRefetch {
@@ -195,7 +220,7 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 			refetch = append(refetch, refetchTarget{key: key, url: pl.urls[i], like: first(variants)})
 		}
 	}
-	for _, tag := range req.Tags {
+	for _, tag := range tags {
 		tagged := p.store.tagged(tag)
 		if targets == nil && seen == nil {
 			targets = tagged[:0] // the one tag: its list filtered in place
@@ -210,22 +235,7 @@ func (p *Proxy) execute(req admin.InvalidationRequest, pl plan, at int64) admin.
 			}
 		}
 	}
-	res.Matched = int64(len(targets))
-	if req.DryRun {
-		return res
-	}
-	for _, o := range targets {
-		if soft {
-			o.softPurgedAt.Store(at)
-			res.Invalidated++
-		} else if p.store.remove(o) {
-			res.Invalidated++
-		}
-	}
-	if wantRefetch {
-		res.Refetched, res.Errors = p.refetchAll(refetch, soft)
-	}
-	return res
+	return targets, refetch
 }
 
 // first returns the newest of a key's variants, or nil.
