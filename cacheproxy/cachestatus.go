@@ -66,6 +66,7 @@ const (
 	detailOriginRefused        cacheDetail = "origin-refused"
 	detailOriginCoding         cacheDetail = "origin-unsupported-transfer-coding"
 	detailOriginError          cacheDetail = "origin-error"
+	detailOriginInvalid        cacheDetail = "origin-invalid-response" // refused as malformed or smuggling-prone (originresponse.go)
 	detailClientClosed         cacheDetail = "client-closed"
 )
 
@@ -83,6 +84,8 @@ func (d cacheDetail) describe() string {
 		return "refused the connection"
 	case detailOriginCoding:
 		return "sent a transfer coding this proxy does not know"
+	case detailOriginInvalid:
+		return "sent a response this proxy refuses (malformed head or ambiguous framing)"
 	default:
 		return "could not be reached or sent an invalid response"
 	}

@@ -1,7 +1,6 @@
 package cacheproxy
 
 import (
-	"context"
 	"net/http"
 	"sync"
 )
@@ -18,14 +17,15 @@ import (
 // not streamed (a 304 refreshing the stale copy, an origin failure) is
 // served from the fetch's result once it ends.
 
-// flight is one shared fetch.
+// flight is one shared fetch, its stream allocated with it.
 type flight struct {
-	st      *stream
-	decided chan struct{} // closed once the header is in st, or the fetch ended without one
-	done    chan struct{} // closed once the fetch ended and res is set
-	once    sync.Once     // closes decided
-	obj     *object       // the object being built (its Vary), set before decided; nil if none
-	res     *fetchResult  // set before done
+	st stream
+	// decided is closed once the header is in st (st.status is then set),
+	// or once the fetch ended without one and res is set.
+	decided chan struct{}
+	once    sync.Once    // closes decided
+	obj     *object      // the object being built (its Vary), set before decided; nil if none
+	res     *fetchResult // set before decided when the answer was not streamed
 }
 
 func (fl *flight) decide() { fl.once.Do(func() { close(fl.decided) }) }
@@ -64,8 +64,8 @@ func (g *flightGroup) leave(key string, fl *flight) {
 }
 
 func newFlight() (*flight, *reader) {
-	st, rd := newStream()
-	return &flight{st: st, decided: make(chan struct{}), done: make(chan struct{})}, rd
+	fl := &flight{decided: make(chan struct{})}
+	return fl, fl.st.init()
 }
 
 // fetchCoalesced answers a miss through the flight of its object.
@@ -95,13 +95,12 @@ func (p *Proxy) fetchAlone(w http.ResponseWriter, r *http.Request, key string, s
 // startFlight runs the fetch of fl on its own goroutine, detached from the
 // client that started it (a miss being stored survives its client).
 func (p *Proxy) startFlight(fl *flight, fk string, r *http.Request, key string, stale *object, fwd fwdReason) {
-	// A shallow copy: the fill only reads the client's header (Vary, the
-	// storage decision) and sends a copy of it (fillRequest).
-	req := r.WithContext(context.Background())
-	req.Method, req.Body, req.ContentLength = http.MethodGet, http.NoBody, 0
-	f := &fill{p: p, key: key, fwd: fwd, reqHeader: req.Header, stale: stale, fl: fl}
+	// The fill reads the client's request and never writes it: its header
+	// (Vary, the storage decision), and what it forwards (fillhead.go,
+	// or a copy fillRequest makes). Its context is not the fill's.
+	f := &fill{p: p, key: key, fwd: fwd, reqHeader: r.Header, stale: stale, fl: fl}
 	go func() {
-		res := p.fetchWith(f, req)
+		res := p.fetchWith(f, r)
 		// Stored (or not) first, then no longer joinable, and only then
 		// the end of the body: a client that got a whole answer finds
 		// the object stored.
@@ -111,7 +110,6 @@ func (p *Proxy) startFlight(fl *flight, fk string, r *http.Request, key string, 
 		fl.st.end(f.sawEOF, res.stored)
 		fl.res = res
 		fl.decide()
-		close(fl.done)
 	}()
 }
 
@@ -142,12 +140,8 @@ func (p *Proxy) serveFlight(w http.ResponseWriter, r *http.Request, key string, 
 		rd.serve(w, r, leader, p.cfg.WriteTimeout)
 		return
 	}
+	// Not streamed: decided was closed when the fetch ended, res set.
 	rd.detach()
-	select {
-	case <-fl.done:
-	case <-r.Context().Done():
-		panic(http.ErrAbortHandler)
-	}
 	p.serveResult(w, r, key, stale, vary, fwd, fl.res, leader)
 }
 

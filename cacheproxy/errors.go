@@ -33,6 +33,8 @@ func originFailure(err error) (status int, detail cacheDetail) {
 		return http.StatusGatewayTimeout, detailOriginTimeout
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return http.StatusBadGateway, detailOriginRefused
+	case errors.As(err, new(*originResponseError)):
+		return http.StatusBadGateway, detailOriginInvalid
 	case strings.Contains(err.Error(), "unsupported transfer encoding"):
 		// net/http refuses a response whose Transfer-Encoding is not just
 		// "chunked" (its error type is unexported): never stored, and the

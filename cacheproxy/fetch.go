@@ -54,7 +54,7 @@ func (p *Proxy) fetchWith(f *fill, r *http.Request) *fetchResult {
 // roundTrip sends the fill's request and streams the answer into the fill;
 // a transport failure is left in f.originErr for finish.
 func (p *Proxy) roundTrip(ctx context.Context, f *fill, in *http.Request) {
-	resp, err := p.fillTransport.RoundTrip(p.fillRequest(ctx, f, in))
+	resp, err := p.sendFill(ctx, f, in)
 	if err != nil {
 		f.originErr = err
 		return
@@ -77,6 +77,23 @@ func (p *Proxy) roundTrip(ctx context.Context, f *fill, in *http.Request) {
 	}
 	f.startStream(resp.StatusCode, resp.Header)
 	f.copyBody(resp.Body)
+}
+
+// sendFill sends the fill's request for in: with the origin client, its
+// head written straight from in (fillhead.go); otherwise the request
+// fillRequest builds, through the fill transport.
+func (p *Proxy) sendFill(ctx context.Context, f *fill, in *http.Request) (*http.Response, error) {
+	if c := p.fillClient; c != nil {
+		var ok bool
+		if f.targetPath, f.targetQuery, ok = fillTarget(in); ok {
+			f.in = in
+			start := p.fillTransport.begin()
+			resp, err := c.send(ctx, f)
+			p.fillTransport.end(start, resp, err)
+			return resp, err
+		}
+	}
+	return p.fillTransport.RoundTrip(p.fillRequest(ctx, f, in))
 }
 
 // fillRequest is the request a fill sends: the client's, forwarded as

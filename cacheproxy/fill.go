@@ -40,16 +40,20 @@ func (m fillMode) String() string {
 
 // fill is the state of one fetch.
 type fill struct {
-	p           *Proxy
-	key         string
-	fwd         fwdReason
-	fl          *flight // the clients' flight; nil for background fetches
-	reqHeader   http.Header
-	stale       *object // stored copy being revalidated or refreshed, or nil
-	requestTime int64
-	banSeq      uint64
-	mark        *fetchMark         // this fetch in the in-flight registry (inflight.go)
-	cancel      context.CancelFunc // ends the fetch (fetchContext)
+	p         *Proxy
+	key       string
+	fwd       fwdReason
+	fl        *flight // the clients' flight; nil for background fetches
+	reqHeader http.Header
+	// The client's request and the target a fill written by appendHead
+	// sends (fillhead.go); in is read, never written.
+	in                      *http.Request
+	targetPath, targetQuery string
+	stale                   *object // stored copy being revalidated or refreshed, or nil
+	requestTime             int64
+	banSeq                  uint64
+	mark                    *fetchMark         // this fetch in the in-flight registry (inflight.go)
+	cancel                  context.CancelFunc // ends the fetch (fetchContext)
 	// A client's fetch: stop cancels its context; gone is the timer the
 	// last client leaving starts (clientsGone), ended set once the fetch
 	// ended (endFetch). ctxMu guards gone and ended.
@@ -177,8 +181,12 @@ func (f *fill) onResponse(resp *http.Response) {
 		f.cs.detail, f.notStoredWhy = notStoredDetail(pol.why), pol.why
 	}
 	if pol.store || f.shareOnly {
-		h := resp.Header.Clone()
+		// The object shares the answer's fields with the clients' stream
+		// (newObject only reads them); one without Date gets its own copy
+		// with the time it arrived.
+		h := resp.Header
 		if h.Get("Date") == "" {
+			h = h.Clone()
 			h.Set("Date", time.Unix(0, now).UTC().Format(http.TimeFormat))
 		}
 		fields := varyFields(h)

@@ -41,16 +41,19 @@ const maxPendingTagPurges = 1024
 
 // inflight is the registry of fetches in flight.
 type inflight struct {
-	// mu guards byKey and every registered fetchMark's tags, tagsKnown and
-	// pending.
-	mu    sync.Mutex
-	byKey map[string]map[*fetchMark]struct{}
+	// mu guards byKey and every registered fetchMark's next, tags,
+	// tagsKnown and pending.
+	mu sync.Mutex
+	// byKey holds the fetches of each key, linked by next: nearly always
+	// one, so a list costs a miss nothing beyond its mark.
+	byKey map[string]*fetchMark
 }
 
 // fetchMark is one registered fetch and what invalidations decided for it.
 type fetchMark struct {
 	key   string
-	start int64 // request time, unix nanos: invalidations from T > start apply
+	start int64      // request time, unix nanos: invalidations from T > start apply
+	next  *fetchMark // the next fetch of key
 
 	tags      []string // known once the response headers arrived
 	tagsKnown bool
@@ -68,7 +71,7 @@ type pendingTagPurge struct {
 }
 
 func newInflight() *inflight {
-	return &inflight{byKey: make(map[string]map[*fetchMark]struct{})}
+	return &inflight{byKey: make(map[string]*fetchMark)}
 }
 
 // begin registers a fetch of key. now and banSeq are read under the lock,
@@ -76,13 +79,8 @@ func newInflight() *inflight {
 func (in *inflight) begin(key string, now func() int64, banSeq func() uint64) (*fetchMark, uint64) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	m := &fetchMark{key: key, start: now()}
-	set := in.byKey[key]
-	if set == nil {
-		set = make(map[*fetchMark]struct{}, 1)
-		in.byKey[key] = set
-	}
-	set[m] = struct{}{}
+	m := &fetchMark{key: key, start: now(), next: in.byKey[key]}
+	in.byKey[key] = m
 	return m, banSeq()
 }
 
@@ -90,11 +88,19 @@ func (in *inflight) begin(key string, now func() int64, banSeq func() uint64) (*
 func (in *inflight) end(m *fetchMark) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if set := in.byKey[m.key]; set != nil {
-		delete(set, m)
-		if len(set) == 0 {
+	for at, cur := (**fetchMark)(nil), in.byKey[m.key]; cur != nil; at, cur = &cur.next, cur.next {
+		if cur != m {
+			continue
+		}
+		switch {
+		case at != nil:
+			*at = m.next
+		case m.next != nil:
+			in.byKey[m.key] = m.next
+		default:
 			delete(in.byKey, m.key)
 		}
+		return
 	}
 }
 
@@ -117,7 +123,7 @@ func (in *inflight) purgeKeys(keys []string, at int64, soft bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for _, k := range keys {
-		for m := range in.byKey[k] {
+		for m := in.byKey[k]; m != nil; m = m.next {
 			if m.start < at {
 				m.apply(at, soft)
 			}
@@ -133,8 +139,8 @@ func (in *inflight) purgeTags(tags []string, at int64, soft bool) {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	for _, set := range in.byKey {
-		for m := range set {
+	for _, first := range in.byKey {
+		for m := first; m != nil; m = m.next {
 			if m.start >= at {
 				continue
 			}
@@ -163,11 +169,11 @@ func (in *inflight) purgeTags(tags []string, at int64, soft bool) {
 func (in *inflight) ban(patterns []banPattern, at int64) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	for key, set := range in.byKey {
+	for key, first := range in.byKey {
 		if !anyMatch(patterns, key) {
 			continue
 		}
-		for m := range set {
+		for m := first; m != nil; m = m.next {
 			if m.start < at {
 				m.doomed.Store(true)
 			}

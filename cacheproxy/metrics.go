@@ -154,14 +154,24 @@ type instrumentedTransport struct {
 }
 
 func (t *instrumentedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	start := time.Now() // latency is measured on the wall clock, not the injected one
-	t.m.originRequests.Add(1)
+	start := t.begin()
 	resp, err := t.next.RoundTrip(r)
+	t.end(start, resp, err)
+	return resp, err
+}
+
+// begin counts an origin request about to be sent, and returns when.
+func (t *instrumentedTransport) begin() time.Time {
+	t.m.originRequests.Add(1)
+	return time.Now() // latency is measured on the wall clock, not the injected one
+}
+
+// end records how an origin request that began at start ended.
+func (t *instrumentedTransport) end(start time.Time, resp *http.Response, err error) {
 	t.m.originLatency.Observe(time.Since(start).Seconds())
 	code := "error"
 	if err == nil {
 		code = statusClass(resp.StatusCode)
 	}
 	t.m.originByCode.WithLabelValues(code).Inc()
-	return resp, err
 }

@@ -106,7 +106,7 @@ type storedResponse struct {
 	key, variant   string
 	vary           []string
 	status         int
-	header         http.Header // the fields to serve, given up to the object; Age and Content-Length are dropped
+	header         http.Header // the fields to serve but Age and Content-Length; read, never written
 	body           []byte      // nil while the body is still arriving
 	tags           []string
 	upstreamStatus string
@@ -121,8 +121,6 @@ type storedResponse struct {
 // here. Its header keeps every field of r.header but Age and
 // Content-Length (the caller sets Content-Length once the body is known).
 func newObject(r storedResponse, pol policy) *object {
-	delete(r.header, "Age")
-	delete(r.header, "Content-Length")
 	o := &object{
 		key:       r.key,
 		variantOf: newVariant(r.vary, r.variant),
@@ -177,13 +175,17 @@ func headerList(h http.Header) []headerField {
 	return slices.Clip(fields)
 }
 
-// ownedHeaderList is headerList for a header nobody else holds (a fill's
-// own copy of the answer's fields, the merge of a 304): it keeps the value
-// slices instead of copying them, and leaves room for the one field a fill
-// adds once its body is known (Content-Length, setField).
+// ownedHeaderList is headerList without Age and Content-Length for a
+// header whose value slices nobody writes (the origin's answer, which the
+// clients' stream reads too; the merge of a 304): it shares them, clipped,
+// instead of copying them, and leaves room for the one field a fill adds
+// once its body is known (Content-Length, setField).
 func ownedHeaderList(h http.Header) []headerField {
 	fields := make([]headerField, 0, len(h)+1)
 	for name, values := range h {
+		if name == "Age" || name == "Content-Length" {
+			continue
+		}
 		fields = append(fields, headerField{name: name, values: slices.Clip(values)})
 	}
 	slices.SortFunc(fields, func(a, b headerField) int { return strings.Compare(a.name, b.name) })

@@ -16,9 +16,8 @@ import (
 )
 
 // The origin client of cache fills: an http.RoundTripper for an http://
-// origin that writes a GET's head itself and reads the answer with
-// net/http's own parser (http.ReadResponse), over connections it keeps
-// alive and reuses.
+// origin that writes a GET's head itself and reads the answer's head in
+// place (originresponse.go), over connections it keeps alive and reuses.
 //
 // http.Transport costs a miss more than the rest of the proxy together: a
 // reader and a writer goroutine per connection, a channel hand-off for each
@@ -27,9 +26,10 @@ import (
 // connection at a time, read to its end. Passes (bodies, upgrades, Expect,
 // HTTP/2) and https:// origins stay with http.Transport.
 //
-// What it keeps of http.Transport: the response is parsed by
-// http.ReadResponse (the same framing rules, Content-Length and chunked
-// checks, "unsupported transfer encoding"); 1xx answers before the final
+// What it keeps of http.Transport: the response is parsed with net/http's
+// rules (the same framing, Content-Length and chunked checks, "unsupported
+// transfer encoding"), stricter where the answer looks like smuggling
+// (originresponse.go); 1xx answers before the final
 // one are skipped; request fields are validated as Transport validates
 // them; a request on a reused connection that fails before any byte of
 // the answer arrived is sent again on a new one (the origin may have
@@ -60,7 +60,8 @@ const (
 type originConn struct {
 	nc       net.Conn
 	br       *bufio.Reader
-	wbuf     []byte
+	wbuf     []byte // the request head being written
+	hbuf     []byte // the response head being read (originresponse.go)
 	idleFrom time.Time
 }
 
@@ -96,13 +97,32 @@ func (c *originClient) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet || req.Body != nil && req.Body != http.NoBody {
 		return nil, fmt.Errorf("origin client: %s with a body: only GET without one is sent here", req.Method)
 	}
-	ctx := req.Context()
+	resp, err := c.send(req.Context(), requestHead{req})
+	if resp != nil {
+		resp.Request = req
+	}
+	return resp, err
+}
+
+// headAppender appends the head of the GET an exchange sends.
+type headAppender interface {
+	appendHead(b []byte) ([]byte, error)
+}
+
+// requestHead is a request's head, as Request.Write writes it.
+type requestHead struct{ req *http.Request }
+
+func (r requestHead) appendHead(b []byte) ([]byte, error) { return appendRequestHead(b, r.req) }
+
+// send sends the GET whose head h appends and returns the origin's final
+// answer; ctx ends the exchange at any point.
+func (c *originClient) send(ctx context.Context, h headAppender) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		oc, reused, err := c.conn(ctx)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.exchange(ctx, oc, req)
+		resp, err := c.exchange(ctx, oc, h)
 		if err == nil {
 			return resp, nil
 		}
@@ -171,9 +191,9 @@ func (c *originClient) CloseIdleConnections() {
 	}
 }
 
-// exchange writes req on oc and reads the head of the final answer.
-func (c *originClient) exchange(ctx context.Context, oc *originConn, req *http.Request) (*http.Response, error) {
-	head, err := appendRequestHead(oc.wbuf[:0], req)
+// exchange writes the request on oc and reads the head of the final answer.
+func (c *originClient) exchange(ctx context.Context, oc *originConn, h headAppender) (*http.Response, error) {
+	head, err := h.appendHead(oc.wbuf[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +215,7 @@ func (c *originClient) exchange(ctx context.Context, oc *originConn, req *http.R
 			stop()
 			return nil, &nothingReadError{err}
 		}
-		resp, err = http.ReadResponse(oc.br, req)
+		resp, oc.hbuf, err = readOriginResponse(oc.br, oc.hbuf)
 		if err != nil {
 			stop()
 			return nil, err
@@ -298,22 +318,40 @@ func appendRequestHead(b []byte, req *http.Request) ([]byte, error) {
 		b = appendField(b, "User-Agent", ua[0])
 	}
 	for name, values := range req.Header {
-		if !httpguts.ValidHeaderFieldName(name) {
-			return nil, fmt.Errorf("origin request: invalid header field name %q", name)
-		}
-		for _, v := range values {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return nil, fmt.Errorf("origin request: invalid header field value for %q", name)
-			}
-		}
-		if reqWriteExcluded[name] {
-			continue
-		}
-		for _, v := range values {
-			b = appendField(b, name, v)
+		var err error
+		if b, err = appendRequestField(b, name, values); err != nil {
+			return nil, err
 		}
 	}
 	return append(b, "\r\n"...), nil
+}
+
+// appendRequestField validates a field as http.Transport does, and
+// appends it unless Request.Write leaves it out (reqWriteExcluded).
+func appendRequestField(b []byte, name string, values []string) ([]byte, error) {
+	if err := checkRequestField(name, values); err != nil {
+		return nil, err
+	}
+	if reqWriteExcluded[name] {
+		return b, nil
+	}
+	for _, v := range values {
+		b = appendField(b, name, v)
+	}
+	return b, nil
+}
+
+// checkRequestField validates a request field as http.Transport does.
+func checkRequestField(name string, values []string) error {
+	if !httpguts.ValidHeaderFieldName(name) {
+		return fmt.Errorf("origin request: invalid header field name %q", name)
+	}
+	for _, v := range values {
+		if !httpguts.ValidHeaderFieldValue(v) {
+			return fmt.Errorf("origin request: invalid header field value for %q", name)
+		}
+	}
+	return nil
 }
 
 // appendField appends "name: value\r\n", the value trimmed and without

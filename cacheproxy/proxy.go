@@ -36,10 +36,13 @@ type Proxy struct {
 	rp       *httputil.ReverseProxy // passes (pass.go)
 	// fillTransport sends fills (fetch.go): the origin client for an
 	// http:// origin, else Config.Transport or an http.Transport.
-	fillTransport http.RoundTripper
-	copyBuffers   *bufferPool // fills' body copy buffers
-	metrics       *metrics
-	ids           *idempotency
+	fillTransport *instrumentedTransport
+	// fillClient is the origin client when fills write their request
+	// head straight from the client's request (fillhead.go), else nil.
+	fillClient  *originClient
+	copyBuffers *bufferPool // fills' body copy buffers
+	metrics     *metrics
+	ids         *idempotency
 
 	refetchSem chan struct{} // bounds refetches in flight
 	refreshSem chan struct{} // bounds background refreshes in flight
@@ -97,7 +100,11 @@ func New(cfg Config) (*Proxy, error) {
 		transport, fills = newOriginTransport(cfg.OriginTimeout), nil
 	}
 	if fills == nil && cfg.Origin.Scheme == schemeHTTP {
-		fills = newOriginClient(originAddr(cfg.Origin.Host), cfg.OriginTimeout)
+		c := newOriginClient(originAddr(cfg.Origin.Host), cfg.OriginTimeout)
+		if directFills(cfg.Origin) {
+			p.fillClient = c
+		}
+		fills = c
 	} else if fills == nil {
 		fills = transport
 	}
@@ -139,7 +146,7 @@ func (p *Proxy) Close() error {
 	if p.closed.CompareAndSwap(false, true) {
 		p.stop()
 		p.bgWG.Wait()
-		if c, ok := p.fillTransport.(*instrumentedTransport).next.(*originClient); ok {
+		if c, ok := p.fillTransport.next.(*originClient); ok {
 			c.CloseIdleConnections()
 		}
 	}

@@ -54,15 +54,16 @@ type reader struct {
 	pos int64
 }
 
-// newStream returns a stream with its first reader attached.
-func newStream() (*stream, *reader) {
-	s := &stream{retain: true}
+// init readies a new stream (a flight's, coalesce.go) and returns its
+// first reader, attached.
+func (s *stream) init() *reader {
+	s.retain = true
 	s.cond.L = &s.mu
 	rd := &s.first
 	rd.s = s
 	s.firstSlot[0] = rd
 	s.readers = s.firstSlot[:]
-	return s, rd
+	return rd
 }
 
 // attach adds a reader from the start of the body, or returns nil when the
@@ -235,6 +236,28 @@ func (rd *reader) detach() {
 	}
 }
 
+// streamWriter is what a stream's reader needs of a ResponseWriter
+// besides writing: to bound each write and to flush it.
+type streamWriter interface {
+	SetWriteDeadline(time.Time) error
+	FlushError() error
+}
+
+// streamController returns w's deadline and flush: w's own methods when
+// it has them (the fast path's writer and net/http's), without the
+// allocation of an http.ResponseController, else one.
+func streamController(w http.ResponseWriter) streamWriter {
+	if sw, ok := w.(streamWriter); ok {
+		return sw
+	}
+	return responseController{http.NewResponseController(w)}
+}
+
+// responseController is an http.ResponseController as a streamWriter.
+type responseController struct{ *http.ResponseController }
+
+func (c responseController) FlushError() error { return c.Flush() }
+
 // serve writes the answer to one client: the header with its Cache-Status,
 // then the body as it arrives, each write bounded by writeTimeout. A body
 // cut short aborts the client's connection, the only way to tell it.
@@ -257,7 +280,7 @@ func (rd *reader) serve(w http.ResponseWriter, r *http.Request, leader bool, wri
 	if r.Method == http.MethodHead {
 		return
 	}
-	rc := http.NewResponseController(w)
+	rc := streamController(w)
 	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	for {
 		b, ended, complete := rd.next()
@@ -266,7 +289,7 @@ func (rd *reader) serve(w http.ResponseWriter, r *http.Request, leader bool, wri
 			if _, err := w.Write(b); err != nil {
 				return // gone or too slow: the deferred detach frees the others
 			}
-			_ = rc.Flush()
+			_ = rc.FlushError()
 			rd.advance(len(b))
 		}
 		if ended {
