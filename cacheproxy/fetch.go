@@ -73,7 +73,7 @@ func (p *Proxy) roundTrip(ctx context.Context, f *fill, in *http.Request) {
 		for name := range resp.Trailer {
 			names = append(names, name)
 		}
-		resp.Header.Add("Trailer", strings.Join(names, ", "))
+		resp.Header.Add(fieldTrailer, strings.Join(names, ", "))
 	}
 	f.startStream(resp.StatusCode, resp.Header)
 	f.copyBody(resp.Body)
@@ -114,7 +114,7 @@ func (p *Proxy) fillRequest(ctx context.Context, f *fill, in *http.Request) *htt
 	if httpguts.HeaderValuesContainsToken(in.Header["Te"], "trailers") {
 		out.Header.Set("Te", "trailers")
 	}
-	for _, name := range [...]string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+	for _, name := range [...]string{"Forwarded", fieldXForwardedFor, "X-Forwarded-Host", fieldXForwardedProto} {
 		delete(out.Header, name)
 	}
 	p.rewrite(&httputil.ProxyRequest{In: in, Out: out})
@@ -129,8 +129,15 @@ func (p *Proxy) fillRequest(ctx context.Context, f *fill, in *http.Request) *htt
 // fields a Connection field names (RFC 9110 §7.6.1), as ReverseProxy does.
 var hopByHopFields = [...]string{
 	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Te", fieldTrailer, fieldTransferEncoding, "Upgrade",
 }
+
+// Field names the fill path writes or reads in several places.
+const (
+	fieldTrailer         = "Trailer"
+	fieldXForwardedFor   = "X-Forwarded-For"
+	fieldXForwardedProto = "X-Forwarded-Proto"
+)
 
 // removeHopByHopFields drops the hop-by-hop fields of h.
 func removeHopByHopFields(h http.Header) {

@@ -297,7 +297,7 @@ func (f *fill) bufferedObject() *object {
 		return nil
 	}
 	o.body = f.buf
-	o.parts.header = setField(o.parts.header, "Content-Length", contentLength(len(o.body)))
+	o.parts.header = setField(o.parts.header, fieldContentLength, contentLength(len(o.body)))
 	return o
 }
 

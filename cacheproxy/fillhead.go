@@ -96,10 +96,10 @@ func (f *fill) appendHead(b []byte) ([]byte, error) {
 		b = append(b, "Te: trailers\r\n"...)
 	}
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-		if err := checkRequestField("X-Forwarded-For", []string{ip}); err != nil {
+		if err := checkRequestField(fieldXForwardedFor, []string{ip}); err != nil {
 			return nil, err
 		}
-		b = appendField(b, "X-Forwarded-For", ip)
+		b = appendField(b, fieldXForwardedFor, ip)
 	}
 	if err := checkRequestField("X-Forwarded-Host", []string{in.Host}); err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func (f *fill) appendHead(b []byte) ([]byte, error) {
 // (fill.go). Via is written with the proxy's member appended.
 func skipFillField(name string) bool {
 	switch name {
-	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+	case "Forwarded", fieldXForwardedFor, "X-Forwarded-Host", fieldXForwardedProto:
 		return true
 	}
 	for _, list := range [...][]string{hopByHopFields[:], conditionalFields[:], unkeyedOverrides[:]} {

@@ -183,7 +183,7 @@ func headerList(h http.Header) []headerField {
 func ownedHeaderList(h http.Header) []headerField {
 	fields := make([]headerField, 0, len(h)+1)
 	for name, values := range h {
-		if name == "Age" || name == "Content-Length" {
+		if name == "Age" || name == fieldContentLength {
 			continue
 		}
 		fields = append(fields, headerField{name: name, values: slices.Clip(values)})

@@ -294,7 +294,7 @@ func (b *originBody) finish(whole bool) {
 
 // reqWriteExcluded are the fields appendRequestHead writes itself or not
 // at all, as Request.Write does.
-var reqWriteExcluded = map[string]bool{"Host": true, "User-Agent": true, "Content-Length": true, "Transfer-Encoding": true, "Trailer": true}
+var reqWriteExcluded = map[string]bool{"Host": true, "User-Agent": true, fieldContentLength: true, fieldTransferEncoding: true, fieldTrailer: true}
 
 // appendRequestHead appends req's head as Request.Write writes a GET
 // without a body: request line, Host, User-Agent when not empty, the other

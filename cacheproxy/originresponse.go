@@ -150,9 +150,9 @@ func parseOriginHead(head string) (*http.Response, error) {
 		values[0] = value
 		h[name], values = values[:1:1], values[1:]
 	}
-	if pragma := h["Pragma"]; len(pragma) > 0 && pragma[0] == "no-cache" {
+	if pragma := h["Pragma"]; len(pragma) > 0 && pragma[0] == pragmaNoCache {
 		if _, ok := h["Cache-Control"]; !ok {
-			h["Cache-Control"] = []string{"no-cache"} // as http.ReadResponse (fixPragmaCacheControl)
+			h["Cache-Control"] = []string{pragmaNoCache} // as http.ReadResponse (fixPragmaCacheControl)
 		}
 	}
 	resp.Header = h
@@ -173,7 +173,7 @@ func parseStatusLine(line string, resp *http.Response) error {
 		return badOriginResponse("malformed status line %q", truncate(line))
 	}
 	switch proto {
-	case "HTTP/1.1":
+	case protoHTTP11:
 		resp.ProtoMinor = 1
 	case "HTTP/1.0":
 	default:
@@ -213,6 +213,9 @@ func splitOriginField(line string) (name, value string, err error) {
 	return textproto.CanonicalMIMEHeaderKey(name), value, nil
 }
 
+// protoHTTP11 is the version of HTTP/1.1 messages.
+const protoHTTP11 = "HTTP/1.1"
+
 // truncate shortens what an error quotes.
 func truncate(s string) string {
 	if len(s) > 80 {
@@ -226,7 +229,7 @@ func truncate(s string) string {
 func setOriginBody(resp *http.Response, br *bufio.Reader) error {
 	h := resp.Header
 	te, hasTE := h["Transfer-Encoding"]
-	cls := h["Content-Length"]
+	cls := h[fieldContentLength]
 	switch {
 	case hasTE && resp.ProtoMinor == 0:
 		return badOriginResponse("Transfer-Encoding in an HTTP/1.0 response")
@@ -275,18 +278,18 @@ func setOriginBody(resp *http.Response, br *bufio.Reader) error {
 // setOriginTrailer moves a chunked answer's Trailer field to
 // resp.Trailer, refusing the names net/http refuses there.
 func setOriginTrailer(resp *http.Response) error {
-	vv, ok := resp.Header["Trailer"]
+	vv, ok := resp.Header[fieldTrailer]
 	if !ok {
 		return nil
 	}
-	delete(resp.Header, "Trailer")
+	delete(resp.Header, fieldTrailer)
 	for _, v := range vv {
 		for name := range strings.SplitSeq(v, ",") {
 			name = textproto.CanonicalMIMEHeaderKey(textproto.TrimString(name))
 			switch name {
 			case "":
 				continue
-			case "Transfer-Encoding", "Trailer", "Content-Length":
+			case fieldTransferEncoding, fieldTrailer, fieldContentLength:
 				return badOriginResponse("trailer field %s", name)
 			}
 			if resp.Trailer == nil {

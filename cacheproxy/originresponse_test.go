@@ -49,11 +49,11 @@ func FuzzOriginResponse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		req, _ := http.NewRequest(http.MethodGet, "http://origin/", nil)
-		mine, mineTrailer, mineRest, mineErr := readAll(raw, func(br *bufio.Reader) (*http.Response, error) {
+		mine, mineTrailer, mineRest, mineErr := readAll(raw, func(br *bufio.Reader) (*http.Response, error) { //nolint:bodyclose // readAll closes it
 			resp, _, err := readOriginResponse(br, nil)
 			return resp, err
 		})
-		theirs, theirTrailer, theirRest, theirErr := readAll(raw, func(br *bufio.Reader) (*http.Response, error) {
+		theirs, theirTrailer, theirRest, theirErr := readAll(raw, func(br *bufio.Reader) (*http.Response, error) { //nolint:bodyclose // readAll closes it
 			return http.ReadResponse(br, req)
 		})
 		if mineErr != nil {
@@ -92,6 +92,7 @@ func readAll(raw string, parse func(*bufio.Reader) (*http.Response, error)) (res
 	if resp, err = parse(br); err != nil {
 		return nil, nil, "", err
 	}
+	defer resp.Body.Close()
 	trailer = slices.Sorted(maps.Keys(resp.Trailer))
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
@@ -148,6 +149,7 @@ func TestOriginResponseParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer resp.Body.Close()
 	want := http.Header{"Content-Type": {"text/plain"}, "Pragma": {"no-cache"}, "Cache-Control": {"no-cache"}, "Set-Cookie": {"a", "b"}, "Content-Length": {"2"}}
 	if !maps.EqualFunc(resp.Header, want, slices.Equal) || resp.ContentLength != 2 {
 		t.Fatalf("header %q, length %d; want %q, 2", resp.Header, resp.ContentLength, want)

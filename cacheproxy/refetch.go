@@ -87,7 +87,7 @@ func (p *Proxy) refetch(t refetchTarget, soft bool) error {
 		URL:        u,
 		Host:       keyHost(t.key),
 		Header:     variantHeader(t.like),
-		Proto:      "HTTP/1.1",
+		Proto:      protoHTTP11,
 		ProtoMajor: 1,
 		ProtoMinor: 1,
 		Body:       http.NoBody,
