@@ -228,7 +228,7 @@ func truncate(s string) string {
 // but for the refusals above, and sets its body reader.
 func setOriginBody(resp *http.Response, br *bufio.Reader) error {
 	h := resp.Header
-	te, hasTE := h["Transfer-Encoding"]
+	te, hasTE := h[fieldTransferEncoding]
 	cls := h[fieldContentLength]
 	switch {
 	case hasTE && resp.ProtoMinor == 0:
@@ -241,7 +241,7 @@ func setOriginBody(resp *http.Response, br *bufio.Reader) error {
 		return &unsupportedCodingError{coding: strings.Join(te, ", ")}
 	}
 	chunked := hasTE
-	delete(h, "Transfer-Encoding")
+	delete(h, fieldTransferEncoding)
 	length := int64(-1)
 	if len(cls) == 1 {
 		n, err := strconv.ParseUint(cls[0], 10, 63)
