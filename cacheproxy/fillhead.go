@@ -117,11 +117,12 @@ func (f *fill) appendHead(b []byte) ([]byte, error) {
 	b = append(b, "\r\n"...)
 	if s := f.stale; s != nil && s.hasValidator() {
 		f.conditional = true
-		if s.etag != "" {
-			b = appendField(b, "If-None-Match", s.etag)
+		// Copied into b: the values are in the stale copy's data.
+		if etag := s.etag(); etag != "" {
+			b = appendField(b, "If-None-Match", etag)
 		}
-		if s.lastModified != "" {
-			b = appendField(b, "If-Modified-Since", s.lastModified)
+		if lm := s.lastModified(); lm != "" {
+			b = appendField(b, "If-Modified-Since", lm)
 		}
 	}
 	return append(b, "\r\n"...), nil

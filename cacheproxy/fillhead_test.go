@@ -19,7 +19,7 @@ import (
 // fields (a map has no order), the same refusals, the same conditional
 // request, for requests of every shape a client may send.
 func TestFillHeadMatchesFillRequest(t *testing.T) {
-	stale := &object{etag: `"v1"`, lastModified: "Thu, 01 Jan 2026 00:00:00 GMT"}
+	stale := &object{parts: &objectParts{etag: `"v1"`, lastModified: "Thu, 01 Jan 2026 00:00:00 GMT"}}
 	for _, tc := range []struct {
 		name        string
 		target      string
@@ -45,7 +45,7 @@ func TestFillHeadMatchesFillRequest(t *testing.T) {
 		}},
 		{name: "te without trailers", target: "/te", header: map[string][]string{"Te": {"deflate"}}},
 		{name: "stale validators", target: "/stale", stale: stale},
-		{name: "stale etag only", target: "/etag", stale: &object{etag: `W/"w"`}},
+		{name: "stale etag only", target: "/etag", stale: &object{parts: &objectParts{etag: `W/"w"`}}},
 		{name: "escapes", target: "/a%20b/%7Ec/%2F/caf%C3%A9?y=%2F&z=a+b"},
 		{name: "odd path bytes", target: "/a;b,c/$x!'()*@:[]"},
 		{name: "empty query", target: "/q?"},
