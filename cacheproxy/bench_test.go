@@ -482,26 +482,31 @@ func BenchmarkServe(b *testing.B) {
 				b.SetBytes(int64(size))
 				b.ReportAllocs()
 				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					c, err := net.Dial("tcp", ln.Addr().String())
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					defer c.Close()
-					buf := make([]byte, size+4096)
-					for pb.Next() {
-						if _, err := c.Write(req); err != nil {
-							b.Error(err)
-							return
-						}
-						if err := readRawResponse(c, buf); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
+				b.RunParallel(func(pb *testing.PB) { sendOnOneConn(b, pb, ln.Addr().String(), req, size) })
 			})
+		}
+	}
+}
+
+// sendOnOneConn sends req on one connection to addr and reads each
+// response (a body of size bytes at most), until pb ends: a client that
+// allocates nothing per request.
+func sendOnOneConn(b *testing.B, pb *testing.PB, addr string, req []byte, size int) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	defer c.Close()
+	buf := make([]byte, size+4096)
+	for pb.Next() {
+		if _, err := c.Write(req); err != nil {
+			b.Error(err)
+			return
+		}
+		if err := readRawResponse(c, buf); err != nil {
+			b.Error(err)
+			return
 		}
 	}
 }

@@ -65,7 +65,9 @@ type Config struct {
 	// WriteTimeout bounds each write of a fetched answer to a client: a
 	// client that takes no byte for this long is disconnected, so that a
 	// slow reader holds neither the fetch nor the other clients of the
-	// same object for longer. Zero means 30s.
+	// same object for longer. On the fast path (Server) it bounds every
+	// answer the same way, hits included, unless the http.Server's
+	// WriteTimeout already bounds it (h1write.go). Zero means 30s.
 	WriteTimeout time.Duration
 
 	// RequestBodyTimeout and RequestBodyMinRate bound how long a client

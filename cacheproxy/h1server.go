@@ -33,8 +33,10 @@ import (
 //
 // The fast path applies the http.Server's ReadHeaderTimeout (or
 // ReadTimeout) to a request head and IdleTimeout (or ReadTimeout) between
-// requests, and WriteTimeout to the answers the Handler writes on it;
-// MaxHeaderBytes and the rest apply once net/http has the connection. A head longer than the fast path's buffer (8 KiB)
+// requests, and WriteTimeout to the answers the Handler writes on it; a
+// client that takes no byte of any answer for the Proxy's WriteTimeout is
+// disconnected (h1write.go). MaxHeaderBytes and the rest apply once
+// net/http has the connection. A head longer than the fast path's buffer (8 KiB)
 // goes to net/http.
 //
 // Every connection net/http reads passes through a frame scanner
@@ -132,6 +134,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // shutting down.
 func (s *Server) track(nc net.Conn) *h1conn {
 	c := &h1conn{s: s, nc: nc, buf: make([]byte, h1BufSize), out: make([]byte, 0, 4<<10), key: make([]byte, 0, 256), variant: make([]byte, 0, 64)}
+	c.initWriter()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shutting.Load() {
@@ -235,10 +238,9 @@ type h1conn struct {
 	key        []byte // the cache key being built (hitpath.go)
 	variant    []byte // the request's Vary values being built (hitpath.go)
 
-	out    []byte    // answers not yet written
-	iovArr [2][]byte // backing array of iov
-	iov    net.Buffers
-	failed bool // a write failed: close
+	out    []byte // answers not yet written
+	w      h1writer
+	failed bool // a write failed or timed out: close
 
 	idle atomic.Bool // blocked reading with nothing pending (Shutdown closes it)
 
@@ -349,7 +351,7 @@ func absDuration(d time.Duration) time.Duration {
 
 // writeBody queues a response body: small ones are copied behind the head,
 // so pipelined answers leave in one write; large ones are written at once
-// with the queued bytes in one writev.
+// with the queued bytes in one writev (h1write.go).
 func (c *h1conn) writeBody(body []byte) {
 	if len(body) <= 4<<10 {
 		c.out = append(c.out, body...)
@@ -358,8 +360,7 @@ func (c *h1conn) writeBody(body []byte) {
 		}
 		return
 	}
-	c.iov = append(c.iovArr[:0], c.out, body)
-	if _, err := c.iov.WriteTo(c.nc); err != nil {
+	if !c.failed && !c.write(c.out, body) {
 		c.failed = true
 	}
 	c.out = c.out[:0]
@@ -373,12 +374,12 @@ func (c *h1conn) flush() bool {
 	if len(c.out) == 0 {
 		return true
 	}
-	_, err := c.nc.Write(c.out)
+	ok := c.write(c.out, nil)
 	c.out = c.out[:0]
-	if err != nil {
+	if !ok {
 		c.failed = true
 	}
-	return err == nil
+	return ok
 }
 
 // closeWriteAndWait ends a connection the client asked to close as

@@ -131,6 +131,14 @@ func newFront(t *testing.T, p *Proxy, fastPath bool) *httptest.Server {
 	front := &httptest.Server{Listener: ln, Config: &http.Server{Handler: p}, URL: "http://" + ln.Addr().String()}
 	srv := NewServer(p, front.Config)
 	srv.DisableFastPath = !fastPath
+	serveUntilCleanup(t, srv, ln)
+	return front
+}
+
+// serveUntilCleanup serves ln with srv until the test ends, and checks
+// that Serve then returns http.ErrServerClosed.
+func serveUntilCleanup(t *testing.T, srv *Server, ln net.Listener) {
+	t.Helper()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -139,7 +147,6 @@ func newFront(t *testing.T, p *Proxy, fastPath bool) *httptest.Server {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return front
 }
 
 // fronts returns the addresses of both ways of serving the public port.
