@@ -75,7 +75,7 @@ func (p *Proxy) roundTrip(ctx context.Context, f *fill, in *http.Request) {
 		}
 		resp.Header.Add(fieldTrailer, strings.Join(names, ", "))
 	}
-	f.startStream(resp.StatusCode, resp.Header)
+	f.startStream(resp.StatusCode, resp.Header, resp.ContentLength)
 	f.copyBody(resp.Body)
 }
 

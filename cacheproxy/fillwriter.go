@@ -17,13 +17,21 @@ var errNobodyListens = errors.New("response not needed: not stored and no client
 // startStream starts the clients' stream with the origin's answer, for an
 // answer streamed to them (not a 304 or an error a stale copy stands in
 // for). header is the answer's, without Cache-Status; the stream owns it.
-func (f *fill) startStream(status int, header http.Header) {
+//
+// The flight's clients learn of it at once, unless it is to be stored and
+// its Content-Length is under headerHoldBytes: they would only wait on
+// the stream for its end (holdHeaderLocked), woken by every part of the
+// body, so they are told when the fetch ends instead, once (a miss is then
+// one wake-up of its client's goroutine, not three).
+func (f *fill) startStream(status int, header http.Header, contentLength int64) {
 	if f.mode != modeForward || f.fl == nil {
 		return
 	}
 	f.fl.obj = f.obj
 	f.fl.st.start(status, header, f.cs, f.upstream, f.obj != nil, f.storing)
-	f.fl.decide()
+	if !f.storing || contentLength < 0 || contentLength >= headerHoldBytes {
+		f.fl.decide()
+	}
 }
 
 // writeBody buffers b while the answer may be stored, and streams it to
@@ -41,8 +49,12 @@ func (f *fill) writeBody(b []byte) error {
 			}
 			return nil
 		}
-		// Too large, or no room: stream on without storing.
+		// Too large, or no room: stream on without storing, its clients
+		// told now (the window needs readers).
 		f.buffering.Store(false)
+		if f.fl != nil {
+			f.fl.decide()
+		}
 		f.buf = nil
 		f.release()
 	}
