@@ -18,14 +18,25 @@ import (
 // above GOGC's default and never below minGCPercent. A smaller heap (the
 // proxy serving a few thousand objects) keeps the default, and with it the
 // default's CPU: the price of a lower percentage is more collections, each
-// marking the whole live heap. docs/benchmarks.md ("Memory per object")
-// measures both: a quarter less RSS per object, and purges severalfold
-// slower with 300,000 objects stored, which is why cmd/cacheproxy runs it
-// only when asked (--gc-headroom).
+// marking the whole live heap, so the collector's work per allocated byte
+// grows by 100/percentage (at most 4×, minGCPercent), and a request that
+// allocates while a collection runs pays for part of it in mark assists.
+// That is why purges once ran severalfold slower with the headroom: a tag
+// purge allocated per object it matched (invalidate.go no longer does).
+// docs/benchmarks.md ("Memory per object") measures it: RSS per object
+// below Varnish's with the headroom, purges as fast as without, which is
+// why cmd/cacheproxy runs it by default (--gc-headroom=64Mi).
 
-// minGCPercent bounds how far TuneGC lowers the percentage: at 10 %, a
-// collection runs per tenth of the live heap allocated.
-const minGCPercent = 10
+// DefaultGCHeadroom is cmd/cacheproxy's --gc-headroom: about the heap a
+// proxy's requests allocate in a second or two under load, small beside
+// a store of a few hundred thousand objects.
+const DefaultGCHeadroom = 64 << 20
+
+// minGCPercent bounds how far TuneGC lowers the percentage: at 25 %, a
+// collection runs per quarter of the live heap allocated, four times as
+// often as at GOGC 100; lower, the collector's CPU would grow faster than
+// the memory it saves (a store twice as large saves half as much per step).
+const minGCPercent = 25
 
 // gcPercent is the GOGC percentage that lets a heap with live bytes grow
 // by about headroom before the next collection.

@@ -243,7 +243,8 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.DurationVar(&o.shutdownDelay, "shutdown-delay", 3*time.Second, "on SIGTERM, keep serving this long after /readyz turns 503, so load balancers stop sending first")
 	fs.DurationVar(&o.shutdownGrace, "shutdown-grace", 25*time.Second, "bound on draining in-flight requests at shutdown")
 	fs.StringVar(&memLimit, "memory-limit", "auto", "Go runtime soft memory limit (GOMEMLIMIT): `auto` is cache-size + 25% + 32Mi (the GC works harder near it, so the process stays close to --cache-size), \"off\" leaves the runtime default, or a quantity; ignored when GOMEMLIMIT is set")
-	fs.Var(quantityFlag{&o.gcHeadroom}, "gc-headroom", "when set (`bytes` or quantity, e.g. 64Mi) and the live Go heap (mostly stored objects) is larger, the garbage collector runs after about this much allocation instead of after as much as the live heap (GOGC lowered, down to 10): RSS per stored object falls by about a quarter, at the price of more collections, which slowed purges severalfold with 300,000 objects stored (docs/benchmarks.md); 0 (the default) leaves GOGC at 100; ignored when GOGC is set")
+	o.gcHeadroom = cacheproxy.DefaultGCHeadroom
+	fs.Var(quantityFlag{&o.gcHeadroom}, "gc-headroom", "once the live Go heap (mostly stored objects) is larger than this (`bytes` or quantity), the garbage collector runs after about this much allocation instead of after as much as the live heap (GOGC lowered, down to 25): RSS per stored object falls by a sixth to a fifth, to below Varnish's, at the price of more collections when the store is large (docs/benchmarks.md); 0 leaves GOGC at 100; ignored when GOGC is set")
 	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log `format`: text or json")
 	if err := fs.Parse(args); err != nil {

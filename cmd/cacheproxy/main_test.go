@@ -42,7 +42,7 @@ func TestParseFlags(t *testing.T) {
 			}
 		}},
 		{"defaults", append(base, "--admin-token-file", tokenFile), "", func(t *testing.T, o options) {
-			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminTokenFile != tokenFile || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 || !o.fastPath || o.gcHeadroom != 0 {
+			if o.listen != ":8080" || o.adminListen != ":9090" || o.config.AdminTokenFile != tokenFile || o.config.CacheSize != cacheproxy.DefaultCacheSize || o.memoryLimit != 256<<20+(256<<20)/4+32<<20 || !o.fastPath || o.gcHeadroom != cacheproxy.DefaultGCHeadroom {
 				t.Fatalf("options %+v", o)
 			}
 		}},
@@ -51,8 +51,13 @@ func TestParseFlags(t *testing.T) {
 				t.Fatalf("options %+v", o)
 			}
 		}},
-		{"gc headroom", append(base, "--admin-token-file="+tokenFile, "--gc-headroom=64Mi"), "", func(t *testing.T, o options) {
-			if o.gcHeadroom != 64<<20 {
+		{"gc headroom", append(base, "--admin-token-file="+tokenFile, "--gc-headroom=128Mi"), "", func(t *testing.T, o options) {
+			if o.gcHeadroom != 128<<20 {
+				t.Fatalf("gc headroom %d", o.gcHeadroom)
+			}
+		}},
+		{"gc headroom off", append(base, "--admin-token-file="+tokenFile, "--gc-headroom=0"), "", func(t *testing.T, o options) {
+			if o.gcHeadroom != 0 {
 				t.Fatalf("gc headroom %d", o.gcHeadroom)
 			}
 		}},
@@ -115,6 +120,28 @@ func TestParseFlags(t *testing.T) {
 			}
 			tc.check(t, o)
 		})
+	}
+}
+
+// TestGOGCTurnsTheGCTunerOff: an operator who sets GOGC chose the
+// collector's pacing; the default --gc-headroom does not override it.
+func TestGOGCTurnsTheGCTunerOff(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(name string) string {
+		if name == "GOGC" {
+			return "50"
+		}
+		return ""
+	}
+	o, err := parseFlags([]string{"--origin=http://web:8080", "--admin-token-file=" + tokenFile}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.gcHeadroom != 0 {
+		t.Errorf("gc headroom %d with GOGC set, want 0", o.gcHeadroom)
 	}
 }
 

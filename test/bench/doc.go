@@ -14,8 +14,8 @@
 //     objects, memory per object.
 //   - Memory per object (memory.go): each server alone filled with 256-byte
 //     and with 1 KiB objects, RSS fitted against the object count;
-//     cacheproxy also with --gc-headroom, and its purges timed beside the
-//     stored objects in each configuration.
+//     cacheproxy also with --gc-headroom=0 (GOGC 100), and its purges
+//     timed beside the stored objects in each configuration.
 //   - Origin protection (protection.go): purge a hot object under load and
 //     count the origin requests that follow.
 //   - Fleet (fleet.go): Purge create→Complete on the local cluster of

@@ -178,7 +178,7 @@ func parseFlags() (*flags, error) {
 		Classes:     []string{"small", "1k"},
 		Purges:      1000,
 		CacheSize:   4 << 30,
-		Headroom:    "64Mi",
+		Variant:     []string{"--gc-headroom=0"},
 	}
 	f.protection = bench.ProtectionOptions{
 		Connections: f.connections,
