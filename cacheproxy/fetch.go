@@ -161,8 +161,12 @@ func (p *Proxy) fetchContext(f *fill) (context.Context, context.CancelFunc) {
 	if f.fl == nil {
 		return context.WithTimeout(p.bgCtx, p.cfg.FetchTimeout)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	f.stop = cancel
+	var ctx context.Context
+	if p.fillClient != nil {
+		ctx, f.stop = &f.ctx, f.ctx.cancel // fetchctx.go
+	} else {
+		ctx, f.stop = context.WithCancel(context.Background())
+	}
 	f.fl.st.setOnIdle(f.clientsGone)
 	return ctx, f.endFetch
 }

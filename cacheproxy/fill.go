@@ -58,6 +58,7 @@ type fill struct {
 	// last client leaving starts (clientsGone), ended set once the fetch
 	// ended (endFetch). ctxMu guards gone and ended.
 	stop  context.CancelFunc
+	ctx   fetchCtx // the context of a client's fetch through the origin client
 	ctxMu sync.Mutex
 	gone  *time.Timer
 	ended bool

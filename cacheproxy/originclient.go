@@ -204,32 +204,32 @@ func (c *originClient) exchange(ctx context.Context, oc *originConn, h headAppen
 	// The context ends the exchange at any point: it pulls the deadline
 	// in, so a blocked read or write returns at once. Registered after the
 	// head's deadline, which would otherwise overwrite it.
-	stop := context.AfterFunc(ctx, func() { _ = oc.nc.SetDeadline(aLongTimeAgo) })
+	w := watchConn(ctx, oc.nc)
 	if _, err := oc.nc.Write(head); err != nil {
-		stop()
+		w.stop()
 		return nil, &nothingReadError{err}
 	}
 	var resp *http.Response
 	for n1xx := 0; ; n1xx++ {
 		if _, err := oc.br.Peek(1); err != nil {
-			stop()
+			w.stop()
 			return nil, &nothingReadError{err}
 		}
 		resp, oc.hbuf, err = readOriginResponse(oc.br, oc.hbuf)
 		if err != nil {
-			stop()
+			w.stop()
 			return nil, err
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
 		if n1xx == max1xxResponses {
-			stop()
+			w.stop()
 			return nil, errors.New("origin sent too many 1xx responses")
 		}
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
-		stop()
+		w.stop()
 		return nil, errSwitchedProtocols
 	}
 	if c.headTimeout > 0 {
@@ -238,7 +238,7 @@ func (c *originClient) exchange(ctx context.Context, oc *originConn, h headAppen
 			_ = oc.nc.SetDeadline(aLongTimeAgo) // the context ended while the deadline was cleared
 		}
 	}
-	resp.Body = &originBody{ReadCloser: resp.Body, c: c, oc: oc, ctx: ctx, stop: stop, keep: !resp.Close}
+	resp.Body = &originBody{ReadCloser: resp.Body, c: c, oc: oc, ctx: ctx, watch: w, keep: !resp.Close}
 	return resp, nil
 }
 
@@ -246,12 +246,12 @@ func (c *originClient) exchange(ctx context.Context, oc *originConn, h headAppen
 // stays open, it gives the connection back for reuse.
 type originBody struct {
 	io.ReadCloser
-	c    *originClient
-	oc   *originConn
-	ctx  context.Context
-	stop func() bool
-	keep bool // the connection may be reused after the body
-	done bool
+	c     *originClient
+	oc    *originConn
+	ctx   context.Context
+	watch connWatch // ends with the exchange
+	keep  bool      // the connection may be reused after the body
+	done  bool
 }
 
 func (b *originBody) Read(p []byte) (int, error) {
@@ -284,7 +284,7 @@ func (b *originBody) finish(whole bool) {
 		return
 	}
 	b.done = true
-	stopped := b.stop()
+	stopped := b.watch.stop()
 	if whole && b.keep && stopped && b.oc.br.Buffered() == 0 {
 		b.c.put(b.oc)
 		return
