@@ -60,10 +60,13 @@
 //     order is kept (package cachekey, key.go). A purge URL, which may not
 //     hold "*", names a literal star "%2A"; so does a ban, whose "*" is
 //     the wildcard.
-//   - Storage: an object is one allocation without pointers (key, tags,
-//     the rendered response head, the body up to 16 KiB) beside its
-//     struct, so the collector marks two heap objects per stored object
-//     (objectdata.go).
+//   - Storage: an object is a 192-byte struct and its key on the Go heap,
+//     and one block without pointers outside it (the rendered response
+//     head, the body up to 16 KiB, the upstream Cache-Status, the tags;
+//     objectdata.go, slab.go). cmd/cacheproxy holds the collector's growth
+//     near 64 MiB once the store dominates the heap (gctune.go,
+//     --gc-headroom), so stored objects cost about their size in RSS, not
+//     twice their heap size.
 //   - Eviction: SIEVE per shard over a global byte count. Every object is
 //     charged its data plus a measured overhead, so the charged bytes match
 //     the heap within a few percent (BenchmarkMemoryPerObject,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # hack/bench/run.sh: the benchmarks behind `make bench`.
 #
-#   make bench                        # default run: under 15 minutes on 2 cores
+#   make bench                        # default run: about 21 minutes on 2 cores
 #   make bench BENCH_FLAGS=--short    # quick look: about 2.5 minutes, labelled SHORT
 #   hack/bench/run.sh --only=datapath,protection --rounds=2
 #   hack/bench/run.sh --help          # every flag of the driver

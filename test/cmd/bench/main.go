@@ -1,13 +1,14 @@
 // Command bench runs the benchmarks of package test/bench: the data path of
-// cacheproxy against Varnish and nginx, the cost of invalidation, origin
-// protection after a purge, purge latency across a fleet on the local
+// cacheproxy against Varnish and nginx, the cost of invalidation, memory
+// per object with 256-byte and 1 KiB bodies, origin protection after a
+// purge, purge latency across a fleet on the local
 // cluster, and the purge gateway's requests/s and request→Purge-created
 // latency at 10, 100 and 1,000 requests/s. It writes
 // results-<timestamp>.md (tables) and .json (raw numbers) into --out and
 // prints the Markdown. hack/bench/run.sh (make bench) installs the tools,
 // builds the binaries and runs it:
 //
-//	make bench                      # the default run, under 15 minutes on 2 cores
+//	make bench                      # the default run, about 21 minutes on 2 cores
 //	make bench BENCH_FLAGS=--short  # a quick look, about 2.5 minutes
 //	hack/bench/run.sh --only=datapath,protection --rounds=2
 //	hack/bench/run.sh --only=gateway     # the purge gateway alone
