@@ -139,8 +139,11 @@ bench: node-prereqs envtest images ## Benchmarks against Varnish and nginx, and 
 
 # Static binaries (no cgo), so the very files that run on the host also go
 # into the images; -trimpath keeps them (and so the image digests) the same
-# whatever the checkout's path.
-GO_BUILD_STATIC := CGO_ENABLED=0 go build -trimpath
+# whatever the checkout's path, and -buildvcs=false whatever git can say
+# about the checkout (Go stamps the revision and a "modified" bit by default,
+# and leaves them out where GOFLAGS or git's safe.directory check say so, so
+# two machines building the same commit got different digests).
+GO_BUILD_STATIC := CGO_ENABLED=0 go build -trimpath -buildvcs=false
 
 .PHONY: build
 build: ## Build bin/manager, bin/cacheproxy, bin/demo-origin, bin/http-request and bin/kubectl-purge (with its completion link, kubectl_complete-purge), all static.

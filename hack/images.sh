@@ -12,8 +12,8 @@
 #   coredns.tar      $COREDNS_IMG     CoreDNS from its Go module with the local
 #                                     cluster's plugins (hack/tools/coredns), nonroot
 #
-# The Go binaries must be static (make build builds them with CGO_ENABLED=0
-# and -trimpath); the archives are reproducible: the same commit and
+# The Go binaries must be static (make build builds them with CGO_ENABLED=0,
+# -trimpath and -buildvcs=false); the archives are reproducible: the same commit and
 # toolchain give the same image digests (hack/imgtool says how).
 set -euo pipefail
 
@@ -50,7 +50,7 @@ done
 # pause.c comes with the k8s.io/kubernetes module hack/tools/k8s pins.
 pause_src=$(cd "$root/hack/tools/k8s" && go mod download -json k8s.io/kubernetes | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p')/build/pause/linux/pause.c
 gcc -Os -Wall -Werror -static -s -DVERSION="v$pause_version" -o "$bin/pause" "$pause_src"
-(cd "$root/hack/tools/coredns" && CGO_ENABLED=0 go build -trimpath -ldflags=-s -o "$bin/coredns" .)
+(cd "$root/hack/tools/coredns" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags=-s -o "$bin/coredns" .)
 
 source=--label=org.opencontainers.image.source=https://github.com/cacheops/purge-operator
 nonroot=(-base nonroot -user 65532:65532 "$source")
