@@ -7,7 +7,8 @@
 #                               sudo, ask for the password once, up front
 #   hack/as-root.sh CMD ARGS... run CMD as root: directly when already root
 #                               (CI, the build machines), otherwise with sudo,
-#                               keeping the environment and PATH
+#                               keeping the environment and PATH (with the
+#                               sbin directories added)
 #
 # make demo, make test, make test-e2e and make bench run their programs
 # through it (go test -exec for the tests). Files the node writes under
@@ -32,4 +33,6 @@ if [[ ${1:-} == --check ]]; then
 	echo "as-root.sh: $need: the node's programs will run with sudo." >&2
 	exec sudo --validate
 fi
-exec sudo --preserve-env env "PATH=$PATH" "$@"
+# The user's PATH, plus the system directories a user's PATH often lacks
+# and the node's tools live in (sysctl, iptables, ip, modprobe).
+exec sudo --preserve-env env "PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin" "$@"

@@ -99,8 +99,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 			n.title("Interrupted: stopping everything")
 			return fmt.Errorf("%w during the tour", ErrInterrupted)
 		}
-		t.failures = append(t.failures, err.Error())
-		n.fail(err.Error())
+		// Counted as a failed check, so the summary adds up ("1 of 1
+		// checks failed" when the cluster could not even start).
+		t.check(false, err.Error(), "")
 	}
 	t.summary(time.Since(began))
 	if !opts.Exit {
