@@ -82,13 +82,19 @@ func fastConns(srv *Server) int {
 // waitNoFastConns waits until srv's fast path serves no connection.
 func waitNoFastConns(t *testing.T, srv *Server) {
 	t.Helper()
+	waitFastConns(t, srv, 0)
+}
+
+// waitFastConns waits until srv's fast path serves want connections.
+func waitFastConns(t *testing.T, srv *Server, want int) {
+	t.Helper()
 	tick, deadline := time.NewTicker(5*time.Millisecond), time.After(10*time.Second)
 	defer tick.Stop()
-	for fastConns(srv) > 0 {
+	for fastConns(srv) != want {
 		select {
 		case <-tick.C:
 		case <-deadline:
-			t.Fatalf("the fast path still serves %d connections", fastConns(srv))
+			t.Fatalf("the fast path serves %d connections, not %d", fastConns(srv), want)
 		}
 	}
 }
@@ -98,12 +104,19 @@ const getLarge = "GET /large HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
 // A client that stops reading a large hit is disconnected once it has
 // taken no byte for WriteTimeout; before, the write waited forever.
 func TestFastHitStalledReaderTimesOut(t *testing.T) {
-	body, addr, srv := largeHitEnv(t, 200*time.Millisecond)
+	// A WriteTimeout far longer than waitFastConns' polling, so that the
+	// connection cannot come and go unseen between two looks.
+	body, addr, srv := largeHitEnv(t, time.Second)
 	c := dialSmallWindow(t, addr)
 	if _, err := io.WriteString(c, getLarge); err != nil {
 		t.Fatal(err)
 	}
-	waitNoFastConns(t, srv) // the write timed out and the connection closed
+	// The server takes the connection on a goroutine of its own: first
+	// it serves it, then the write times out and the connection closes.
+	// (Waiting for none at once passed before the server had it, and the
+	// client, reading, then got the whole body.)
+	waitFastConns(t, srv, 1)
+	waitNoFastConns(t, srv)
 	// What the kernel had taken arrives, then the end: not the whole body.
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
