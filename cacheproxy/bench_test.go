@@ -500,11 +500,7 @@ func sendOnOneConn(b *testing.B, pb *testing.PB, addr string, req []byte, size i
 	defer c.Close()
 	buf := make([]byte, size+4096)
 	for pb.Next() {
-		if _, err := c.Write(req); err != nil {
-			b.Error(err)
-			return
-		}
-		if err := readRawResponse(c, buf); err != nil {
+		if err := exchangeRaw(c, req, buf); err != nil {
 			b.Error(err)
 			return
 		}
@@ -542,11 +538,7 @@ func BenchmarkServeMiss(b *testing.B) {
 					req = append(req[:0], "GET /m/"...)
 					req = strconv.AppendInt(req, seq.Add(1), 10)
 					req = append(req, " HTTP/1.1\r\nHost: www.example.com\r\n\r\n"...)
-					if _, err := c.Write(req); err != nil {
-						b.Error(err)
-						return
-					}
-					if err := readRawResponse(c, buf); err != nil {
+					if err := exchangeRaw(c, req, buf); err != nil {
 						b.Error(err)
 						return
 					}
@@ -578,6 +570,15 @@ func serveBenchFront(b *testing.B, p *Proxy, front string) net.Listener {
 		b.Cleanup(func() { srv.Close() })
 	}
 	return ln
+}
+
+// exchangeRaw writes one request on c and reads its response into buf
+// (readRawResponse).
+func exchangeRaw(c net.Conn, req, buf []byte) error {
+	if _, err := c.Write(req); err != nil {
+		return err
+	}
+	return readRawResponse(c, buf)
 }
 
 // readRawResponse reads one response with a Content-Length from c, using

@@ -179,11 +179,7 @@ func BenchmarkHitDuringGC(b *testing.B) {
 				}
 				buf := make([]byte, 4096)
 				for i := 0; pb.Next(); i++ {
-					if _, err := c.Write(reqs[i%len(reqs)]); err != nil {
-						b.Error(err)
-						return
-					}
-					if err := readRawResponse(c, buf); err != nil {
+					if err := exchangeRaw(c, reqs[i%len(reqs)], buf); err != nil {
 						b.Error(err)
 						return
 					}
