@@ -6,12 +6,15 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"unsafe"
 
 	"github.com/cacheops/purge-operator/cacheproxy/admin"
 )
@@ -59,6 +62,82 @@ func TestSlabReusesFreedBlocks(t *testing.T) {
 	if pool.inUse.Load() != int64(slabClassSize(slabClass(290))) || pool.mapped.Load() != slabChunk {
 		t.Errorf("in use %d, mapped %d", pool.inUse.Load(), pool.mapped.Load())
 	}
+}
+
+// TestSlabHugeChunks: a class's first hugeAfter bytes come in 1 MiB
+// chunks, the next in huge pages: 2 MiB, aligned, advised MADV_HUGEPAGE
+// where the kernel has transparent huge pages (the mapping's VmFlags in
+// /proc/self/smaps say "hg"), and blocks carved from them hold what is
+// written to them.
+func TestSlabHugeChunks(t *testing.T) {
+	pool := &slabPool{classes: make([]slabFree, slabClassCount)}
+	const size = 1 << 10
+	var first []byte
+	for pool.mapped.Load() <= hugeAfter {
+		b, _, ok := pool.alloc(size)
+		if !ok {
+			t.Fatal("alloc failed")
+		}
+		first = b
+	}
+	if got := pool.mapped.Load(); got != hugeAfter+hugePage {
+		t.Fatalf("mapped %d bytes, want %d 1 MiB chunks and a huge page", got, hugeAfter/slabChunk)
+	}
+	addr := uintptr(unsafe.Pointer(&first[0]))
+	if addr%hugePage != 0 {
+		t.Fatalf("the first block of the huge chunk is at %#x, not aligned to 2 MiB", addr)
+	}
+	want := bytes.Repeat([]byte("h"), size)
+	for range hugePage / size {
+		b, _, _ := pool.alloc(size)
+		if uintptr(unsafe.Pointer(&b[0]))-addr >= hugePage {
+			break // the next chunk
+		}
+		copy(b, want)
+	}
+	copy(first, want)
+	if !bytes.Equal(first, want) {
+		t.Error("a block of the huge chunk does not hold what was written")
+	}
+	thp, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil || bytes.Contains(thp, []byte("[never]")) {
+		t.Skipf("no transparent huge pages here (%q, %v): the chunk keeps 4 KiB pages", thp, err)
+	}
+	flags, huge := mappingOf(t, addr)
+	if !slices.Contains(flags, "hg") {
+		t.Errorf("the huge chunk's mapping is not advised MADV_HUGEPAGE: VmFlags %v", flags)
+	}
+	t.Logf("AnonHugePages of the chunk's mapping: %s", huge)
+}
+
+// mappingOf returns the VmFlags and the AnonHugePages line of the mapping
+// holding addr, from /proc/self/smaps.
+func mappingOf(t *testing.T, addr uintptr) (flags []string, anonHuge string) {
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := false
+	for line := range strings.Lines(string(smaps)) {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if lo, hi, ok := strings.Cut(f[0], "-"); ok && !strings.HasSuffix(f[0], ":") {
+			l, err1 := strconv.ParseUint(lo, 16, 64)
+			h, err2 := strconv.ParseUint(hi, 16, 64)
+			in = err1 == nil && err2 == nil && uint64(addr) >= l && uint64(addr) < h
+			continue
+		}
+		switch {
+		case in && f[0] == "AnonHugePages:":
+			anonHuge = strings.Join(f[1:], " ")
+		case in && f[0] == "VmFlags:":
+			return f[1:], anonHuge
+		}
+	}
+	t.Fatalf("no mapping holds %#x", addr)
+	return nil, ""
 }
 
 // TestHitsNeverSendAnotherObjectsBytes tries hard to make a hit send bytes
