@@ -30,9 +30,10 @@ func (c *h1conn) serveHandler(n int) bool {
 		c.nc.Close()
 		return false
 	}
-	c.connContext()
-	r, ok := c.newRequest(n)
+	ctx, cancel := context.WithCancel(c.connContext())
+	r, ok := c.newRequest(ctx, n)
 	if !ok {
+		cancel()
 		c.handOff()
 		return false
 	}
@@ -41,8 +42,6 @@ func (c *h1conn) serveHandler(n int) bool {
 		_ = c.nc.SetWriteDeadline(time.Now().Add(d))
 		c.writeDeadline = true
 	}
-	ctx, cancel := context.WithCancel(c.connContext())
-	r = r.WithContext(ctx)
 	c.startBackgroundRead(cancel)
 	w := &c.resp
 	w.reset(c, r)
@@ -103,11 +102,12 @@ func (c *h1conn) connContext() context.Context {
 }
 
 // newRequest builds the http.Request net/http's reader builds from the
-// head in c.req, n bytes at c.start (FuzzParseH1Request compares them): the target parsed with url.ParseRequestURI, fields
+// head in c.req, n bytes at c.start (FuzzParseH1Request compares them),
+// with context ctx: the target parsed with url.ParseRequestURI, fields
 // canonicalised, Host moved out of the header, Pragma: no-cache read as
 // Cache-Control: no-cache, no body. False if the target does not parse
 // (net/http then answers it).
-func (c *h1conn) newRequest(n int) (*http.Request, bool) {
+func (c *h1conn) newRequest(ctx context.Context, n int) (*http.Request, bool) {
 	req := &c.req
 	// One string holds the head; target, Host and values point into it.
 	base := c.buf[c.start:]
@@ -142,11 +142,14 @@ func (c *h1conn) newRequest(n int) (*http.Request, bool) {
 			h["Cache-Control"] = []string{pragmaNoCache}
 		}
 	}
-	return &http.Request{
+	// WithContext copies the request into the one allocation it returns;
+	// this one stays on the stack.
+	r := http.Request{
 		Method: method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, Body: http.NoBody, Host: str(req.host), RequestURI: target,
 		RemoteAddr: c.remoteAddr, Close: req.close,
-	}, true
+	}
+	return r.WithContext(ctx), true
 }
 
 // pragmaNoCache is the Pragma net/http reads as Cache-Control: no-cache.

@@ -145,7 +145,7 @@ func FuzzParseH1Request(f *testing.F) {
 		}
 		// The request the full handler gets on the fast connection.
 		c := &h1conn{buf: in, end: len(in), req: req}
-		fr, ok := c.newRequest(n)
+		fr, ok := c.newRequest(t.Context(), n)
 		if !ok {
 			t.Fatalf("no request built for %q", in)
 		}
