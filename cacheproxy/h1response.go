@@ -92,11 +92,19 @@ var (
 // failed (net/http returns the connection's error).
 var errResponseWrite = errors.New("cacheproxy: connection write failed")
 
-// reset prepares w for req on c.
+// reset prepares w for req on c. The header map is the last answer's,
+// emptied: a ResponseWriter may not be used once ServeHTTP returned (its
+// documented contract), so nothing holds it, and a miss's answer does not
+// grow a map of a dozen fields from nothing.
 func (w *h1response) reset(c *h1conn, req *http.Request) {
+	header := w.header
+	if header == nil {
+		header = make(http.Header)
+	}
+	clear(header)
 	*w = h1response{
 		c: c, req: req, isHEAD: req.Method == http.MethodHead,
-		header: make(http.Header), contentLength: -1, wantsClose: req.Close,
+		header: header, contentLength: -1, wantsClose: req.Close,
 		bw: w.bw, keys: w.keys[:0], excl: w.excl[:0],
 	}
 	w.cw.res = w
