@@ -141,6 +141,7 @@ func (f *fill) onResponse(resp *http.Response) {
 	p := f.p
 	now := p.now()
 	f.status = resp.StatusCode
+	inMemory := bodyInMemory(resp.Body)
 	resp.Body = &eofReader{ReadCloser: resp.Body, f: f}
 	if resp.StatusCode < 200 {
 		return // 101 and other 1xx are not ours to cache
@@ -205,8 +206,11 @@ func (f *fill) onResponse(resp *http.Response) {
 		// A body being stored that stalls for OriginTimeout is abandoned:
 		// its clients and waiters would wait on it unbounded (red team C6).
 		// An answer that is not stored (an event stream, a long poll) may
-		// idle; it holds only its own client.
-		f.idle = time.AfterFunc(p.cfg.OriginTimeout, f.cancel)
+		// idle; it holds only its own client. One read with the head
+		// whole cannot stall: no timer for it.
+		if !inMemory {
+			f.idle = time.AfterFunc(p.cfg.OriginTimeout, f.cancel)
+		}
 	}
 }
 

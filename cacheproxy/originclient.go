@@ -271,6 +271,20 @@ func (b *originBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// inMemory reports a body of known length already read from the
+// connection whole (with the head, for a small answer): reading it cannot
+// wait on the origin.
+func (b *originBody) inMemory() bool {
+	fb, ok := b.ReadCloser.(*fixedOriginBody)
+	return ok && fb.left <= int64(fb.br.Buffered())
+}
+
+// bodyInMemory reports an answer's body that inMemory says cannot stall.
+func bodyInMemory(body io.Reader) bool {
+	b, ok := body.(interface{ inMemory() bool })
+	return ok && b.inMemory()
+}
+
 // Close ends the exchange; a body not read to its end closes the connection.
 func (b *originBody) Close() error {
 	b.finish(false)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // scriptedOrigin is an origin on a real listener that answers each request
@@ -192,5 +193,57 @@ func TestOriginClientRequest(t *testing.T) {
 	}
 	if r.Host != "www.example.com" || r.RequestURI != "/fwd?q=1" || !strings.HasPrefix(r.Header.Get("Via"), "1.1 ") {
 		t.Errorf("origin got Host %q, target %q, Via %q", r.Host, r.RequestURI, r.Header.Get("Via"))
+	}
+}
+
+// An answer read whole with its head is in memory (its fill needs no stall
+// timer); one whose body is still arriving, chunked, or read until close is
+// not.
+func TestOriginBodyInMemory(t *testing.T) {
+	rest := make(chan struct{})
+	t.Cleanup(func() { close(rest) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	answers := map[string][]string{
+		"/whole":   {cacheable + "Content-Length: 5\r\n\r\nhello"},
+		"/partial": {cacheable + "Content-Length: 10\r\n\r\nhello", "world"},
+		"/chunked": {cacheable + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"},
+		"/close":   {"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello"},
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				parts := answers[req.URL.Path]
+				_, _ = io.WriteString(c, parts[0])
+				if len(parts) > 1 {
+					<-rest
+					_, _ = io.WriteString(c, parts[1])
+				}
+			}()
+		}
+	}()
+	c := newOriginClient(ln.Addr().String(), time.Minute)
+	for path, want := range map[string]bool{"/whole": true, "/partial": false, "/chunked": false, "/close": false} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+path, nil)
+		resp, err := c.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		if got := bodyInMemory(resp.Body); got != want {
+			t.Errorf("GET %s: in memory %v, want %v", path, got, want)
+		}
+		resp.Body.Close()
 	}
 }
