@@ -47,7 +47,10 @@ type CacheProxySpec struct {
 	// resources are the cacheproxy container's compute requests and limits.
 	// Unset requests default to 100m CPU and cache.maxSize plus 25% plus
 	// 64Mi of memory, so the scheduler reserves what the cache will use
-	// (cacheproxy caps its Go heap at cache.maxSize + 25% + 32Mi).
+	// (cacheproxy caps its Go heap at cache.maxSize + 25% + 32Mi). An unset
+	// memory limit is that memory, or the memory request when it is larger:
+	// a smaller request packs pods tighter without lowering the limit below
+	// what the cache grows to.
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 

@@ -230,9 +230,12 @@ func maxSize(cp *cachev1alpha1.CacheProxy) resource.Quantity {
 // unset: the scheduler should reserve the memory the cache will grow to,
 // garbage collector's headroom included, and the kernel should hold a pod
 // to it (cacheproxy's Go memory limit keeps it below, so reaching it means
-// a leak, and one pod's leak must not take the node's memory). No CPU
-// limit: throttling a proxy adds latency to every request, and the CPU
-// request already shares the node fairly under contention.
+// a leak, and one pod's leak must not take the node's memory). A memory
+// request the user set below that does not lower the limit: it packs pods
+// tighter, but a limit under what the cache grows to would have the
+// kernel kill a pod that works as configured. No CPU limit: throttling a
+// proxy adds latency to every request, and the CPU request already shares
+// the node fairly under contention.
 func resourcesFor(cp *cachev1alpha1.CacheProxy) corev1.ResourceRequirements {
 	var r corev1.ResourceRequirements
 	if cp.Spec.Resources != nil {
@@ -244,19 +247,23 @@ func resourcesFor(cp *cachev1alpha1.CacheProxy) corev1.ResourceRequirements {
 	if _, ok := r.Requests[corev1.ResourceCPU]; !ok {
 		r.Requests[corev1.ResourceCPU] = resource.MustParse(defaultCPU)
 	}
+	// cacheproxy's Go memory limit is cache-size + 25% + 32Mi: the cache
+	// needs that and a little more.
+	size := maxSize(cp)
+	need := *resource.NewQuantity(size.Value()+size.Value()/4, resource.BinarySI)
+	need.Add(resource.MustParse(memoryOverhead))
 	if _, ok := r.Requests[corev1.ResourceMemory]; !ok {
-		// cacheproxy's Go memory limit is cache-size + 25% + 32Mi: ask
-		// for that and a little more.
-		size := maxSize(cp)
-		mem := *resource.NewQuantity(size.Value()+size.Value()/4, resource.BinarySI)
-		mem.Add(resource.MustParse(memoryOverhead))
-		r.Requests[corev1.ResourceMemory] = mem
+		r.Requests[corev1.ResourceMemory] = need
 	}
 	if r.Limits == nil {
 		r.Limits = corev1.ResourceList{}
 	}
 	if _, ok := r.Limits[corev1.ResourceMemory]; !ok {
-		r.Limits[corev1.ResourceMemory] = r.Requests[corev1.ResourceMemory]
+		limit := need
+		if req := r.Requests[corev1.ResourceMemory]; req.Cmp(need) > 0 {
+			limit = req
+		}
+		r.Limits[corev1.ResourceMemory] = limit
 	}
 	return r
 }

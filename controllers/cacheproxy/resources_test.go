@@ -70,6 +70,24 @@ func TestDeploymentFor(t *testing.T) {
 		},
 		image:    "ghcr.io/cacheops/cacheproxy:v1",
 		replicas: 1, cpu: "2", mem: "384Mi", memLimit: "1Gi",
+	}, {
+		name: "a memory request below the cache's need leaves the limit at the need",
+		mutate: func(cp *cachev1alpha1.CacheProxy) {
+			cp.Spec.Resources = &corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("32Mi")},
+			}
+		},
+		image:    "ghcr.io/cacheops/cacheproxy:v1",
+		replicas: 3, cpu: "100m", mem: "32Mi", memLimit: "384Mi",
+	}, {
+		name: "a memory request above the cache's need is the limit",
+		mutate: func(cp *cachev1alpha1.CacheProxy) {
+			cp.Spec.Resources = &corev1.ResourceRequirements{
+				Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("2Gi")},
+			}
+		},
+		image:    "ghcr.io/cacheops/cacheproxy:v1",
+		replicas: 3, cpu: "100m", mem: "2Gi", memLimit: "2Gi",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
