@@ -279,9 +279,10 @@ func (b *originBody) inMemory() bool {
 	return ok && fb.left <= int64(fb.br.Buffered())
 }
 
-// bodyInMemory reports an answer's body that inMemory says cannot stall.
+// bodyInMemory reports an answer's body that inMemory says cannot stall:
+// the origin client's, read whole.
 func bodyInMemory(body io.Reader) bool {
-	b, ok := body.(interface{ inMemory() bool })
+	b, ok := body.(*originBody)
 	return ok && b.inMemory()
 }
 
