@@ -256,14 +256,19 @@ func expectAllSucceeded(p *cachev1alpha1.Purge, pods []corev1.Pod) {
 // The pods are behind the Service's EndpointSlice when the fleet is ready,
 // but kube-proxy writes its rules a moment later (its sync runs at most
 // once a second, later on a loaded machine), so a pod may be out of reach
-// for the first requests: the loop waits for it rather than giving up
-// after a fixed count. A wrong answer fails at once.
+// for the first requests, and before the first rules a connection to the
+// Service's address goes nowhere (in one CI run a request to it waited
+// 10 s for nothing right after every pod had answered directly): the loop
+// retries those, rather than giving up after a fixed count or at the first
+// unanswered request. A wrong answer fails at once.
 func (f *fleet) expectServiceServes(ctx context.Context, path string, want map[int]bool, cacheStatus string) {
 	GinkgoHelper()
 	addr := f.serviceAddress(ctx)
 	seen := map[int]bool{}
 	Eventually(func(g Gomega) {
-		r := mustGet(ctx, addr, path)
+		r, err := get(ctx, addr, path)
+		g.Expect(err).NotTo(HaveOccurred(), "GET %s%s through the Service", addr, path)
+		GinkgoWriter.Printf("GET %s%s: %s\n", addr, path, r)
 		Expect(r.Status).To(Equal(http.StatusOK), "GET %s through the Service", path)
 		Expect(r.CacheStatus).To(ContainSubstring(cacheStatus), "GET %s through the Service", path)
 		Expect(want).To(HaveKey(r.Version), "GET %s through the Service: a version the pods hold", path)
