@@ -18,6 +18,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -208,6 +209,8 @@ func (s *site) serviceAccount(ctx context.Context, name string, mayPurge bool) s
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: purgeEditorRole},
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: s.ns, Name: name}},
 		})).To(Succeed())
+		envtestenv.AwaitAllowed(ctx, kube, s.user(name), authzv1.ResourceAttributes{
+			Namespace: s.ns, Verb: "create", Group: cachev1alpha1.GroupVersion.Group, Resource: "purges"})
 	}
 	return tokenFor(ctx, s.ns, name)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
+	authzv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -93,4 +94,18 @@ func StartManager(mgr manager.Manager) (stop func()) {
 		cancel()
 		gomega.Expect(<-errc).To(gomega.Succeed())
 	}
+}
+
+// AwaitAllowed waits until the API server lets user do what attrs say.
+// Its RBAC authorizer reads Roles and RoleBindings from an informer, so a
+// binding created a moment ago may not be in force yet, and a request
+// made at once can be refused; a spec that grants and then acts calls
+// this between the two.
+func AwaitAllowed(ctx context.Context, c client.Client, user string, attrs authzv1.ResourceAttributes) {
+	ginkgo.GinkgoHelper()
+	gomega.Eventually(func(g gomega.Gomega) {
+		review := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &attrs}}
+		g.Expect(c.Create(ctx, review)).To(gomega.Succeed())
+		g.Expect(review.Status.Allowed).To(gomega.BeTrue(), "%s may %s %s in %q", user, attrs.Verb, attrs.Resource, attrs.Namespace)
+	}).WithContext(ctx).Should(gomega.Succeed())
 }
