@@ -380,6 +380,11 @@ func purgerToken(ctx context.Context, f *fleet, name string, mayPurge bool) stri
 	if mayPurge {
 		f.mustKubectl(ctx, "", "create", "rolebinding", name+"-purges",
 			"--clusterrole=purge-operator-purge-editor-role", "--serviceaccount="+f.ns+":"+name)
+		// RBAC takes in a new binding a moment later (an informer).
+		Eventually(func() (string, error) {
+			return f.kubectl(ctx, "", "auth", "can-i", "create", "purges."+cachev1alpha1.GroupVersion.Group,
+				"--as=system:serviceaccount:"+f.ns+":"+name)
+		}).WithContext(ctx).Should(Equal("yes\n"))
 	}
 	return strings.TrimSpace(f.mustKubectl(ctx, "", "create", "token", name))
 }
