@@ -7,6 +7,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,6 +43,13 @@ var _ = Describe("Authentication and authorisation", func() {
 		s := newSite(ctx, "www.example.com")
 		token := s.serviceAccount(ctx, "gone", true)
 		Expect(kube.Delete(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "gone"}})).To(Succeed())
+		// The API server checks the account through an informer, which
+		// learns of the delete a moment later.
+		Eventually(func(g Gomega) {
+			review := &authnv1.TokenReview{Spec: authnv1.TokenReviewSpec{Token: token}}
+			g.Expect(kube.Create(ctx, review)).To(Succeed())
+			g.Expect(review.Status.Authenticated).To(BeFalse())
+		}).WithContext(ctx).Should(Succeed())
 		refused(ctx, s, cloudflare(ctx, s, bearer(token)), http.StatusUnauthorized, "the token was refused")
 	})
 

@@ -83,6 +83,7 @@ var _ = BeforeSuite(func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopSuite = cancel
 	installConfigDefault(ctx)
+	awaitRequestedByPolicy(ctx)
 	managerCfg = configFor(env.Config, tokenFor(ctx, managerNamespace, managerServiceAccount))
 	gw = startGateway(ctx, Options{})
 	// Serve as Start does (its header limit included), on a free port.
@@ -121,6 +122,23 @@ func installConfigDefault(ctx context.Context) {
 		}
 		Expect(kube.Create(ctx, u)).To(Succeed(), "%s %s", u.GetKind(), u.GetName())
 	}
+}
+
+// awaitRequestedByPolicy waits until the admission policy that keeps the
+// requested-by annotations to the manager is in force: the API server
+// loads a new ValidatingAdmissionPolicy within about a second.
+func awaitRequestedByPolicy(ctx context.Context) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		forged := &cachev1alpha1.Purge{
+			ObjectMeta: metav1.ObjectMeta{Namespace: metav1.NamespaceDefault, GenerateName: "forged-",
+				Annotations: map[string]string{cachev1alpha1.AnnotationRequestedBy: "someone"}},
+			Spec: cachev1alpha1.PurgeSpec{CacheProxyRef: cachev1alpha1.CacheProxyReference{Name: "edge"}, URLs: []string{"https://www.example.com/a"}},
+		}
+		err := kube.Create(ctx, forged, client.DryRunAll)
+		g.Expect(err).To(HaveOccurred())
+		g.Expect(err.Error()).To(ContainSubstring("requested-by"))
+	}).WithContext(ctx).Should(Succeed())
 }
 
 // tokenFor returns a token of the ServiceAccount, as kubectl create token does.
