@@ -190,8 +190,14 @@ var _ = Describe("The Purge controller", func() {
 		p := f.purge(ctx, "down", cachev1alpha1.PurgeSpec{
 			URLs: []string{"https://" + testHost + "/a"}, DeadlineSeconds: 2,
 		})
-		running := waitFor(ctx, p, cachev1alpha1.PurgeRunning)
-		Expect(running.Status.Progress).To(Equal("2/3"))
+		// A pass writes what has finished after ProgressInterval, so the
+		// first Running status may show fewer than the two healthy pods.
+		Eventually(func(g Gomega) {
+			got := &cachev1alpha1.Purge{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(p), got)).To(Succeed())
+			g.Expect(got.Status.Phase).To(Equal(cachev1alpha1.PurgeRunning))
+			g.Expect(got.Status.Progress).To(Equal("2/3"))
+		}).Should(Succeed())
 
 		failed := waitFor(ctx, p, cachev1alpha1.PurgeFailed)
 		pods := podsIn(failed)
@@ -334,6 +340,7 @@ var _ = Describe("The Purge controller", func() {
 			createPod(ctx, ns, pp.name, pp.ip, tmpl)
 			f.pods = append(f.pods, pp)
 		}
+		f.awaitListed(ctx, tmpl.Labels)
 		Expect(k8sClient.Create(ctx, f.cp)).To(Succeed())
 		expectEveryPod(waitFor(ctx, p, cachev1alpha1.PurgeComplete), f, 0, 0)
 	})

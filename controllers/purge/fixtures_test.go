@@ -234,6 +234,26 @@ func (f *fleet) addPods(ctx context.Context, n int) {
 		createPod(ctx, f.cp.Namespace, p.name, p.ip, &deploy.Spec.Template)
 		f.pods = append(f.pods, p)
 	}
+	f.awaitListed(ctx, deploy.Spec.Template.Labels)
+}
+
+// awaitListed waits until the API server's watch cache lists every pod of
+// the fleet with its IP: the controller lists a Purge's pods from there
+// (resourceVersion "0"), and it holds a new pod a moment after the write.
+func (f *fleet) awaitListed(ctx context.Context, labels map[string]string) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		var pods corev1.PodList
+		g.Expect(k8sClient.List(ctx, &pods, client.InNamespace(f.cp.Namespace), client.MatchingLabels(labels),
+			&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: "0"}})).To(Succeed())
+		withIP := 0
+		for _, pod := range pods.Items {
+			if pod.Status.PodIP != "" {
+				withIP++
+			}
+		}
+		g.Expect(withIP).To(Equal(len(f.pods)))
+	}).Should(Succeed())
 }
 
 // createPod creates a pod from a template and gives it an IP, as the
