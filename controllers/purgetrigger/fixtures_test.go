@@ -148,6 +148,20 @@ func triggerState(ctx context.Context, t *cachev1alpha1.PurgeTrigger, revision s
 	return got
 }
 
+// purgedState waits for the trigger's status to record a Purge of
+// revision, and returns the trigger. The controller creates the Purge
+// first and writes its status after, so a spec that has seen the Purge
+// waits here before it reads the status.
+func purgedState(ctx context.Context, t *cachev1alpha1.PurgeTrigger, revision string) *cachev1alpha1.PurgeTrigger {
+	GinkgoHelper()
+	got := &cachev1alpha1.PurgeTrigger{}
+	Eventually(func(g Gomega) {
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(t), got)).To(Succeed())
+		g.Expect(got.Status.PurgedRevision).To(Equal(revision))
+	}).Should(Succeed())
+	return got
+}
+
 // condition waits for the trigger's condition to have status and reason,
 // and a message containing each of messages, and returns it.
 func condition(ctx context.Context, t *cachev1alpha1.PurgeTrigger, typ string, status metav1.ConditionStatus, reason string, messages ...string) *metav1.Condition {
