@@ -273,6 +273,21 @@ func mustGet(ctx context.Context, addr, path string) reply {
 	return r
 }
 
+// getAnswered is GET path from addr, sent again while it gets no answer
+// at all, for at most a minute. A Service's address needs it: kube-proxy
+// writes a new Service's rules a moment after its EndpointSlice lists the
+// pods (see expectServiceServes). Any answer, whatever its status, ends it.
+func getAnswered(ctx context.Context, addr, path string) reply {
+	GinkgoHelper()
+	var r reply
+	Eventually(func() (err error) {
+		r, err = get(ctx, addr, path)
+		return err
+	}).WithContext(ctx).WithTimeout(time.Minute).WithPolling(20*time.Millisecond).Should(Succeed(), "GET %s%s", addr, path)
+	GinkgoWriter.Printf("GET %s%s: %s\n", addr, path, r)
+	return r
+}
+
 // podAddr is a pod's public address: the pods listen on their own IP.
 func podAddr(p corev1.Pod) string { return net.JoinHostPort(p.Status.PodIP, "8080") }
 

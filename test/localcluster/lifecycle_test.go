@@ -58,6 +58,12 @@ func runReady(ctx context.Context, c *localcluster.Cluster, pod *corev1.Pod) cor
 	GinkgoHelper()
 	cl := c.Client()
 	Expect(client.IgnoreAlreadyExists(cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: pod.Namespace}}))).To(Succeed())
+	// ServiceAccount admission refuses a pod until its namespace's default
+	// ServiceAccount exists; kube-controller-manager creates it a moment
+	// after the namespace, and the API server waits for it a second or two.
+	Eventually(func() error {
+		return cl.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: "default"}, &corev1.ServiceAccount{})
+	}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 	Expect(cl.Create(ctx, pod)).To(Succeed())
 	var p corev1.Pod
 	Eventually(func(g Gomega) {
