@@ -91,14 +91,10 @@ func TestH1ResponseMatchesNetHTTP(t *testing.T) {
 		h       func(w http.ResponseWriter, r *http.Request)
 	}{
 		{"empty", "GET", func(w http.ResponseWriter, r *http.Request) {}},
-		{"short, sniffed", "GET", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "<html>hi</html>") }},
-		{"typed with length", "GET", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/plain")
-			w.Header().Set("Content-Length", "5")
-			_, _ = io.WriteString(w, "hello")
-		}},
-		{"long, chunked", "GET", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, body(5000)) }},
-		{"at the buffer's size", "GET", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, body(2048)) }},
+		{"short, sniffed", "GET", answer("<html>hi</html>")},
+		{"typed with length", "GET", answer("hello", "Content-Type", "text/plain", "Content-Length", "5")},
+		{"long, chunked", "GET", answer(body(5000))},
+		{"at the buffer's size", "GET", answer(body(2048))},
 		{"over the buffer, in pieces", "GET", func(w http.ResponseWriter, r *http.Request) {
 			for range 5 {
 				_, _ = io.WriteString(w, body(700))
@@ -116,11 +112,8 @@ func TestH1ResponseMatchesNetHTTP(t *testing.T) {
 			w.(http.Flusher).Flush()
 			_, _ = io.WriteString(w, "later")
 		}},
-		{"HEAD with a body written", "HEAD", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "hello") }},
-		{"HEAD with a length", "HEAD", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "1234")
-			w.Header().Set("Content-Type", "text/plain")
-		}},
+		{"HEAD with a body written", "HEAD", answer("hello")},
+		{"HEAD with a length", "HEAD", answer("", "Content-Length", "1234", "Content-Type", "text/plain")},
 		{"HEAD, nothing", "HEAD", func(w http.ResponseWriter, r *http.Request) {}},
 		{"204 with a length", "GET", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "3")
@@ -137,44 +130,16 @@ func TestH1ResponseMatchesNetHTTP(t *testing.T) {
 			w.WriteHeader(http.StatusEarlyHints)
 			_, _ = io.WriteString(w, "ok")
 		}},
-		{"handler says close", "GET", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Connection", "close")
-			_, _ = io.WriteString(w, "bye")
-		}},
-		{"client says close", "GET\r\nConnection: close", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "bye") }},
-		{"client says close, handler keep-alive", "GET\r\nConnection: close", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Connection", "keep-alive")
-			_, _ = io.WriteString(w, "bye")
-		}},
-		{"identity", "GET", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Transfer-Encoding", "identity")
-			_, _ = io.WriteString(w, "raw")
-		}},
-		{"chunked asked", "GET", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Transfer-Encoding", "chunked")
-			_, _ = io.WriteString(w, "raw")
-		}},
-		{"length and gzip coding", "GET", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Transfer-Encoding", "gzip")
-			w.Header().Set("Content-Length", "3")
-			_, _ = io.WriteString(w, "raw")
-		}},
-		{"invalid length", "GET", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "abc")
-			_, _ = io.WriteString(w, "raw")
-		}},
-		{"more than the length", "GET", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "2")
-			_, _ = io.WriteString(w, "abc")
-		}},
-		{"less than the length", "GET", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "10")
-			_, _ = io.WriteString(w, "abc")
-		}},
-		{"encoded, not sniffed", "GET", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Encoding", "gzip")
-			_, _ = io.WriteString(w, "\x1f\x8b")
-		}},
+		{"handler says close", "GET", answer("bye", "Connection", "close")},
+		{"client says close", "GET\r\nConnection: close", answer("bye")},
+		{"client says close, handler keep-alive", "GET\r\nConnection: close", answer("bye", "Connection", "keep-alive")},
+		{"identity", "GET", answer("raw", "Transfer-Encoding", "identity")},
+		{"chunked asked", "GET", answer("raw", "Transfer-Encoding", "chunked")},
+		{"length and gzip coding", "GET", answer("raw", "Transfer-Encoding", "gzip", "Content-Length", "3")},
+		{"invalid length", "GET", answer("raw", "Content-Length", "abc")},
+		{"more than the length", "GET", answer("abc", "Content-Length", "2")},
+		{"less than the length", "GET", answer("abc", "Content-Length", "10")},
+		{"encoded, not sniffed", "GET", answer("\x1f\x8b", "Content-Encoding", "gzip")},
 		{"type nil, not sniffed", "GET", func(w http.ResponseWriter, r *http.Request) {
 			w.Header()["Content-Type"] = nil
 			_, _ = io.WriteString(w, "<html>")
@@ -247,6 +212,19 @@ func TestH1ResponseMatchesNetHTTP(t *testing.T) {
 				t.Errorf("fast connection wrote\n%q\nnet/http wrote\n%q", got, want)
 			}
 		})
+	}
+}
+
+// answer is a handler that sets the header fields (name, value, ...) and
+// writes body, if any.
+func answer(body string, fields ...string) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i+1 < len(fields); i += 2 {
+			w.Header().Set(fields[i], fields[i+1])
+		}
+		if body != "" {
+			_, _ = io.WriteString(w, body)
+		}
 	}
 }
 
