@@ -125,7 +125,11 @@ func (r *reviewer) mayCreatePurges(ctx context.Context, c *caller, namespace str
 			return false, fmt.Errorf("reviewing access of %s to purges in %s: %w", c.user, namespace, err)
 		}
 		ok := review.Status.Allowed && !review.Status.Denied
-		r.access.put(key, ok)
+		if ok {
+			r.access.put(key, ok)
+		} else {
+			r.access.putFor(key, ok, min(deniedReviewTTL, r.access.ttl))
+		}
 		return ok, nil
 	})
 	if err != nil {
@@ -133,6 +137,14 @@ func (r *reviewer) mayCreatePurges(ctx context.Context, c *caller, namespace str
 	}
 	return v.(bool), nil
 }
+
+// deniedReviewTTL bounds how long a refusal of access is reused, so that
+// a caller granted the role just after one (its first request raced the
+// RoleBinding, which RBAC takes in a moment after it is written) is let in
+// within a second rather than after the whole review TTL. A refusal is
+// cheap to ask again; as the API server's webhook authorizer does, it is
+// kept for less time than an allowance.
+const deniedReviewTTL = time.Second
 
 // maxCacheEntries bounds a ttlCache; past it, expired entries are dropped,
 // and if none had expired, everything is (the next requests review again).
@@ -163,8 +175,11 @@ func (c *ttlCache[V]) get(key string) (V, bool) {
 	return e.v, true
 }
 
-func (c *ttlCache[V]) put(key string, v V) {
-	if c.ttl <= 0 {
+func (c *ttlCache[V]) put(key string, v V) { c.putFor(key, v, c.ttl) }
+
+// putFor keeps v for ttl instead of the cache's own.
+func (c *ttlCache[V]) putFor(key string, v V, ttl time.Duration) {
+	if ttl <= 0 {
 		return
 	}
 	c.mu.Lock()
@@ -183,7 +198,7 @@ func (c *ttlCache[V]) put(key string, v V) {
 			c.m = map[string]cached[V]{}
 		}
 	}
-	c.m[key] = cached[V]{v: v, expires: now.Add(c.ttl)}
+	c.m[key] = cached[V]{v: v, expires: now.Add(ttl)}
 }
 
 // groupsAnnotation renders groups for the requested-by-groups annotation.

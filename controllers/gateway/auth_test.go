@@ -4,13 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	authnv1 "k8s.io/api/authentication/v1"
+	authzv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cachev1alpha1 "github.com/cacheops/purge-operator/api/v1alpha1"
 )
@@ -57,6 +62,36 @@ var _ = Describe("Authentication and authorisation", func() {
 		s := newSite(ctx, "www.example.com")
 		token := s.serviceAccount(ctx, "reader", false)
 		refused(ctx, s, cloudflare(ctx, s, bearer(token)), http.StatusForbidden, s.user("reader")+" may not create purges in namespace "+s.ns)
+	})
+
+	It("lets a caller in within a second of its RoleBinding, though it was refused just before, and reuses an allowance for the review TTL", func(ctx SpecContext) {
+		clk := clocktesting.NewFakeClock(time.Now())
+		c, err := client.New(managerCfg, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		r := newReviewer(c, clk, DefaultReviewTTL)
+		s := newSite(ctx, "www.example.com")
+		token := s.serviceAccount(ctx, "late", false)
+		who, err := r.authenticate(ctx, token)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(who).NotTo(BeNil())
+		Expect(r.mayCreatePurges(ctx, who, s.ns)).To(BeFalse())
+
+		s.grant(ctx, "late")
+		Expect(r.mayCreatePurges(ctx, who, s.ns)).To(BeFalse(), "the refusal is reused within its second")
+		clk.Step(deniedReviewTTL)
+		Expect(r.mayCreatePurges(ctx, who, s.ns)).To(BeTrue())
+
+		Expect(kube.Delete(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: "late-purges"}})).To(Succeed())
+		Eventually(func(g Gomega) {
+			review := &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{User: who.user, Groups: who.groups,
+				ResourceAttributes: &authzv1.ResourceAttributes{Namespace: s.ns, Verb: "create", Group: cachev1alpha1.GroupVersion.Group, Resource: "purges"}}}
+			g.Expect(kube.Create(ctx, review)).To(Succeed())
+			g.Expect(review.Status.Allowed).To(BeFalse())
+		}).WithContext(ctx).Should(Succeed())
+		clk.Step(DefaultReviewTTL - time.Millisecond)
+		Expect(r.mayCreatePurges(ctx, who, s.ns)).To(BeTrue(), "an allowance is reused for the review TTL")
+		clk.Step(time.Millisecond)
+		Expect(r.mayCreatePurges(ctx, who, s.ns)).To(BeFalse())
 	})
 
 	It("refuses a ServiceAccount that may purge in another namespace only", func(ctx SpecContext) {

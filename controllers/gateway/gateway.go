@@ -51,8 +51,8 @@ type Options struct {
 	// arrival. Zero: DefaultCoalesceWindow. Negative: no gathering; each
 	// request gets its own Purges.
 	CoalesceWindow time.Duration
-	// ReviewTTL is how long token and access reviews are reused. Zero:
-	// DefaultReviewTTL.
+	// ReviewTTL is how long token and access reviews are reused (a
+	// refusal of access at most a second). Zero: DefaultReviewTTL.
 	ReviewTTL time.Duration
 	// MaxWait bounds ?wait= and X-Purge-Wait. Zero: DefaultMaxWait.
 	MaxWait time.Duration

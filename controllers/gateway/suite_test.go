@@ -222,15 +222,22 @@ func (s *site) serviceAccount(ctx context.Context, name string, mayPurge bool) s
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: name}}
 	Expect(kube.Create(ctx, sa)).To(Succeed())
 	if mayPurge {
-		Expect(kube.Create(ctx, &rbacv1.RoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: name + "-purges"},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: purgeEditorRole},
-			Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: s.ns, Name: name}},
-		})).To(Succeed())
-		envtestenv.AwaitAllowed(ctx, kube, s.user(name), authzv1.ResourceAttributes{
-			Namespace: s.ns, Verb: "create", Group: cachev1alpha1.GroupVersion.Group, Resource: "purges"})
+		s.grant(ctx, name)
 	}
 	return tokenFor(ctx, s.ns, name)
+}
+
+// grant binds the site's ServiceAccount name to the purge-editor role and
+// waits until RBAC lets it create Purges.
+func (s *site) grant(ctx context.Context, name string) {
+	GinkgoHelper()
+	Expect(kube.Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.ns, Name: name + "-purges"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: purgeEditorRole},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: s.ns, Name: name}},
+	})).To(Succeed())
+	envtestenv.AwaitAllowed(ctx, kube, s.user(name), authzv1.ResourceAttributes{
+		Namespace: s.ns, Verb: "create", Group: cachev1alpha1.GroupVersion.Group, Resource: "purges"})
 }
 
 // id names the site's CacheProxy in Fastly and Cloudflare paths.
