@@ -70,7 +70,8 @@ type Gateway struct {
 	// creates Purges and reviews.
 	client client.Client
 	// apiReader reads pods and namespaces, which the manager does not
-	// cache, straight from the API server.
+	// cache, and a CacheProxy the cache does not hold yet, straight from
+	// the API server.
 	apiReader client.Reader
 	reviews   *reviewer
 	batches   *coalescer
@@ -86,8 +87,8 @@ var (
 	_ manager.LeaderElectionRunnable = (*Gateway)(nil)
 )
 
-// New returns a Gateway that reads and writes through c and reads pods and
-// namespaces through apiReader.
+// New returns a Gateway that reads and writes through c and reads pods,
+// namespaces and CacheProxies missing from c through apiReader.
 func New(c client.Client, apiReader client.Reader, opts Options) *Gateway {
 	if opts.CoalesceWindow == 0 {
 		opts.CoalesceWindow = DefaultCoalesceWindow

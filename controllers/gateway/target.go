@@ -94,7 +94,16 @@ func (g *Gateway) resolve(ctx context.Context, a address, may access) (*cachev1a
 			return nil, nil, prob
 		}
 		if missing {
-			return nil, nil, newProblem(http.StatusNotFound, fmt.Sprintf("no CacheProxy %s in namespace %s", name, ns), howToAddress)
+			// The cache holds a new CacheProxy a moment after it is
+			// created: ask the API server before answering 404 to a
+			// caller who may purge there.
+			err := g.apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cp)
+			switch {
+			case apierrors.IsNotFound(err):
+				return nil, nil, newProblem(http.StatusNotFound, fmt.Sprintf("no CacheProxy %s in namespace %s", name, ns), howToAddress)
+			case err != nil:
+				return nil, nil, internal(fmt.Errorf("reading CacheProxy %s/%s: %w", ns, name, err))
+			}
 		}
 		return &cp, who, nil
 	}
