@@ -7,7 +7,6 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -257,14 +256,7 @@ var _ = Describe("The PurgeTrigger controller", func() {
 
 	It("follows an Argo Rollout through its status phase", func(ctx SpecContext) {
 		ns := newNamespace(ctx)
-		ro := &unstructured.Unstructured{}
-		ro.SetAPIVersion("argoproj.io/v1alpha1")
-		ro.SetKind("Rollout")
-		ro.SetName("web")
-		ro.SetNamespace(ns)
-		ro.SetAnnotations(map[string]string{"rollout.argoproj.io/revision": "1"})
-		Expect(unstructured.SetNestedField(ro.Object, int64(2), "spec", "replicas")).To(Succeed())
-		Expect(k8sClient.Create(ctx, ro)).To(Succeed())
+		ro := newRollout(ctx, ns, "web")
 		setArgoPhase(ctx, ro, "1", "Healthy")
 		t := newTrigger(ctx, ns, "web", cachev1alpha1.WorkloadRollout, "web")
 		condition(ctx, t, cachev1alpha1.PurgeTriggerConditionPurged, metav1.ConditionTrue, cachev1alpha1.ReasonRevisionPredatesTrigger)

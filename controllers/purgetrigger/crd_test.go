@@ -8,7 +8,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -53,13 +52,7 @@ var _ = Describe("A PurgeTrigger on an Argo Rollout whose CRD comes after the op
 		}
 		Eventually(rolloutReason).WithTimeout(soon).Should(Equal(cachev1alpha1.ReasonWorkloadNotFound), "the CRD's events woke the trigger")
 
-		ro := &unstructured.Unstructured{}
-		ro.SetAPIVersion("argoproj.io/v1alpha1")
-		ro.SetKind("Rollout")
-		ro.SetName("web")
-		ro.SetNamespace(ns)
-		ro.SetAnnotations(map[string]string{"rollout.argoproj.io/revision": "1"})
-		Eventually(func() error { return k8sClient.Create(ctx, ro) }).Should(Succeed())
+		ro := newRollout(ctx, ns, "web")
 		setArgoPhase(ctx, ro, "1", "Healthy")
 		// The Rollout appeared after the trigger: its first rollout is purged.
 		Eventually(func(g Gomega) {
@@ -70,5 +63,20 @@ var _ = Describe("A PurgeTrigger on an Argo Rollout whose CRD comes after the op
 		Eventually(rolloutReason).WithTimeout(soon).Should(Equal(cachev1alpha1.ReasonRolloutPaused))
 		setArgoPhase(ctx, ro, "2", "Healthy")
 		Eventually(func(g Gomega) { g.Expect(purgesOf(ctx, t)).To(HaveLen(2)) }).WithTimeout(soon).Should(Succeed())
+
+		By("following the Rollout again when its CRD is deleted under the watch and installed again")
+		Expect(envtest.UninstallCRDs(cfg, argo)).To(Succeed())
+		// The Rollout went with its CRD: not found while the REST mapper
+		// still knows the kind (what this API server does), not
+		// installed once it has forgotten it.
+		Eventually(rolloutReason).WithTimeout(soon).Should(BeElementOf(cachev1alpha1.ReasonWorkloadNotFound, cachev1alpha1.ReasonWorkloadKindNotInstalled))
+		_, err = envtest.InstallCRDs(cfg, argo)
+		Expect(err).NotTo(HaveOccurred())
+		ro = newRollout(ctx, ns, "web")
+		setArgoPhase(ctx, ro, "1", "Healthy")
+		// A new Rollout: its first rollout is purged, as above.
+		Eventually(func(g Gomega) { g.Expect(purgesOf(ctx, t)).To(HaveLen(3)) }).WithTimeout(soon).Should(Succeed())
+		setArgoPhase(ctx, ro, "2", "Healthy")
+		Eventually(func(g Gomega) { g.Expect(purgesOf(ctx, t)).To(HaveLen(4)) }).WithTimeout(soon).Should(Succeed(), "the Rollout is watched again")
 	})
 })

@@ -293,6 +293,20 @@ func setStatefulSet(ctx context.Context, s *appsv1.StatefulSet, updateRevision s
 	}).Should(Succeed())
 }
 
+// newRollout creates an Argo Rollout at revision 1, once the API server
+// serves the kind (its CRD may have just been installed).
+func newRollout(ctx context.Context, ns, name string) *unstructured.Unstructured {
+	GinkgoHelper()
+	ro := &unstructured.Unstructured{}
+	ro.SetAPIVersion("argoproj.io/v1alpha1")
+	ro.SetKind("Rollout")
+	ro.SetName(name)
+	ro.SetNamespace(ns)
+	ro.SetAnnotations(map[string]string{"rollout.argoproj.io/revision": "1"})
+	Eventually(func() error { return k8sClient.Create(ctx, ro) }).Should(Succeed())
+	return ro
+}
+
 // setArgoPhase writes what a user and the Argo Rollouts controller would:
 // a new revision changes the spec (so the generation moves on, not yet
 // observed) and gets its annotation; then the phase is written with the
