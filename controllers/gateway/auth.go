@@ -125,11 +125,11 @@ func (r *reviewer) mayCreatePurges(ctx context.Context, c *caller, namespace str
 			return false, fmt.Errorf("reviewing access of %s to purges in %s: %w", c.user, namespace, err)
 		}
 		ok := review.Status.Allowed && !review.Status.Denied
-		if ok {
-			r.access.put(key, ok)
-		} else {
-			r.access.putFor(key, ok, min(deniedReviewTTL, r.access.ttl))
+		ttl := r.access.ttl
+		if !ok {
+			ttl = min(deniedReviewTTL, ttl)
 		}
+		r.access.putFor(key, ok, ttl)
 		return ok, nil
 	})
 	if err != nil {
@@ -150,7 +150,8 @@ const deniedReviewTTL = time.Second
 // and if none had expired, everything is (the next requests review again).
 const maxCacheEntries = 10000
 
-// ttlCache keeps values for ttl after they were put.
+// ttlCache keeps values for ttl after they were put (put), or for a ttl
+// the caller gives (putFor). A ttl of zero or less keeps nothing.
 type ttlCache[V any] struct {
 	clock clock.PassiveClock
 	ttl   time.Duration
@@ -177,7 +178,8 @@ func (c *ttlCache[V]) get(key string) (V, bool) {
 
 func (c *ttlCache[V]) put(key string, v V) { c.putFor(key, v, c.ttl) }
 
-// putFor keeps v for ttl instead of the cache's own.
+// putFor keeps v for ttl instead of the cache's own; a ttl of zero or less
+// keeps nothing, so a negative ReviewTTL turns every cache off.
 func (c *ttlCache[V]) putFor(key string, v V, ttl time.Duration) {
 	if ttl <= 0 {
 		return

@@ -53,6 +53,7 @@ type Options struct {
 	CoalesceWindow time.Duration
 	// ReviewTTL is how long token and access reviews are reused (a
 	// refusal of access at most a second). Zero: DefaultReviewTTL.
+	// Negative: every request is reviewed again.
 	ReviewTTL time.Duration
 	// MaxWait bounds ?wait= and X-Purge-Wait. Zero: DefaultMaxWait.
 	MaxWait time.Duration

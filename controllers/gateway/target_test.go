@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -17,8 +18,12 @@ import (
 
 var _ = Describe("Finding the CacheProxy", func() {
 	// A gateway whose cache does not hold any CacheProxy yet, as in the
-	// moment after one is created.
-	var url string
+	// moment after one is created, and whose live reads of CacheProxies
+	// are counted.
+	var (
+		url       string
+		liveReads atomic.Int32
+	)
 	BeforeEach(func() {
 		c, err := client.NewWithWatch(managerCfg, client.Options{Scheme: scheme})
 		Expect(err).NotTo(HaveOccurred())
@@ -30,7 +35,16 @@ var _ = Describe("Finding the CacheProxy", func() {
 				return c.Get(ctx, key, obj, opts...)
 			},
 		})
-		srv := httptest.NewServer(New(behind, c, Options{CoalesceWindow: -1}))
+		liveReads.Store(0)
+		live := interceptor.NewClient(c, interceptor.Funcs{
+			Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+				if _, ok := obj.(*cachev1alpha1.CacheProxy); ok {
+					liveReads.Add(1)
+				}
+				return c.Get(ctx, key, obj, opts...)
+			},
+		})
+		srv := httptest.NewServer(New(behind, live, Options{CoalesceWindow: -1}))
 		DeferCleanup(srv.Close)
 		url = srv.URL
 	})
@@ -43,6 +57,18 @@ var _ = Describe("Finding the CacheProxy", func() {
 		var e struct{ Result struct{ ID string } }
 		Expect(json.Unmarshal([]byte(a.body), &e)).To(Succeed())
 		Expect(s.purge(ctx, e.Result.ID).Spec.URLs).To(Equal([]string{"https://www.example.com/a.js"}))
+		Expect(liveReads.Load()).To(BeEquivalentTo(1))
+	})
+
+	It("reads nothing live for a caller who may not purge there, or has no token", func(ctx SpecContext) {
+		s := newSite(ctx, "www.example.com")
+		reader := s.serviceAccount(ctx, "reader", false)
+		a := send(ctx, url, "PURGE", "/a", "edge-purge."+s.ns+".svc", bearer(reader), "")
+		Expect(a.status).To(Equal(http.StatusForbidden), a.body)
+		a = send(ctx, url, "PURGE", "/a", "edge-purge."+s.ns+".svc", nil, "")
+		Expect(a.status).To(Equal(http.StatusUnauthorized), a.body)
+		Expect(liveReads.Load()).To(BeZero())
+		Expect(s.purges(ctx)).To(BeEmpty())
 	})
 
 	It("answers 404 for a CacheProxy the API server does not have either", func(ctx SpecContext) {
