@@ -218,6 +218,9 @@ func TestH1ResponseMatchesNetHTTP(t *testing.T) {
 // answer is a handler that sets the header fields (name, value, ...) and
 // writes body, if any.
 func answer(body string, fields ...string) func(http.ResponseWriter, *http.Request) {
+	if len(fields)%2 != 0 {
+		panic(fmt.Sprintf("answer: field %q has no value", fields[len(fields)-1]))
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		for i := 0; i+1 < len(fields); i += 2 {
 			w.Header().Set(fields[i], fields[i+1])

@@ -24,13 +24,18 @@ var _ = Describe("A PurgeTrigger on an Argo Rollout whose CRD comes after the op
 			_, err := envtest.InstallCRDs(cfg, argo)
 			Expect(err).NotTo(HaveOccurred())
 		})
-		Expect(envtest.UninstallCRDs(cfg, argo)).To(Succeed())
 		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 		Expect(err).NotTo(HaveOccurred())
-		Eventually(func() error {
-			_, err := disco.ServerResourcesForGroupVersion("argoproj.io/v1alpha1")
-			return err
-		}).Should(Satisfy(apierrors.IsNotFound), "the API server no longer serves Rollouts")
+		// UninstallCRDs does not wait for the CRD to go.
+		uninstall := func() {
+			GinkgoHelper()
+			Expect(envtest.UninstallCRDs(cfg, argo)).To(Succeed())
+			Eventually(func() error {
+				_, err := disco.ServerResourcesForGroupVersion("argoproj.io/v1alpha1")
+				return err
+			}).Should(Satisfy(apierrors.IsNotFound), "the API server no longer serves Rollouts")
+		}
+		uninstall()
 		stopManager = startManager()
 
 		ns := newNamespace(ctx)
@@ -65,7 +70,7 @@ var _ = Describe("A PurgeTrigger on an Argo Rollout whose CRD comes after the op
 		Eventually(func(g Gomega) { g.Expect(purgesOf(ctx, t)).To(HaveLen(2)) }).WithTimeout(soon).Should(Succeed())
 
 		By("following the Rollout again when its CRD is deleted under the watch and installed again")
-		Expect(envtest.UninstallCRDs(cfg, argo)).To(Succeed())
+		uninstall()
 		// The Rollout went with its CRD: not found while the REST mapper
 		// still knows the kind (what this API server does), not
 		// installed once it has forgotten it.

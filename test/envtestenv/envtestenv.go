@@ -100,7 +100,8 @@ func StartManager(mgr manager.Manager) (stop func()) {
 // Its RBAC authorizer reads Roles and RoleBindings from an informer, so a
 // binding created a moment ago may not be in force yet, and a request
 // made at once can be refused; a spec that grants and then acts calls
-// this between the two.
+// this between the two. The review names the user alone, without groups:
+// it waits for a binding to the user (or ServiceAccount), not to a group.
 func AwaitAllowed(ctx context.Context, c client.Client, user string, attrs authzv1.ResourceAttributes) {
 	ginkgo.GinkgoHelper()
 	gomega.Eventually(func(g gomega.Gomega) {

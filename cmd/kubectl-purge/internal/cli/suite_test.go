@@ -180,6 +180,7 @@ func grant(ns, user string, verbs ...string) string {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
 	})).To(Succeed())
+	Expect(verbs).NotTo(BeEmpty())
 	envtestenv.AwaitAllowed(ctx, k8sClient, user, authzv1.ResourceAttributes{
 		Namespace: ns, Verb: verbs[0], Group: group, Resource: resourcePurges})
 	return env.Kubeconfig(envtest.User{Name: user})

@@ -110,6 +110,7 @@ func grant(ns, user string, rules ...rbacv1.PolicyRule) string {
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
 		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
 	})).To(Succeed())
+	Expect(rules).NotTo(BeEmpty())
 	first := rules[0]
 	envtestenv.AwaitAllowed(ctx, k8sClient, user, authzv1.ResourceAttributes{
 		Namespace: ns, Verb: first.Verbs[0], Group: first.APIGroups[0], Resource: first.Resources[0]})

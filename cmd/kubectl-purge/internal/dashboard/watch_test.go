@@ -108,6 +108,8 @@ func (c *cutWatches) cut(op cutOp) {
 			return true
 		case <-w.ended:
 			return false
+		case <-time.After(100 * time.Millisecond):
+			return false // busy relaying an event nobody reads: try again
 		}
 	}).Should(BeTrue(), "the dashboard watches Purges")
 }
