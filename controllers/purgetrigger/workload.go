@@ -5,8 +5,10 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,6 +33,29 @@ var workloadCRDs = map[string]cachev1alpha1.WorkloadKind{
 	"rollouts.argoproj.io": cachev1alpha1.WorkloadRollout,
 }
 
+// crdGone reports whether kind comes from a CRD that is gone or being
+// deleted. The REST mapper still knows a kind for a while after its CRD
+// is deleted, and the API server answers a read of it with 404, as for a
+// missing object: the CRD tells the two apart.
+func crdGone(ctx context.Context, c client.Reader, kind cachev1alpha1.WorkloadKind) (bool, error) {
+	for name, k := range workloadCRDs {
+		if k != kind {
+			continue
+		}
+		crd := &metav1.PartialObjectMetadata{}
+		crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+		err := c.Get(ctx, client.ObjectKey{Name: name}, crd)
+		switch {
+		case apierrors.IsNotFound(err):
+			return true, nil
+		case err != nil:
+			return false, fmt.Errorf("reading CustomResourceDefinition %s: %w", name, err)
+		}
+		return crd.DeletionTimestamp != nil, nil
+	}
+	return false, nil
+}
+
 // readWorkload reads, from the API server, the workload a trigger follows
 // and where its rollout stands. A missing workload, or a kind the cluster
 // does not serve, is not an error: the trigger says so in a condition.
@@ -50,12 +75,20 @@ func readWorkload(ctx context.Context, c client.Reader, t *cachev1alpha1.PurgeTr
 	default:
 		return nil, fmt.Errorf("workload kind %q of purgetrigger %s/%s is not supported", ref.Kind, t.Namespace, t.Name)
 	}
+	notInstalled := &workload{rollout: rollout{reason: cachev1alpha1.ReasonWorkloadKindNotInstalled,
+		message: fmt.Sprintf("The cluster serves no %s kind: the trigger follows it once its CRD is installed", workloadGVKs[ref.Kind].GroupKind())}}
 	err := c.Get(ctx, key, obj)
 	switch {
 	case meta.IsNoMatchError(err):
-		return &workload{rollout: rollout{reason: cachev1alpha1.ReasonWorkloadKindNotInstalled,
-			message: fmt.Sprintf("The cluster serves no %s kind: the trigger follows it once its CRD is installed", workloadGVKs[ref.Kind].GroupKind())}}, nil
+		return notInstalled, nil
 	case apierrors.IsNotFound(err):
+		gone, err := crdGone(ctx, c, ref.Kind)
+		if err != nil {
+			return nil, err
+		}
+		if gone {
+			return notInstalled, nil
+		}
 		return &workload{rollout: rollout{reason: cachev1alpha1.ReasonWorkloadNotFound,
 			message: fmt.Sprintf("%s %q not found in namespace %q", ref.Kind, ref.Name, t.Namespace)}}, nil
 	case err != nil:
