@@ -96,12 +96,10 @@ func (g *Gateway) resolve(ctx context.Context, a address, may access) (*cachev1a
 		if missing {
 			// The cache holds a new CacheProxy a moment after it is
 			// created: ask the API server before answering 404. Only a
-			// caller the access check let in gets here, so nobody else
-			// can cause the read (one a CacheProxy's
-			// allowUnauthenticatedFrom would let in is refused above
-			// while the cache lags: the nameless stand-in allows no one).
-			// A live read costs the API server less than the Purge such
-			// a caller may create anyway.
+			// caller the access check let in gets here (its
+			// allowUnauthenticatedFrom cannot apply before the object is
+			// read), and one read costs less than the Purge that caller
+			// may create anyway.
 			err := g.apiReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cp)
 			switch {
 			case apierrors.IsNotFound(err):
